@@ -1,0 +1,74 @@
+"""The application factory. Nothing happens at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+from dishka import AsyncContainer, Provider, make_async_container
+from dishka.entities.validation_settings import STRICT_VALIDATION
+from dishka.integrations.litestar import DishkaRouter, setup_dishka
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from langstar.errors import exception_handlers
+from langstar.graphs.registry import GraphRegistry
+from langstar.ioc import get_providers
+from langstar.runs.controllers import ThreadRunController
+from langstar.runs.executor import RunExecutor
+from langstar.serde import encode_default
+from langstar.settings import Settings, load_settings
+from langstar.system.controllers import system_handlers
+from langstar.threads.controllers import ThreadController
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *overrides: Provider) -> Litestar:
+    """Build the app; `overrides` are providers that replace the defaults (tests use them)."""
+    settings = settings if settings is not None else load_settings()
+    container = make_async_container(
+        *get_providers(),
+        *overrides,
+        context={Settings: settings},
+        validation_settings=STRICT_VALIDATION,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            # Resolve the APP resources now, so a bad database or graph stops startup
+            # instead of failing the first request.
+            await container.get(GraphRegistry)
+            await container.get(RunExecutor)
+            yield
+        finally:
+            await container.close()
+
+    app = Litestar(
+        route_handlers=[
+            DishkaRouter("", route_handlers=[*system_handlers, ThreadController, ThreadRunController])
+        ],
+        lifespan=[lifespan],
+        exception_handlers=exception_handlers,
+        type_encoders={BaseException: encode_default},
+        openapi_config=OpenAPIConfig(
+            title="langstar",
+            version=version("langstar"),
+            description="A self-hostable server for LangGraph agents.",
+            path="/docs",
+            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=False,
+    )
+    setup_dishka(container, app)
+    app.state.container = container
+    return app
+
+
+def container_of(app: Litestar) -> AsyncContainer:
+    container: AsyncContainer = app.state.container
+    return container

@@ -1,0 +1,137 @@
+"""`langstar serve` and `langstar db upgrade|current|check`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import msgspec
+
+from langstar.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("langstar")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="langstar", description=__doc__)
+    parser.add_argument("--config", help="TOML settings file (default: $LANGSTAR_CONFIG)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the configured graphs over HTTP")
+    serve.add_argument("--host", help="address to listen on (server.host)")
+    serve.add_argument("--port", type=int, help="port to listen on (server.port)")
+    serve.add_argument(
+        "--langgraph-json",
+        metavar="PATH",
+        help="serve the graphs of this langgraph.json (graphs_from)",
+    )
+
+    db = commands.add_parser("db", help="manage the database schema (Alembic)")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="migrate the database to the latest schema")
+    db_commands.add_parser("current", help="show the schema revision of the database")
+    db_commands.add_parser("check", help="exit 1 unless the database is at the latest schema")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        if args.command == "serve":
+            settings = _with_serve_flags(settings, args)
+    except SettingsError as exc:
+        print(f"langstar: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "serve":
+        raise SystemExit(serve(settings))
+    raise SystemExit(db_command(args.db_command, settings))
+
+
+def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    server = settings.server
+    if args.host is not None:
+        server = msgspec.structs.replace(server, host=args.host)
+    if args.port is not None:
+        if not 1 <= args.port <= 65535:
+            raise SettingsError("server.port", f"{args.port} is out of range 1-65535")
+        server = msgspec.structs.replace(server, port=args.port)
+    settings = msgspec.structs.replace(settings, server=server)
+    if args.langgraph_json is not None:
+        settings = msgspec.structs.replace(settings, graphs_from=args.langgraph_json)
+    return settings
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    from langstar.app import create_app
+    from langstar.db.schema import SchemaNotAtHead, require_schema_at_head
+
+    if settings.database.url:
+        try:
+            asyncio.run(require_schema_at_head(settings.database.url, settings))
+        except SchemaNotAtHead as exc:
+            print(f"langstar: {exc}", file=sys.stderr)
+            return 1
+        except OSError as exc:
+            print(f"langstar: cannot reach the database: {exc}", file=sys.stderr)
+            return 1
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.log_level,
+        lifespan="on",
+        timeout_graceful_shutdown=int(settings.server.shutdown_grace_seconds) + 5,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    # uvicorn returns normally when startup failed; its `started` flag tells.
+    return 0 if server.started else 3
+
+
+@contextmanager
+def _database_url(settings: Settings) -> Iterator[str]:
+    if settings.database.url:
+        yield settings.database.url
+        return
+    from langstar.db.embedded import EmbeddedPostgres
+
+    embedded = EmbeddedPostgres(settings.data_dir)
+    print(f"using the embedded PostgreSQL in {embedded.pgdata}", file=sys.stderr)
+    url = embedded.start()
+    try:
+        yield url
+    finally:
+        embedded.stop()
+
+
+def db_command(name: str, settings: Settings) -> int:
+    from langstar.db import migrations
+    from langstar.db.schema import SchemaNotAtHead, require_schema_at_head
+
+    with _database_url(settings) as url:
+        if name == "upgrade":
+            print("migrating to the latest schema...", file=sys.stderr)
+            migrations.upgrade(url, settings)
+            print(f"at head: {', '.join(migrations.head_revisions())}")
+            return 0
+        if name == "current":
+            print(", ".join(sorted(migrations.current_revisions(url))) or "(empty database)")
+            return 0
+        try:
+            asyncio.run(require_schema_at_head(url, settings))
+        except SchemaNotAtHead as exc:
+            print(f"langstar: {exc}", file=sys.stderr)
+            return 1
+        print(f"ok: at head {', '.join(migrations.head_revisions())}")
+        return 0

@@ -1,0 +1,77 @@
+"""APP-scoped database resources, each yielded entered and closed at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from dishka import Provider, Scope, provide
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+from langgraph.store.postgres import AsyncPostgresStore
+from langgraph.store.postgres.base import PostgresIndexConfig
+
+from langstar.db.embedded import EmbeddedPostgres
+from langstar.db.migrations import upgrade_async
+from langstar.db.pool import Pool, open_pool
+from langstar.db.savers import PooledPostgresSaver
+from langstar.db.schema import require_schema_at_head
+from langstar.db.urls import redact
+from langstar.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """Where the data lives. The embedded database is migrated by langstar itself; an
+    external one must already be at the Alembic head."""
+
+    url: str
+    embedded: bool
+
+
+class DatabaseProvider(Provider):
+    """The database, the pool over it, and LangGraph's checkpointer and store."""
+
+    scope = Scope.APP
+
+    @provide
+    async def provide_database(self, settings: Settings) -> AsyncIterator[Database]:
+        if settings.database.url:
+            await require_schema_at_head(settings.database.url, settings)
+            log.info("serving PostgreSQL at %s", redact(settings.database.url))
+            yield Database(settings.database.url, embedded=False)
+            return
+        embedded = EmbeddedPostgres(settings.data_dir)
+        url = await asyncio.to_thread(embedded.start)
+        try:
+            await upgrade_async(url, settings)
+            log.info("serving the embedded PostgreSQL in %s", embedded.pgdata)
+            yield Database(url, embedded=True)
+        finally:
+            await asyncio.to_thread(embedded.stop)
+
+    @provide
+    async def provide_pool(self, database: Database, settings: Settings) -> AsyncIterator[Pool]:
+        pool = await open_pool(database.url, settings.database)
+        try:
+            yield pool
+        finally:
+            await pool.close()
+
+    @provide
+    async def provide_checkpointer(self, pool: Pool) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+        # No setup(): Alembic owns the schema.
+        yield PooledPostgresSaver(pool)
+
+    @provide
+    async def provide_store(self, pool: Pool, settings: Settings) -> AsyncIterator[BaseStore]:
+        index: PostgresIndexConfig | None = None
+        if settings.store.embedding_dims:
+            raise NotImplementedError("semantic store search is not available yet")
+        store = AsyncPostgresStore(pool, index=index)
+        yield store

@@ -1,0 +1,54 @@
+"""langstar's own tables, as SQLAlchemy metadata for Alembic's autogenerate and `db check`."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData()
+
+THREAD_STATUSES = ("idle", "busy", "interrupted", "error")
+
+threads = Table(
+    "threads",
+    metadata,
+    Column("thread_id", UUID(as_uuid=True), primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("graph_id", Text, nullable=True),
+    Column("status", Text, nullable=False, server_default=text("'idle'")),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("config", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("values", JSONB, nullable=True),
+    Column("interrupts", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("error", JSONB, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "status IN ('idle', 'busy', 'interrupted', 'error')", name="ck_threads_status"
+    ),
+    Index("ix_threads_owner_created_at", "owner", "created_at"),
+)
+
+# LangGraph's checkpointer and store own these; their revisions replay the library's DDL.
+LANGGRAPH_TABLES = frozenset(
+    {
+        "checkpoint_migrations",
+        "checkpoints",
+        "checkpoint_blobs",
+        "checkpoint_writes",
+        "store_migrations",
+        "store",
+        "vector_migrations",
+        "store_vectors",
+    }
+)

@@ -1,0 +1,73 @@
+"""Every error leaves as JSON `{"detail": ...}` with the status codes the SDK maps."""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+
+log = logging.getLogger(__name__)
+
+
+class UnprocessableEntity(HTTPException):
+    status_code = HTTP_422_UNPROCESSABLE_ENTITY
+
+
+class Conflict(HTTPException):
+    status_code = 409
+
+
+def parse_uuid(value: str, field: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        raise UnprocessableEntity(f"{field}: {value!r} is not a UUID") from None
+
+
+_AT = re.compile(r" - at `\$\.?([^`]*)`")
+
+
+def _validation_detail(exc: ValidationException) -> str:
+    messages = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        message = str(item.get("message", "")) if isinstance(item, dict) else str(item)
+        at = _AT.search(message)
+        if at:
+            message = f"{at[1] or 'body'}: {_AT.sub('', message)}"
+        messages.append(message)
+    return "; ".join(messages) or str(exc.detail)
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc, ValidationException):
+        return Response(
+            {"detail": _validation_detail(exc)},
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+            media_type=MediaType.JSON,
+        )
+    return Response(
+        {"detail": exc.detail},
+        status_code=exc.status_code,
+        headers=exc.headers,
+        media_type=MediaType.JSON,
+    )
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return Response(
+        {"detail": "internal server error"},
+        status_code=HTTP_500_INTERNAL_SERVER_ERROR,
+        media_type=MediaType.JSON,
+    )
+
+
+exception_handlers: dict[type[Exception] | int, Any] = {
+    HTTPException: http_exception_handler,
+    HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
+}

@@ -1,0 +1,172 @@
+"""The graphs langstar serves, loaded once from settings or a langgraph.json."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import StateGraph
+from langgraph.pregel import Pregel
+from langgraph.store.base import BaseStore
+
+from langstar.settings import Settings
+
+# The namespace LangGraph's Agent Server uses for a graph's default assistant id.
+ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
+
+
+class GraphLoadError(RuntimeError):
+    """A configured graph could not be imported or is not a graph."""
+
+
+def default_assistant_id(graph_id: str) -> uuid.UUID:
+    return uuid.uuid5(ASSISTANT_NAMESPACE, graph_id)
+
+
+@dataclass(frozen=True, slots=True)
+class RegisteredGraph:
+    graph_id: str
+    assistant_id: uuid.UUID
+    compiled: Pregel[Any, Any, Any, Any]
+
+
+@dataclass(slots=True)
+class GraphRegistry:
+    """Compiled graphs by graph id, each already bound to the server's checkpointer and store.
+
+    A compiled graph holds no per-run state, so one instance serves every request.
+    """
+
+    graphs: dict[str, RegisteredGraph] = field(default_factory=dict)
+    _by_assistant: dict[str, RegisteredGraph] = field(default_factory=dict)
+
+    def add(self, graph: RegisteredGraph) -> None:
+        self.graphs[graph.graph_id] = graph
+        self._by_assistant[graph.graph_id] = graph
+        self._by_assistant[str(graph.assistant_id)] = graph
+
+    def find(self, assistant_id: str) -> RegisteredGraph | None:
+        """By graph name or default assistant id."""
+        return self._by_assistant.get(assistant_id) or self._by_assistant.get(
+            assistant_id.lower()
+        )
+
+
+def graph_specs(settings: Settings) -> tuple[dict[str, str], Path]:
+    """The `name -> spec` table, and the folder that relative file paths start from."""
+    if not settings.graphs_from:
+        return dict(settings.graphs), Path.cwd()
+    path = Path(settings.graphs_from).expanduser().resolve()
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise GraphLoadError(f"graphs_from: cannot read {path}: {exc}") from None
+    graphs = config.get("graphs") if isinstance(config, dict) else None
+    if not isinstance(graphs, dict) or not graphs:
+        raise GraphLoadError(f"graphs_from: {path} has no \"graphs\" table")
+    specs: dict[str, str] = {}
+    for name, spec in graphs.items():
+        # langgraph.json allows {"path": "...", "description": "..."} as well as a string.
+        value = spec.get("path") if isinstance(spec, dict) else spec
+        if not isinstance(value, str) or ":" not in value:
+            raise GraphLoadError(f"graphs_from: graph {name!r} has no 'file.py:attr' path")
+        specs[name] = value
+    for dependency in config.get("dependencies", []):
+        if isinstance(dependency, str) and not dependency.startswith(("http", "git+")):
+            folder = (path.parent / dependency).resolve()
+            if folder.is_dir() and str(folder) not in sys.path:
+                sys.path.insert(0, str(folder))
+    _load_env(config.get("env"), path.parent)
+    return specs, path.parent
+
+
+def _load_env(env: object, base: Path) -> None:
+    import os
+
+    if isinstance(env, dict):
+        for key, value in env.items():
+            os.environ.setdefault(str(key), str(value))
+    elif isinstance(env, str):
+        from dotenv import load_dotenv
+
+        load_dotenv(base / env, override=False)
+
+
+def load_object(spec: str, base: Path) -> Any:
+    """Import `module:attr` or `path/to/file.py:attr`."""
+    target, _, attr = spec.rpartition(":")
+    try:
+        if target.endswith(".py") or "/" in target:
+            file = (base / target).resolve()
+            name = "langstar_graph_" + uuid.uuid5(ASSISTANT_NAMESPACE, str(file)).hex
+            module_spec = importlib.util.spec_from_file_location(name, file)
+            if module_spec is None or module_spec.loader is None:
+                raise GraphLoadError(f"{spec}: cannot load {file}")
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules[name] = module
+            module_spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(target)
+    except GraphLoadError:
+        raise
+    except Exception as exc:
+        raise GraphLoadError(f"{spec}: import failed: {type(exc).__name__}: {exc}") from exc
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise GraphLoadError(f"{spec}: module has no attribute {attr!r}") from None
+
+
+def compile_graph(
+    obj: Any,
+    *,
+    name: str,
+    checkpointer: BaseCheckpointSaver[Any],
+    store: BaseStore,
+    model: BaseChatModel,
+) -> Pregel[Any, Any, Any, Any]:
+    """A compiled graph bound to our checkpointer and store, from whatever the spec named."""
+    if isinstance(obj, StateGraph):
+        return obj.compile(checkpointer=checkpointer, store=store, name=name)
+    if isinstance(obj, Pregel):
+        return obj.copy(update={"checkpointer": checkpointer, "store": store})
+    if callable(obj):
+        params = inspect.signature(obj).parameters
+        kwargs: dict[str, Any] = {}
+        if "model" in params:
+            kwargs["model"] = model
+        if "config" in params:
+            kwargs["config"] = {"configurable": {}}
+        built = obj(**kwargs)
+        if inspect.isawaitable(built):
+            raise GraphLoadError(f"graph {name!r}: async factories are not supported")
+        if callable(built) and not isinstance(built, (StateGraph, Pregel)):
+            raise GraphLoadError(f"graph {name!r}: factory returned {type(built).__name__}")
+        return compile_graph(built, name=name, checkpointer=checkpointer, store=store, model=model)
+    raise GraphLoadError(f"graph {name!r} is a {type(obj).__name__}, not a graph")
+
+
+def build_registry(
+    settings: Settings,
+    *,
+    checkpointer: BaseCheckpointSaver[Any],
+    store: BaseStore,
+    model: BaseChatModel,
+) -> GraphRegistry:
+    specs, base = graph_specs(settings)
+    registry = GraphRegistry()
+    for name, spec in specs.items():
+        compiled = compile_graph(
+            load_object(spec, base), name=name, checkpointer=checkpointer, store=store, model=model
+        )
+        registry.add(RegisteredGraph(name, default_assistant_id(name), compiled))
+    return registry

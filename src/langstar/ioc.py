@@ -1,0 +1,29 @@
+"""The composition root: the one place that lists every provider."""
+
+from __future__ import annotations
+
+from dishka import Provider, Scope, from_context
+from dishka.integrations.litestar import LitestarProvider
+
+from langstar.db.providers import DatabaseProvider
+from langstar.graphs.providers import GraphProvider
+from langstar.models.providers import ModelProvider
+from langstar.runs.providers import RunsProvider
+from langstar.settings import Settings
+from langstar.threads.providers import ThreadsProvider
+
+
+class SettingsProvider(Provider):
+    settings = from_context(provides=Settings, scope=Scope.APP)
+
+
+def get_providers() -> list[Provider]:
+    return [
+        SettingsProvider(),
+        LitestarProvider(),
+        DatabaseProvider(),
+        ModelProvider(),
+        GraphProvider(),
+        ThreadsProvider(),
+        RunsProvider(),
+    ]

@@ -1,0 +1,53 @@
+"""The chat model that the built-in agent and user graphs are given."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+
+from dishka import Provider, Scope, provide
+from langchain_core.language_models import BaseChatModel
+
+from langstar.models.offline import OfflineChatModel
+from langstar.settings import ModelSettings, Settings, SettingsError
+
+
+def build_chat_model(settings: ModelSettings, env: dict[str, str] | None = None) -> BaseChatModel:
+    """The configured model: offline, or any OpenAI-compatible chat-completions endpoint."""
+    if settings.provider == "offline":
+        return OfflineChatModel(token_delay=settings.offline_token_delay_seconds)
+    from langchain_openai import ChatOpenAI
+    from pydantic import SecretStr
+
+    env = dict(os.environ) if env is None else env
+    key = env.get(settings.api_key_env, "")
+    if not key and not settings.base_url:
+        raise SettingsError(
+            "model.api_key_env",
+            f"environment variable {settings.api_key_env} is not set (needed for OpenAI)",
+        )
+    return ChatOpenAI(
+        model=settings.model,
+        base_url=settings.base_url or None,
+        # Local servers (vLLM, Ollama, llama.cpp) usually take any key.
+        api_key=SecretStr(key or "unused"),
+        temperature=settings.temperature,
+        timeout=settings.timeout_seconds,
+        max_retries=settings.max_retries,
+        streaming=True,
+    )
+
+
+class ModelProvider(Provider):
+    """APP scope: one chat model shared by every run."""
+
+    scope = Scope.APP
+
+    @provide
+    async def provide_chat_model(self, settings: Settings) -> AsyncIterator[BaseChatModel]:
+        model = build_chat_model(settings.model)
+        yield model
+        # ChatOpenAI keeps an HTTP client open; the offline model has none.
+        client = getattr(model, "root_async_client", None)
+        if client is not None:
+            await client.close()

@@ -1,0 +1,34 @@
+"""The run executor (APP) and the per-request run service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dishka import Provider, Scope, provide
+
+from langstar.db.pool import Pool
+from langstar.identity import Identity
+from langstar.runs.executor import RunExecutor
+from langstar.runs.service import RunService
+from langstar.settings import Settings
+from langstar.threads.service import ThreadService
+
+
+class RunsProvider(Provider):
+    @provide(scope=Scope.APP)
+    async def provide_executor(self, settings: Settings, pool: Pool) -> AsyncIterator[RunExecutor]:
+        # Taking the pool makes the container close the executor (draining runs) before it.
+        del pool
+        executor = RunExecutor(settings.server.shutdown_grace_seconds)
+        yield executor
+        await executor.aclose()
+
+    @provide(scope=Scope.REQUEST)
+    def provide_run_service(
+        self,
+        threads: ThreadService,
+        executor: RunExecutor,
+        settings: Settings,
+        identity: Identity,
+    ) -> RunService:
+        return RunService(threads, executor, settings, identity)

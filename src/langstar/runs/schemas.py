@@ -1,0 +1,73 @@
+"""Run request bodies: every field the official clients send, each supported or refused."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+StreamMode = Literal[
+    "values",
+    "updates",
+    "messages",
+    "messages-tuple",
+    "custom",
+    "events",
+    "debug",
+    "tasks",
+    "checkpoints",
+]
+
+
+class RunCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    assistant_id: str
+    input: Any = None
+    command: dict[str, Any] | None = None
+    checkpoint: dict[str, Any] | None = None
+    checkpoint_id: str | None = None
+    metadata: dict[str, Any] | None = None
+    config: dict[str, Any] | None = None
+    context: dict[str, Any] | None = None
+    webhook: str | None = None
+    interrupt_before: Literal["*"] | list[str] | None = None
+    interrupt_after: Literal["*"] | list[str] | None = None
+    stream_mode: StreamMode | list[StreamMode] | None = None
+    stream_subgraphs: bool = False
+    stream_resumable: bool = False
+    feedback_keys: list[str] | None = None
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] | None = None
+    if_not_exists: Literal["create", "reject"] = "reject"
+    on_disconnect: Literal["cancel", "continue"] | None = None
+    on_completion: Literal["delete", "keep"] | None = None
+    after_seconds: float | None = None
+    durability: Literal["sync", "async", "exit"] | None = None
+    checkpoint_during: bool | None = None
+    strict_resume: bool | None = None
+    # A LangSmith hook; meaningless on a self-hosted server, accepted and ignored.
+    langsmith_tracer: dict[str, Any] | None = None
+
+
+# Fields this server does not act on yet, with the value that means "not used".
+UNSUPPORTED: dict[str, Any] = {
+    "command": None,
+    "checkpoint": None,
+    "checkpoint_id": None,
+    "webhook": None,
+    "feedback_keys": None,
+    "after_seconds": None,
+    "on_completion": None,
+    "strict_resume": None,
+}
+# Accepted values for fields supported only in part.
+PARTIAL: dict[str, tuple[Any, ...]] = {
+    "multitask_strategy": (None, "reject"),
+    "stream_subgraphs": (False,),
+    "stream_resumable": (False,),
+    "on_disconnect": (None, "continue"),
+}
+
+RESERVED_CONFIGURABLE = frozenset(
+    {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "run_id", "assistant_id",
+     "graph_id", "langgraph_auth_user", "langgraph_auth_user_id", "langgraph_auth_permissions"}
+)
+CONFIG_KEYS = frozenset({"configurable", "recursion_limit", "tags", "run_name", "max_concurrency"})

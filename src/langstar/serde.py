@@ -1,0 +1,32 @@
+"""JSON for what graphs hold: LangChain messages, interrupts, dataclasses, exceptions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+
+def encode_default(obj: Any) -> Any:
+    """Fallback for objects msgspec cannot encode natively."""
+    dump = getattr(obj, "model_dump", None)
+    if callable(dump):
+        return dump()
+    if isinstance(obj, BaseException):
+        return {"error": type(obj).__name__, "message": str(obj)}
+    to_json = getattr(obj, "to_json", None)
+    if callable(to_json):
+        return to_json()
+    return repr(obj)
+
+
+_encoder = msgspec.json.Encoder(enc_hook=encode_default)
+
+
+def dumps(obj: Any) -> bytes:
+    return _encoder.encode(obj)
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Plain JSON types, for storing in a JSONB column or comparing in tests."""
+    return msgspec.json.decode(_encoder.encode(obj))

@@ -1,0 +1,206 @@
+"""Typed, frozen settings: defaults, a TOML file, then the environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+ENV_PREFIX = "LANGSTAR_"
+DEFAULT_CONFIG = Path("config") / "langstar.toml"
+
+Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+PoolSize = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+
+
+class SettingsError(ValueError):
+    """A configuration value is wrong; `key` names it."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        super().__init__(f"{key}: {problem}" if key else problem)
+        self.key = key
+        self.problem = problem
+
+
+class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ServerSettings(_Section):
+    host: str = "127.0.0.1"
+    port: Port = 8123
+    shutdown_grace_seconds: Positive = 30.0
+
+
+class DatabaseSettings(_Section):
+    url: str = ""
+    pool_min_size: PoolSize = 2
+    pool_max_size: PoolSize = 20
+    pool_timeout_seconds: Positive = 10.0
+    pool_max_lifetime_seconds: Positive = 1800.0
+    pool_max_idle_seconds: Positive = 300.0
+
+
+class ModelSettings(_Section):
+    provider: Literal["offline", "openai"] = "offline"
+    base_url: str = ""
+    model: str = "gpt-4o-mini"
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: Annotated[float, msgspec.Meta(ge=0, le=2)] = 0.0
+    timeout_seconds: Positive = 60.0
+    max_retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    offline_token_delay_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+
+
+class StoreSettings(_Section):
+    embedding_dims: Annotated[int, msgspec.Meta(ge=0, le=16000)] = 0
+    index_type: Literal["hnsw", "ivfflat", "flat"] = "hnsw"
+    vector_type: Literal["vector", "halfvec"] = "vector"
+    distance_type: Literal["cosine", "l2", "inner_product"] = "cosine"
+
+
+class RunSettings(_Section):
+    recursion_limit: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 25
+    max_recursion_limit: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 200
+    configurable_keys: list[str] = msgspec.field(default_factory=lambda: ["user_id"])
+
+
+class Settings(_Section):
+    """Everything langstar reads from its configuration, built once at startup."""
+
+    data_dir: str = ".langstar"
+    graphs_from: str = ""
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    server: ServerSettings = msgspec.field(default_factory=ServerSettings)
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    model: ModelSettings = msgspec.field(default_factory=ModelSettings)
+    store: StoreSettings = msgspec.field(default_factory=StoreSettings)
+    runs: RunSettings = msgspec.field(default_factory=RunSettings)
+    graphs: dict[str, str] = msgspec.field(
+        default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
+    )
+
+    @property
+    def uses_embedded_database(self) -> bool:
+        return not self.database.url
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build settings from a TOML file and the environment.
+
+    The file is `path`, else `$LANGSTAR_CONFIG`, else `config/langstar.toml` when present.
+    `LANGSTAR_SECTION__KEY` overrides `section.key`; `DATABASE_URL` sets `database.url`.
+    """
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source = path or env.get(ENV_PREFIX + "CONFIG")
+    if source:
+        data = _read_toml(Path(source), required=True)
+    elif DEFAULT_CONFIG.is_file():
+        data = _read_toml(DEFAULT_CONFIG, required=False)
+    _apply_env(data, env)
+    settings = _convert(data)
+    _check(settings)
+    return settings
+
+
+def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if required:
+            raise SettingsError("LANGSTAR_CONFIG", f"file not found: {path}") from None
+        return {}
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(str(path), f"not valid TOML: {exc}") from None
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    sections = {name for name, is_section in _section_fields().items() if is_section}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        parts = name[len(ENV_PREFIX) :].lower().split("__")
+        if value.startswith(("[", "{")):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise SettingsError(name, "starts like JSON but is not valid JSON") from None
+        if len(parts) == 1:
+            data[parts[0]] = value
+        elif len(parts) == 2 and (parts[0] in sections or parts[0] == "graphs"):
+            section = data.setdefault(parts[0], {})
+            if not isinstance(section, dict):
+                raise SettingsError(parts[0], "must be a table")
+            section[parts[1]] = value
+        else:
+            raise SettingsError(name, "unknown setting (use LANGSTAR_SECTION__KEY)")
+    if env.get("DATABASE_URL"):
+        data.setdefault("database", {})["url"] = env["DATABASE_URL"]
+
+
+def _section_fields() -> dict[str, bool]:
+    defaults = Settings()
+    return {name: isinstance(getattr(defaults, name), _Section) for name in defaults.__struct_fields__}
+
+
+_PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
+
+
+def _convert(data: dict[str, Any]) -> Settings:
+    try:
+        return msgspec.convert(data, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        match = _PATH.match(str(exc))
+        assert match is not None
+        message, at = match["msg"], (match["path"] or "").lstrip(".")
+        unknown = re.match(r"Object contains unknown field `(.+)`", message)
+        if unknown:
+            key = f"{at}.{unknown[1]}" if at else unknown[1]
+            raise SettingsError(key, "unknown key") from None
+        raise SettingsError(re.sub(r"\[(\w+)\]", r".\1", at) or "settings", message) from None
+
+
+def _check(settings: Settings) -> None:
+    if settings.database.url:
+        check_database_url(settings.database.url)
+    if settings.database.pool_min_size > settings.database.pool_max_size:
+        raise SettingsError("database.pool_min_size", "is larger than database.pool_max_size")
+    if settings.runs.recursion_limit > settings.runs.max_recursion_limit:
+        raise SettingsError("runs.recursion_limit", "is larger than runs.max_recursion_limit")
+    if settings.model.provider == "openai" and not settings.model.model:
+        raise SettingsError("model.model", "is required when model.provider is 'openai'")
+    for name, spec in settings.graphs.items():
+        if ":" not in spec:
+            raise SettingsError(f"graphs.{name}", f"expected 'module:attr' or 'file.py:attr', got {spec!r}")
+
+
+def check_database_url(url: str) -> None:
+    """Refuse anything but a plain libpq URL, naming what is wrong."""
+    key = "database.url"
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise SettingsError(key, f"malformed URL ({exc})") from None
+    if parts.scheme not in ("postgresql", "postgres"):
+        raise SettingsError(
+            key, "expected a postgresql://user:password@host:port/db URL"
+        )
+    if port is not None and not 1 <= port <= 65535:
+        raise SettingsError(key, f"port {port} out of range")
+    if not parts.hostname and "host=" not in parts.query:
+        raise SettingsError(key, "no host in URL")
+    if not parts.path.strip("/"):
+        raise SettingsError(key, "no database name in URL")

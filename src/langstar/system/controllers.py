@@ -1,0 +1,47 @@
+"""Liveness, readiness, server info and the OpenAPI document."""
+
+from __future__ import annotations
+
+from importlib.metadata import version
+from typing import Any
+
+from dishka.integrations.litestar import FromDishka
+from litestar import MediaType, Request, Response, get
+
+from langstar.db.pool import Pool
+from langstar.db.schema import schema_status
+from langstar.settings import Settings
+
+
+@get("/ok", tags=["System"], summary="Liveness")
+async def ok() -> dict[str, bool]:
+    return {"ok": True}
+
+
+@get("/ready", tags=["System"], summary="Readiness: the database answers and is at head")
+async def ready(pool: FromDishka[Pool], settings: FromDishka[Settings]) -> Response[dict[str, Any]]:
+    try:
+        async with pool.connection(timeout=settings.database.pool_timeout_seconds) as conn:
+            status = await schema_status(conn, settings)  # type: ignore[arg-type]
+    except Exception as exc:
+        return Response({"detail": f"database unavailable: {exc}"}, status_code=503)
+    if not status.ok:
+        return Response({"detail": status.reason}, status_code=503)
+    return Response({"ok": True}, status_code=200)
+
+
+@get("/info", tags=["System"], summary="Server information")
+async def info() -> dict[str, Any]:
+    return {
+        "version": version("langstar"),
+        "langgraph_py_version": version("langgraph"),
+        "flags": {"assistants": True, "crons": False, "langsmith": False},
+    }
+
+
+@get("/openapi.json", include_in_schema=False, media_type=MediaType.JSON)
+async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    return request.app.openapi_schema.to_schema()
+
+
+system_handlers = [ok, ready, info, openapi_json]

@@ -1,0 +1,22 @@
+"""Per-request thread service and the caller's identity."""
+
+from __future__ import annotations
+
+from dishka import Provider, Scope, provide
+
+from langstar.db.pool import Pool
+from langstar.identity import Identity
+from langstar.threads.service import ThreadService
+
+
+class ThreadsProvider(Provider):
+    scope = Scope.REQUEST
+
+    @provide
+    def provide_identity(self) -> Identity:
+        # Everyone is the anonymous user until an authenticator is configured.
+        return Identity()
+
+    @provide
+    def provide_thread_service(self, pool: Pool, identity: Identity) -> ThreadService:
+        return ThreadService(pool, identity)
