@@ -25,7 +25,9 @@ if config.config_file_name is not None and not config.attributes.get("database_u
 log = logging.getLogger("alembic.env")
 
 
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
     # LangGraph's tables are versioned by replaying its own migration lists, not autogenerate.
     table = obj if type_ == "table" else getattr(obj, "table", None)
     table_name = name if type_ == "table" else getattr(table, "name", None)

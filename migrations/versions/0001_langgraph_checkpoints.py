@@ -29,7 +29,7 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # Which of LangGraph's append-only migration lists this revision covers.
-langgraph_versions = {"checkpoint_migrations": range(0, 10)}
+langgraph_versions = {"checkpoint_migrations": range(10)}
 
 _TABLES = [
     "CREATE TABLE IF NOT EXISTS checkpoint_migrations (v INTEGER PRIMARY KEY)",
@@ -90,7 +90,7 @@ _TASK_PATH = (
 def upgrade() -> None:
     for sql in _TABLES:
         ddl.execute(sql)
-    ddl.record_versions("checkpoint_migrations", range(0, 6))
+    ddl.record_versions("checkpoint_migrations", range(6))
     for name, sql in _INDEXES.items():
         ddl.create_index_concurrently(name, sql)
     ddl.execute(_TASK_PATH)

@@ -26,7 +26,7 @@ down_revision: str | Sequence[str] | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-langgraph_versions = {"store_migrations": range(0, 4)}
+langgraph_versions = {"store_migrations": range(4)}
 
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS store_migrations (v INTEGER PRIMARY KEY)"
 

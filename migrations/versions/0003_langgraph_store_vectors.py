@@ -30,7 +30,7 @@ down_revision: str | Sequence[str] | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-langgraph_versions = {"vector_migrations": range(0, 3)}
+langgraph_versions = {"vector_migrations": range(3)}
 
 
 def upgrade() -> None:

@@ -50,7 +50,9 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
 
     app = Litestar(
         route_handlers=[
-            DishkaRouter("", route_handlers=[*system_handlers, ThreadController, ThreadRunController])
+            DishkaRouter(
+                "", route_handlers=[*system_handlers, ThreadController, ThreadRunController]
+            )
         ],
         lifespan=[lifespan],
         exception_handlers=exception_handlers,

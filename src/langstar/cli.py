@@ -73,12 +73,12 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from langstar.app import create_app
-    from langstar.db.schema import SchemaNotAtHead, require_schema_at_head
+    from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
 
     if settings.database.url:
         try:
             asyncio.run(require_schema_at_head(settings.database.url, settings))
-        except SchemaNotAtHead as exc:
+        except SchemaNotAtHeadError as exc:
             print(f"langstar: {exc}", file=sys.stderr)
             return 1
         except OSError as exc:
@@ -117,7 +117,7 @@ def _database_url(settings: Settings) -> Iterator[str]:
 
 def db_command(name: str, settings: Settings) -> int:
     from langstar.db import migrations
-    from langstar.db.schema import SchemaNotAtHead, require_schema_at_head
+    from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
 
     with _database_url(settings) as url:
         if name == "upgrade":
@@ -130,7 +130,7 @@ def db_command(name: str, settings: Settings) -> int:
             return 0
         try:
             asyncio.run(require_schema_at_head(url, settings))
-        except SchemaNotAtHead as exc:
+        except SchemaNotAtHeadError as exc:
             print(f"langstar: {exc}", file=sys.stderr)
             return 1
         print(f"ok: at head {', '.join(migrations.head_revisions())}")

@@ -34,13 +34,13 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
-class ServerSettings(_Section):
+class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     host: str = "127.0.0.1"
     port: Port = 8123
     shutdown_grace_seconds: Positive = 30.0
 
 
-class DatabaseSettings(_Section):
+class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     url: str = ""
     pool_min_size: PoolSize = 2
     pool_max_size: PoolSize = 20
@@ -49,7 +49,7 @@ class DatabaseSettings(_Section):
     pool_max_idle_seconds: Positive = 300.0
 
 
-class ModelSettings(_Section):
+class ModelSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     provider: Literal["offline", "openai"] = "offline"
     base_url: str = ""
     model: str = "gpt-4o-mini"
@@ -60,20 +60,24 @@ class ModelSettings(_Section):
     offline_token_delay_seconds: Annotated[float, msgspec.Meta(ge=0)] = 0.0
 
 
-class StoreSettings(_Section):
+class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     embedding_dims: Annotated[int, msgspec.Meta(ge=0, le=16000)] = 0
+    embedding_model: str = "text-embedding-3-small"
+    embedding_base_url: str = ""
+    embedding_api_key_env: str = "OPENAI_API_KEY"
+    embedding_fields: list[str] = msgspec.field(default_factory=lambda: ["$"])
     index_type: Literal["hnsw", "ivfflat", "flat"] = "hnsw"
     vector_type: Literal["vector", "halfvec"] = "vector"
     distance_type: Literal["cosine", "l2", "inner_product"] = "cosine"
 
 
-class RunSettings(_Section):
+class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     recursion_limit: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 25
     max_recursion_limit: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 200
     configurable_keys: list[str] = msgspec.field(default_factory=lambda: ["user_id"])
 
 
-class Settings(_Section):
+class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything langstar reads from its configuration, built once at startup."""
 
     data_dir: str = ".langstar"
@@ -152,7 +156,9 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
 
 def _section_fields() -> dict[str, bool]:
     defaults = Settings()
-    return {name: isinstance(getattr(defaults, name), _Section) for name in defaults.__struct_fields__}
+    return {
+        name: isinstance(getattr(defaults, name), _Section) for name in defaults.__struct_fields__
+    }
 
 
 _PATH = re.compile(r"^(?P<msg>.*?)(?: - at `\$(?P<path>[^`]*)`)?$")
@@ -183,7 +189,9 @@ def _check(settings: Settings) -> None:
         raise SettingsError("model.model", "is required when model.provider is 'openai'")
     for name, spec in settings.graphs.items():
         if ":" not in spec:
-            raise SettingsError(f"graphs.{name}", f"expected 'module:attr' or 'file.py:attr', got {spec!r}")
+            raise SettingsError(
+                f"graphs.{name}", f"expected 'module:attr' or 'file.py:attr', got {spec!r}"
+            )
 
 
 def check_database_url(url: str) -> None:
@@ -195,9 +203,7 @@ def check_database_url(url: str) -> None:
     except ValueError as exc:
         raise SettingsError(key, f"malformed URL ({exc})") from None
     if parts.scheme not in ("postgresql", "postgres"):
-        raise SettingsError(
-            key, "expected a postgresql://user:password@host:port/db URL"
-        )
+        raise SettingsError(key, "expected a postgresql://user:password@host:port/db URL")
     if port is not None and not 1 <= port <= 65535:
         raise SettingsError(key, f"port {port} out of range")
     if not parts.hostname and "host=" not in parts.query:

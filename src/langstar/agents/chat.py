@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
@@ -41,7 +42,7 @@ def facts_in(text: str) -> list[str]:
     return found
 
 
-def _last_human_text(messages: list[BaseMessage]) -> str:
+def _last_human_text(messages: Sequence[BaseMessage]) -> str:
     for message in reversed(messages):
         if message.type == "human":
             return message.text

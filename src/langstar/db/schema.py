@@ -14,7 +14,7 @@ from langstar.settings import Settings
 UPGRADE_HINT = "run `alembic upgrade head` (or `langstar db upgrade`) against this database"
 
 
-class SchemaNotAtHead(RuntimeError):
+class SchemaNotAtHeadError(RuntimeError):
     """The database must be migrated before langstar can serve it."""
 
 
@@ -38,7 +38,9 @@ def expected_langgraph_versions(settings: Settings) -> dict[str, set[int]]:
     return expected
 
 
-async def schema_status(conn: AsyncConnection[dict[str, object]], settings: Settings) -> SchemaStatus:
+async def schema_status(
+    conn: AsyncConnection[dict[str, object]], settings: Settings
+) -> SchemaStatus:
     """Compare the database with Alembic's head and with the installed LangGraph library."""
     heads = set(head_revisions())
     row = await (await conn.execute("SELECT to_regclass('alembic_version') AS t")).fetchone()
@@ -69,10 +71,10 @@ async def schema_status(conn: AsyncConnection[dict[str, object]], settings: Sett
 
 
 async def require_schema_at_head(url: str, settings: Settings) -> None:
-    """Raise `SchemaNotAtHead`, naming the command to run, unless the schema is current."""
+    """Raise `SchemaNotAtHeadError`, naming the command to run, unless the schema is current."""
     from psycopg.rows import dict_row
 
     async with await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
         status = await schema_status(conn, settings)
     if not status.ok:
-        raise SchemaNotAtHead(status.reason)
+        raise SchemaNotAtHeadError(status.reason)

@@ -33,9 +33,7 @@ threads = Table(
     Column("error", JSONB, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint(
-        "status IN ('idle', 'busy', 'interrupted', 'error')", name="ck_threads_status"
-    ),
+    CheckConstraint("status IN ('idle', 'busy', 'interrupted', 'error')", name="ck_threads_status"),
     Index("ix_threads_owner_created_at", "owner", "created_at"),
 )
 

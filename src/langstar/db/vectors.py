@@ -18,7 +18,7 @@ _OPS = {
 
 
 def wanted_versions(store: StoreSettings) -> list[int]:
-    """Which of LangGraph's VECTOR_MIGRATIONS apply: none without embeddings, no ANN index for flat."""
+    """LangGraph's VECTOR_MIGRATIONS that apply: none without embeddings, no index if flat."""
     if not store.embedding_dims:
         return []
     return [0, 1] if store.index_type == "flat" else [0, 1, 2]

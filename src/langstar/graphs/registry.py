@@ -56,9 +56,7 @@ class GraphRegistry:
 
     def find(self, assistant_id: str) -> RegisteredGraph | None:
         """By graph name or default assistant id."""
-        return self._by_assistant.get(assistant_id) or self._by_assistant.get(
-            assistant_id.lower()
-        )
+        return self._by_assistant.get(assistant_id) or self._by_assistant.get(assistant_id.lower())
 
 
 def graph_specs(settings: Settings) -> tuple[dict[str, str], Path]:
@@ -72,7 +70,7 @@ def graph_specs(settings: Settings) -> tuple[dict[str, str], Path]:
         raise GraphLoadError(f"graphs_from: cannot read {path}: {exc}") from None
     graphs = config.get("graphs") if isinstance(config, dict) else None
     if not isinstance(graphs, dict) or not graphs:
-        raise GraphLoadError(f"graphs_from: {path} has no \"graphs\" table")
+        raise GraphLoadError(f'graphs_from: {path} has no "graphs" table')
     specs: dict[str, str] = {}
     for name, spec in graphs.items():
         # langgraph.json allows {"path": "...", "description": "..."} as well as a string.

@@ -15,10 +15,11 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 FACTS_HEADER = "What the user has told you about themselves:"
 _WORD = re.compile(r"[a-z0-9']+")
 _TOKEN = re.compile(r"\S+\s*|\s+")
-_STOP = frozenset(
+_STOP_WORDS = (
     "a an the is are am was be do does did what who where when how which my me i you your "
-    "of to in on at for and or about know remember tell can could please".split()
+    "of to in on at for and or about know remember tell can could please"
 )
+_STOP = frozenset(_STOP_WORDS.split())
 
 
 class OfflineChatModel(BaseChatModel):
@@ -94,5 +95,7 @@ def _facts(messages: Sequence[BaseMessage]) -> list[str]:
     for message in messages:
         if isinstance(message, SystemMessage) and FACTS_HEADER in message.text:
             listed = message.text.split(FACTS_HEADER, 1)[1]
-            return [line.strip()[2:] for line in listed.splitlines() if line.strip().startswith("- ")]
+            return [
+                line.strip()[2:] for line in listed.splitlines() if line.strip().startswith("- ")
+            ]
     return []

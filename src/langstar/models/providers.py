@@ -6,10 +6,11 @@ import os
 from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide
+from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from langstar.models.offline import OfflineChatModel
-from langstar.settings import ModelSettings, Settings, SettingsError
+from langstar.settings import ModelSettings, Settings, SettingsError, StoreSettings
 
 
 def build_chat_model(settings: ModelSettings, env: dict[str, str] | None = None) -> BaseChatModel:
@@ -35,6 +36,28 @@ def build_chat_model(settings: ModelSettings, env: dict[str, str] | None = None)
         timeout=settings.timeout_seconds,
         max_retries=settings.max_retries,
         streaming=True,
+    )
+
+
+def build_embeddings(settings: StoreSettings, env: dict[str, str] | None = None) -> Embeddings:
+    """Embeddings from any OpenAI-compatible /embeddings endpoint, for semantic store search."""
+    from langchain_openai import OpenAIEmbeddings
+    from pydantic import SecretStr
+
+    env = dict(os.environ) if env is None else env
+    key = env.get(settings.embedding_api_key_env, "")
+    if not key and not settings.embedding_base_url:
+        raise SettingsError(
+            "store.embedding_api_key_env",
+            f"environment variable {settings.embedding_api_key_env} is not set (needed for OpenAI)",
+        )
+    return OpenAIEmbeddings(
+        model=settings.embedding_model,
+        base_url=settings.embedding_base_url or None,
+        api_key=SecretStr(key or "unused"),
+        dimensions=settings.embedding_dims,
+        # Local servers do not speak OpenAI's token-id input.
+        check_embedding_ctx_length=bool(not settings.embedding_base_url),
     )
 
 

@@ -15,7 +15,7 @@ from langstar.runs.service import RunService
 
 class ThreadRunController(Controller):
     path = "/threads/{thread_id:str}/runs"
-    tags = ["Thread Runs"]
+    tags = ("Thread Runs",)
 
     @post("/wait", status_code=200, summary="Run on a thread and wait for its final values")
     async def wait_run(

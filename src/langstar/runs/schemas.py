@@ -67,7 +67,17 @@ PARTIAL: dict[str, tuple[Any, ...]] = {
 }
 
 RESERVED_CONFIGURABLE = frozenset(
-    {"thread_id", "checkpoint_id", "checkpoint_ns", "checkpoint_map", "run_id", "assistant_id",
-     "graph_id", "langgraph_auth_user", "langgraph_auth_user_id", "langgraph_auth_permissions"}
+    {
+        "thread_id",
+        "checkpoint_id",
+        "checkpoint_ns",
+        "checkpoint_map",
+        "run_id",
+        "assistant_id",
+        "graph_id",
+        "langgraph_auth_user",
+        "langgraph_auth_user_id",
+        "langgraph_auth_permissions",
+    }
 )
 CONFIG_KEYS = frozenset({"configurable", "recursion_limit", "tags", "run_name", "max_concurrency"})

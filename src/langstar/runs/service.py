@@ -106,10 +106,12 @@ class RunService:
         if interrupted or body.interrupt_before or body.interrupt_after:
             snapshot = await graph.compiled.aget_state(config)
             interrupted = interrupted or bool(snapshot.next)
-            interrupts = {t.id: to_jsonable(list(t.interrupts)) for t in snapshot.tasks if t.interrupts}
+            interrupts = {
+                t.id: to_jsonable(list(t.interrupts)) for t in snapshot.tasks if t.interrupts
+            }
             state_values = to_jsonable(snapshot.values)
         else:
-            interrupts, state_values = {}, {k: v for k, v in values.items()}
+            interrupts, state_values = {}, values
         await self._threads.release(
             thread_id,
             status="interrupted" if interrupted else "idle",

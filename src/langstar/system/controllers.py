@@ -22,7 +22,7 @@ async def ok() -> dict[str, bool]:
 async def ready(pool: FromDishka[Pool], settings: FromDishka[Settings]) -> Response[dict[str, Any]]:
     try:
         async with pool.connection(timeout=settings.database.pool_timeout_seconds) as conn:
-            status = await schema_status(conn, settings)  # type: ignore[arg-type]
+            status = await schema_status(conn, settings)
     except Exception as exc:
         return Response({"detail": f"database unavailable: {exc}"}, status_code=503)
     if not status.ok:

@@ -13,7 +13,7 @@ from langstar.threads.service import ThreadService
 
 class ThreadController(Controller):
     path = "/threads"
-    tags = ["Threads"]
+    tags = ("Threads",)
 
     @post("/", status_code=200, summary="Create a thread")
     async def create_thread(self, data: ThreadCreate, threads: FromDishka[ThreadService]) -> Thread:

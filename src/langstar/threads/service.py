@@ -17,9 +17,7 @@ from langstar.identity import Identity
 from langstar.serde import dumps, to_jsonable
 from langstar.threads.schemas import CheckpointRef, Thread, ThreadCreate, ThreadState, ThreadTask
 
-_COLUMNS = (
-    "thread_id, created_at, updated_at, metadata, status, config, values, interrupts, error"
-)
+_COLUMNS = "thread_id, created_at, updated_at, metadata, status, config, values, interrupts, error"
 
 
 def _jsonb(value: Any) -> Jsonb:
