@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from typing import Any
 
@@ -29,17 +28,15 @@ def parse_uuid(value: str, field: str) -> uuid.UUID:
         raise UnprocessableEntity(f"{field}: {value!r} is not a UUID") from None
 
 
-_AT = re.compile(r" - at `\$\.?([^`]*)`")
-
-
 def _validation_detail(exc: ValidationException) -> str:
     messages = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        message = str(item.get("message", "")) if isinstance(item, dict) else str(item)
-        at = _AT.search(message)
-        if at:
-            message = f"{at[1] or 'body'}: {_AT.sub('', message)}"
-        messages.append(message)
+        if not isinstance(item, dict):
+            messages.append(str(item))
+            continue
+        key, message = item.get("key"), str(item.get("message", ""))
+        # Litestar names the whole body "data"; msgspec's message then names the field.
+        messages.append(f"{key}: {message}" if key and key != "data" else message)
     return "; ".join(messages) or str(exc.detail)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -34,7 +35,10 @@ def refuse_unsupported(body: RunCreate) -> None:
 def declared_configurable(graph: RegisteredGraph) -> frozenset[str]:
     """Configurable keys a graph declares in its config schema."""
     try:
-        schema = graph.compiled.get_config_jsonschema()
+        with warnings.catch_warnings():
+            # Deprecated in favour of context schemas, but still how graphs declare config.
+            warnings.simplefilter("ignore")
+            schema = graph.compiled.get_config_jsonschema()
     except Exception:
         return frozenset()
     properties = schema.get("properties", {}).get("configurable", {})

@@ -6,6 +6,7 @@ from typing import Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, post
+from litestar.params import FromPath, JSONBody
 
 from langstar.errors import parse_uuid
 from langstar.graphs.registry import RegisteredGraph
@@ -20,8 +21,8 @@ class ThreadRunController(Controller):
     @post("/wait", status_code=200, summary="Run on a thread and wait for its final values")
     async def wait_run(
         self,
-        thread_id: str,
-        data: RunCreate,
+        thread_id: FromPath[str],
+        data: JSONBody[RunCreate],
         runs: FromDishka[RunService],
         graph: FromDishka[RegisteredGraph],
     ) -> dict[str, Any]:

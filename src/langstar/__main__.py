@@ -1,0 +1,5 @@
+"""`python -m langstar` is the `langstar` command."""
+
+from langstar.cli import main
+
+main()

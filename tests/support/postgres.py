@@ -1,0 +1,31 @@
+"""A real PostgreSQL for tests: the embedded server, or the one DATABASE_URL names."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import psycopg
+from psycopg import sql
+
+from langstar.db.embedded import EmbeddedPostgres
+from langstar.db.urls import with_database
+
+
+@dataclass
+class TestPostgres:
+    admin_url: str
+    embedded: EmbeddedPostgres | None
+
+    def create_database(self, prefix: str = "t") -> str:
+        name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return with_database(self.admin_url, name)
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1].split("?", 1)[0]
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
