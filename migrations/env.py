@@ -62,7 +62,10 @@ def _apply_late_vector_migrations() -> None:
         return
     vectors_revision = script.get_revision("0003")
     assert vectors_revision is not None
-    with Operations.context(migration_context), context.begin_transaction():
+    with (
+        Operations.context(migration_context),
+        migration_context.begin_transaction(_per_migration=True),
+    ):
         vectors_revision.module.apply_missing()
 
 
