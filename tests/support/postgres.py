@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 
 import psycopg
@@ -10,6 +11,10 @@ from psycopg import sql
 
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.db.urls import with_database
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.lstrip("/")
 
 
 @dataclass
@@ -24,7 +29,7 @@ class TestPostgres:
         return with_database(self.admin_url, name)
 
     def drop_database(self, url: str) -> None:
-        name = url.rsplit("/", 1)[1].split("?", 1)[0]
+        name = database_name(url)
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))

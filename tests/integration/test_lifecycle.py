@@ -1,0 +1,149 @@
+"""The three classic errors cannot happen: closed connections, un-entered savers, no tables."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+from langgraph.store.base import BaseStore
+from langgraph.store.postgres import AsyncPostgresStore
+from litestar.testing import AsyncTestClient
+
+from langstar.app import container_of, create_app
+from langstar.db.pool import Pool
+from langstar.db.savers import PooledPostgresSaver
+from langstar.db.schema import SchemaNotAtHeadError
+from langstar.graphs.registry import GraphRegistry
+from tests.conftest import settings_for
+from tests.support.fakes import FakeModelProvider, RecordingChatModel
+from tests.support.postgres import TestPostgres, database_name
+
+
+def say(text: str) -> dict[str, object]:
+    return {"assistant_id": "agent", "input": {"messages": [{"role": "user", "content": text}]}}
+
+
+async def test_handlers_get_entered_saver_and_store_and_shutdown_closes_the_pool(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
+    async with AsyncTestClient(app=app) as client:
+        container = container_of(app)
+        saver = await container.get(BaseCheckpointSaver[Any])
+        store = await container.get(BaseStore)  # type: ignore[type-abstract]
+        pool = await container.get(Pool)
+        assert isinstance(saver, PooledPostgresSaver)
+        assert isinstance(saver, AsyncPostgresSaver)
+        assert isinstance(store, AsyncPostgresStore)
+        graph = (await container.get(GraphRegistry)).graphs["agent"].compiled
+        assert graph.checkpointer is saver
+        assert graph.store is store
+        thread = (await client.post("/threads", json={})).json()["thread_id"]
+        response = await client.post(f"/threads/{thread}/runs/wait", json=say("hi"))
+        assert response.status_code == 200
+        assert not pool.closed
+    assert pool.closed
+
+
+async def test_requests_succeed_again_after_postgres_restarts_under_the_app(
+    postgres: TestPostgres, migrated_url: str, tmp_path: Path
+) -> None:
+    if postgres.embedded is None:
+        pytest.skip("restarting PostgreSQL needs the embedded server")
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
+    async with AsyncTestClient(app=app) as client:
+        thread = (await client.post("/threads", json={})).json()["thread_id"]
+        assert (await client.post(f"/threads/{thread}/runs/wait", json=say("a"))).status_code == 200
+        postgres.embedded.restart()
+        # Every pooled connection is now dead; the pool's check must replace them.
+        for text in ("b", "c", "d"):
+            response = await client.post(f"/threads/{thread}/runs/wait", json=say(text))
+            assert response.status_code == 200, response.text
+        state = (await client.get(f"/threads/{thread}/state")).json()
+        assert len(state["values"]["messages"]) == 8
+        assert (await client.get("/ready")).status_code == 200
+
+
+async def test_unmigrated_database_stops_startup_naming_the_command(
+    empty_database: str, tmp_path: Path
+) -> None:
+    app = create_app(
+        settings_for(empty_database, tmp_path), FakeModelProvider(RecordingChatModel())
+    )
+    with pytest.raises(BaseException) as raised:  # noqa: PT011
+        async with AsyncTestClient(app=app):
+            pass
+    errors = [raised.value]
+    while isinstance(errors[-1], BaseExceptionGroup):
+        errors.append(errors[-1].exceptions[0])
+    assert isinstance(errors[-1], SchemaNotAtHeadError)
+    assert "alembic upgrade head" in str(errors[-1])
+
+
+def test_serve_exits_nonzero_on_an_unmigrated_database(empty_database: str, tmp_path: Path) -> None:
+    env = {"DATABASE_URL": empty_database, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(
+        [sys.executable, "-m", "langstar", "serve", "--port", "1"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode != 0
+    assert "alembic upgrade head" in result.stderr
+    assert "does not exist" not in result.stderr
+
+
+async def test_ready_reports_503_while_the_schema_is_behind(
+    migrated_database: str, tmp_path: Path
+) -> None:
+    settings = settings_for(migrated_database, tmp_path)
+    app = create_app(settings, FakeModelProvider(RecordingChatModel()))
+    async with AsyncTestClient(app=app) as client:
+        assert (await client.get("/ready")).status_code == 200
+        with psycopg.connect(migrated_database, autocommit=True) as conn:
+            conn.execute("UPDATE alembic_version SET version_num = '0002'")
+        response = await client.get("/ready")
+        assert response.status_code == 503
+        assert "alembic upgrade head" in response.json()["detail"]
+        assert (await client.get("/ok")).status_code == 200
+
+
+async def test_server_runs_under_a_role_without_ddl_rights(
+    postgres: TestPostgres, migrated_database: str, tmp_path: Path
+) -> None:
+    role = f"app_{uuid.uuid4().hex[:8]}"
+    database = database_name(migrated_database)
+    with psycopg.connect(migrated_database, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'pw'")
+        conn.execute(f"REVOKE CREATE ON SCHEMA public FROM PUBLIC, {role}")
+        conn.execute(f"REVOKE CREATE, TEMPORARY ON DATABASE {database} FROM PUBLIC")
+        conn.execute(f"GRANT CONNECT ON DATABASE {database} TO {role}")
+        conn.execute(f"GRANT USAGE ON SCHEMA public TO {role}")
+        conn.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
+    url = migrated_database.replace("postgres:@", f"{role}:pw@", 1)
+    if url == migrated_database:
+        pytest.skip("cannot derive a URL for another role from DATABASE_URL")
+    with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.Error):
+        conn.execute("CREATE TABLE forbidden (x int)")
+    app = create_app(settings_for(url, tmp_path), FakeModelProvider(RecordingChatModel()))
+    async with AsyncTestClient(app=app) as client:
+        thread = (await client.post("/threads", json={})).json()["thread_id"]
+        response = await client.post(f"/threads/{thread}/runs/wait", json=say("no ddl"))
+        assert response.status_code == 200, response.text
+        state = (await client.get(f"/threads/{thread}/state")).json()
+        assert state["values"]["messages"][0]["content"] == "no ddl"
+    # LangGraph's own setup() always issues CREATE TABLE IF NOT EXISTS, so it fails here.
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
