@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import psycopg
 from psycopg import sql
