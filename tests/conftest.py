@@ -6,32 +6,33 @@ import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from langstar.app import create_app
 from langstar.db import migrations
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.settings import DatabaseSettings, Settings
+from tests.support.asgi import asgi_client
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
-from tests.support.postgres import TestPostgres
+from tests.support.postgres import PostgresForTests
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestPostgres]:
+def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresForTests]:
     if url := os.environ.get("DATABASE_URL"):
-        yield TestPostgres(admin_url=url, embedded=None)
+        yield PostgresForTests(admin_url=url, embedded=None)
         return
     embedded = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"))
     embedded.start()
-    yield TestPostgres(admin_url=embedded.admin_url, embedded=embedded)
+    yield PostgresForTests(admin_url=embedded.admin_url, embedded=embedded)
     embedded.stop()
 
 
 @pytest.fixture
-def empty_database(postgres: TestPostgres) -> Iterator[str]:
+def empty_database(postgres: PostgresForTests) -> Iterator[str]:
     url = postgres.create_database("empty")
     yield url
     postgres.drop_database(url)
@@ -45,7 +46,7 @@ def settings_for(url: str, data_dir: Path | None = None) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def migrated_url(postgres: TestPostgres) -> Iterator[str]:
+def migrated_url(postgres: PostgresForTests) -> Iterator[str]:
     url = postgres.create_database("head")
     migrations.upgrade(url, settings_for(url))
     yield url
@@ -53,7 +54,7 @@ def migrated_url(postgres: TestPostgres) -> Iterator[str]:
 
 
 @pytest.fixture
-def migrated_database(postgres: TestPostgres) -> Iterator[str]:
+def migrated_database(postgres: PostgresForTests) -> Iterator[str]:
     """A database of its own at head, for tests that change or break it."""
     url = postgres.create_database("own")
     migrations.upgrade(url, settings_for(url))
@@ -77,8 +78,8 @@ def app(settings: Settings, chat_model: RecordingChatModel) -> Litestar:
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    async with AsyncTestClient(app=app) as client:
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(app) as client:
         yield client
 
 

@@ -14,7 +14,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.base import BaseStore
 from langgraph.store.postgres import AsyncPostgresStore
-from litestar.testing import AsyncTestClient
 
 from langstar.app import container_of, create_app
 from langstar.db.pool import Pool
@@ -22,8 +21,9 @@ from langstar.db.savers import PooledPostgresSaver
 from langstar.db.schema import SchemaNotAtHeadError
 from langstar.graphs.registry import GraphRegistry
 from tests.conftest import settings_for
+from tests.support.asgi import asgi_client
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
-from tests.support.postgres import TestPostgres, database_name
+from tests.support.postgres import PostgresForTests, database_name
 
 
 def say(text: str) -> dict[str, object]:
@@ -34,7 +34,7 @@ async def test_handlers_get_entered_saver_and_store_and_shutdown_closes_the_pool
     migrated_url: str, tmp_path: Path
 ) -> None:
     app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
-    async with AsyncTestClient(app=app) as client:
+    async with asgi_client(app) as client:
         container = container_of(app)
         saver = await container.get(BaseCheckpointSaver[Any])
         store = await container.get(BaseStore)  # type: ignore[type-abstract]
@@ -53,12 +53,12 @@ async def test_handlers_get_entered_saver_and_store_and_shutdown_closes_the_pool
 
 
 async def test_requests_succeed_again_after_postgres_restarts_under_the_app(
-    postgres: TestPostgres, migrated_url: str, tmp_path: Path
+    postgres: PostgresForTests, migrated_url: str, tmp_path: Path
 ) -> None:
     if postgres.embedded is None:
         pytest.skip("restarting PostgreSQL needs the embedded server")
     app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
-    async with AsyncTestClient(app=app) as client:
+    async with asgi_client(app) as client:
         thread = (await client.post("/threads", json={})).json()["thread_id"]
         assert (await client.post(f"/threads/{thread}/runs/wait", json=say("a"))).status_code == 200
         postgres.embedded.restart()
@@ -78,13 +78,13 @@ async def test_unmigrated_database_stops_startup_naming_the_command(
         settings_for(empty_database, tmp_path), FakeModelProvider(RecordingChatModel())
     )
     with pytest.raises(BaseException) as raised:  # noqa: PT011
-        async with AsyncTestClient(app=app):
+        async with asgi_client(app):
             pass
-    errors = [raised.value]
-    while isinstance(errors[-1], BaseExceptionGroup):
-        errors.append(errors[-1].exceptions[0])
-    assert isinstance(errors[-1], SchemaNotAtHeadError)
-    assert "alembic upgrade head" in str(errors[-1])
+    error = raised.value
+    while isinstance(error, BaseExceptionGroup):  # Litestar's lifespan runs in a task group
+        error = error.exceptions[0]
+    assert isinstance(error, SchemaNotAtHeadError)
+    assert "alembic upgrade head" in str(error)
 
 
 def test_serve_exits_nonzero_on_an_unmigrated_database(empty_database: str, tmp_path: Path) -> None:
@@ -107,7 +107,7 @@ async def test_ready_reports_503_while_the_schema_is_behind(
 ) -> None:
     settings = settings_for(migrated_database, tmp_path)
     app = create_app(settings, FakeModelProvider(RecordingChatModel()))
-    async with AsyncTestClient(app=app) as client:
+    async with asgi_client(app) as client:
         assert (await client.get("/ready")).status_code == 200
         with psycopg.connect(migrated_database, autocommit=True) as conn:
             conn.execute("UPDATE alembic_version SET version_num = '0002'")
@@ -118,7 +118,7 @@ async def test_ready_reports_503_while_the_schema_is_behind(
 
 
 async def test_server_runs_under_a_role_without_ddl_rights(
-    postgres: TestPostgres, migrated_database: str, tmp_path: Path
+    postgres: PostgresForTests, migrated_database: str, tmp_path: Path
 ) -> None:
     role = f"app_{uuid.uuid4().hex[:8]}"
     database = database_name(migrated_database)
@@ -137,7 +137,7 @@ async def test_server_runs_under_a_role_without_ddl_rights(
     with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.Error):
         conn.execute("CREATE TABLE forbidden (x int)")
     app = create_app(settings_for(url, tmp_path), FakeModelProvider(RecordingChatModel()))
-    async with AsyncTestClient(app=app) as client:
+    async with asgi_client(app) as client:
         thread = (await client.post("/threads", json={})).json()["thread_id"]
         response = await client.post(f"/threads/{thread}/runs/wait", json=say("no ddl"))
         assert response.status_code == 200, response.text

@@ -5,15 +5,14 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 
 from langstar.graphs.registry import default_assistant_id
 from langstar.settings import Settings
 
-Client = AsyncTestClient[Litestar]
+Client = httpx.AsyncClient
 
 
 def say(text: str, **extra: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from langstar.db.schema import expected_langgraph_versions, require_schema_at_he
 from langstar.db.tables import LANGGRAPH_TABLES
 from langstar.settings import Settings, StoreSettings
 from tests.conftest import settings_for
-from tests.support.postgres import TestPostgres
+from tests.support.postgres import PostgresForTests
 
 
 def snapshot(url: str, tables: frozenset[str] | None = None) -> dict[str, Any]:
@@ -69,7 +69,7 @@ async def run_langgraph_setup(url: str) -> None:
 
 
 @pytest.fixture
-def fresh(postgres: TestPostgres) -> Iterator[str]:
+def fresh(postgres: PostgresForTests) -> Iterator[str]:
     url = postgres.create_database("mig")
     yield url
     postgres.drop_database(url)
@@ -94,7 +94,7 @@ def test_stairway_upgrade_downgrade_upgrade_every_revision(fresh: str) -> None:
 
 
 async def test_head_schema_is_exactly_what_langgraph_setup_builds(
-    postgres: TestPostgres, fresh: str
+    postgres: PostgresForTests, fresh: str
 ) -> None:
     await migrations.upgrade_async(fresh, settings_for(fresh))
     by_library = postgres.create_database("lib")

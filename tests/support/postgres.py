@@ -18,7 +18,7 @@ def database_name(url: str) -> str:
 
 
 @dataclass
-class TestPostgres:
+class PostgresForTests:
     admin_url: str
     embedded: EmbeddedPostgres | None
 

@@ -1,0 +1,98 @@
+"""Many runs at once all persist, and the checkpointer is not one global lock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import empty_checkpoint
+
+from langstar.app import create_app
+from langstar.db.pool import open_pool
+from langstar.db.savers import PooledPostgresSaver
+from langstar.settings import DatabaseSettings
+from tests.conftest import settings_for
+from tests.support.asgi import asgi_client
+from tests.support.fakes import FakeModelProvider, RecordingChatModel
+
+
+def say(text: str) -> dict[str, Any]:
+    return {
+        "assistant_id": "agent",
+        "if_not_exists": "create",
+        "input": {"messages": [{"role": "user", "content": text}]},
+    }
+
+
+async def test_fifty_concurrent_runs_on_different_threads_all_persist(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
+    threads = [str(uuid.uuid4()) for _ in range(50)]
+    async with asgi_client(app) as client:
+        responses = await asyncio.gather(
+            *(client.post(f"/threads/{t}/runs/wait", json=say(f"turn {t}")) for t in threads)
+        )
+        assert [r.status_code for r in responses] == [200] * 50
+        states = await asyncio.gather(*(client.get(f"/threads/{t}/state") for t in threads))
+    for thread, state in zip(threads, states, strict=True):
+        contents = [m["content"] for m in state.json()["values"]["messages"]]
+        assert contents == [f"turn {thread}", f"echo: turn {thread}"]
+
+
+async def test_a_second_run_on_a_busy_thread_is_rejected_not_lost(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    gate = asyncio.Event()
+
+    class SlowModel(RecordingChatModel):
+        async def _agenerate(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+            await gate.wait()
+            return self._generate(messages)
+
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(SlowModel()))
+    thread = str(uuid.uuid4())
+    async with asgi_client(app) as client:
+        first = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("one")))
+        for _ in range(200):
+            status = (await client.get(f"/threads/{thread}")).json().get("status")
+            if status == "busy":
+                break
+            await asyncio.sleep(0.02)
+        second = await client.post(f"/threads/{thread}/runs/wait", json=say("two"))
+        assert second.status_code == 409
+        gate.set()
+        assert (await first).status_code == 200
+        state = (await client.get(f"/threads/{thread}/state")).json()
+    assert [m["content"] for m in state["values"]["messages"]] == ["one", "echo: one"]
+
+
+async def test_two_checkpoint_operations_are_in_flight_at_once(migrated_url: str) -> None:
+    """One checkpoint write waits on a row lock; a read on another thread must not wait."""
+    pool = await open_pool(migrated_url, DatabaseSettings(pool_min_size=2, pool_max_size=4))
+    try:
+        saver = PooledPostgresSaver(pool)
+        blocked: RunnableConfig = {"configurable": {"thread_id": "blocked", "checkpoint_ns": ""}}
+        free: RunnableConfig = {"configurable": {"thread_id": "free", "checkpoint_ns": ""}}
+        checkpoint = empty_checkpoint()
+        written = await saver.aput(blocked, checkpoint, {"source": "input", "step": -1}, {})
+        await saver.aput(free, empty_checkpoint(), {"source": "input", "step": -1}, {})
+        async with await psycopg.AsyncConnection.connect(migrated_url) as locker:
+            await locker.execute("SELECT 1 FROM checkpoints WHERE thread_id = 'blocked' FOR UPDATE")
+            # This upsert of the locked row now waits for the locker's transaction.
+            stuck = asyncio.create_task(
+                saver.aput(blocked, checkpoint, {"source": "loop", "step": 0}, {})
+            )
+            await asyncio.sleep(0.3)
+            assert not stuck.done()
+            read = await asyncio.wait_for(saver.aget_tuple(free), timeout=5)
+            assert read is not None
+            await locker.rollback()
+        await asyncio.wait_for(stuck, timeout=5)
+        assert written["configurable"]["thread_id"] == "blocked"
+    finally:
+        await pool.close()
