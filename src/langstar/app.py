@@ -65,6 +65,8 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
         ),
         debug=False,
+        # Logging belongs to the process (the CLI or the host), not to the app factory.
+        logging_config=None,
     )
     setup_dishka(container, app)
     app.state.container = container

@@ -50,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    # Alembic announces every plugin it loads at INFO; keep its migration lines only.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "serve":
         raise SystemExit(serve(settings))
     raise SystemExit(db_command(args.db_command, settings))
