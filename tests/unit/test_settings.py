@@ -1,0 +1,118 @@
+"""Settings: defaults, the TOML file, the environment, and one clear line for bad values."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from langstar.settings import Settings, SettingsError, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_config_file_lists_exactly_the_defaults() -> None:
+    shipped = tomllib.loads((ROOT / "config" / "langstar.toml").read_text())
+    assert msgspec.convert(shipped, Settings) == Settings()
+    assert msgspec.to_builtins(Settings()) == shipped
+
+
+def test_every_key_in_the_config_file_is_commented() -> None:
+    lines = (ROOT / "config" / "langstar.toml").read_text().splitlines()
+    for number, line in enumerate(lines):
+        if "=" in line and not line.startswith("#"):
+            assert lines[number - 1].startswith("#"), f"no comment above: {line}"
+
+
+def test_environment_overrides_sections_and_top_level_keys(tmp_path: Path) -> None:
+    settings = load_settings(
+        None,
+        env={
+            "LANGSTAR_SERVER__PORT": "9000",
+            "LANGSTAR_DATA_DIR": "/srv/langstar",
+            "LANGSTAR_RUNS__CONFIGURABLE_KEYS": '["user_id", "model"]',
+            "LANGSTAR_GRAPHS__OTHER": "pkg.mod:graph",
+            "DATABASE_URL": "postgresql://u:p@db.internal:6432/app",
+            "UNRELATED": "x",
+        },
+    )
+    assert settings.server.port == 9000
+    assert settings.data_dir == "/srv/langstar"
+    assert settings.runs.configurable_keys == ["user_id", "model"]
+    assert settings.graphs["other"] == "pkg.mod:graph"
+    assert settings.database.url == "postgresql://u:p@db.internal:6432/app"
+    assert not settings.uses_embedded_database
+
+
+def test_langstar_config_names_another_file(tmp_path: Path) -> None:
+    path = tmp_path / "prod.toml"
+    path.write_text('log_level = "warning"\n[server]\nport = 9100\n')
+    settings = load_settings(env={"LANGSTAR_CONFIG": str(path), "LANGSTAR_SERVER__PORT": "9200"})
+    assert settings.log_level == "warning"
+    assert settings.server.port == 9200  # the environment wins over the file
+
+
+def test_settings_are_frozen() -> None:
+    settings = Settings()
+    with pytest.raises(AttributeError):
+        settings.server.port = 1  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("env", "key", "problem"),
+    [
+        ({"LANGSTAR_SERVER__PORT": "70000"}, "server.port", "<= 65535"),
+        ({"LANGSTAR_SERVER__PORT": "eighty"}, "server.port", "Expected `int`"),
+        ({"LANGSTAR_SERVER__BOGUS": "1"}, "server.bogus", "unknown key"),
+        ({"LANGSTAR_NOPE": "1"}, "nope", "unknown key"),
+        ({"LANGSTAR_A__B__C": "1"}, "LANGSTAR_A__B__C", "unknown setting"),
+        ({"LANGSTAR_MODEL__PROVIDER": "magic"}, "model.provider", "Invalid enum value"),
+        ({"DATABASE_URL": "mysql://u@h/db"}, "database.url", "postgresql://"),
+        ({"DATABASE_URL": "postgresql://u@h:99999/db"}, "database.url", "ort"),
+        ({"DATABASE_URL": "postgresql://u@h:5432"}, "database.url", "no database name"),
+        ({"LANGSTAR_GRAPHS__X": "no_colon"}, "graphs.x", "module:attr"),
+        ({"LANGSTAR_RUNS__RECURSION_LIMIT": "500"}, "runs.recursion_limit", "max_recursion"),
+    ],
+)
+def test_bad_values_name_the_key(env: dict[str, str], key: str, problem: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        load_settings(env=env)
+    assert raised.value.key == key
+    assert problem in raised.value.problem
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="file not found"):
+        load_settings(env={"LANGSTAR_CONFIG": str(tmp_path / "absent.toml")})
+
+
+def test_cli_stops_with_exit_code_2_and_one_line(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "langstar", "serve"],
+        env={"LANGSTAR_SERVER__PORT": "70000", "PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "server.port" in lines[0]
+
+
+def test_cli_port_flag_is_checked_too(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "langstar", "serve", "--port", "0"],
+        env={"PATH": "/usr/bin:/bin"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "server.port" in result.stderr
