@@ -1,0 +1,18 @@
+"""The README says what the code does."""
+
+from __future__ import annotations
+
+from tests.support.readme import ROOT, config_table, readme_table
+
+
+def test_configuration_table_matches_the_config_file() -> None:
+    assert readme_table() == config_table(), (
+        "README's table is stale: run `uv run python -m tests.support.readme`"
+    )
+
+
+def test_readme_starts_with_the_two_commands() -> None:
+    text = (ROOT / "README.md").read_text()
+    first_screen = text[: text.index("## ", text.index("## ") + 1)]
+    assert "uv run langstar serve" in first_screen
+    assert "uv run pytest" in first_screen
