@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import logging
 from logging.config import fileConfig
 from typing import Any
@@ -44,11 +45,44 @@ def _configure(**kwargs: Any) -> None:
     )
 
 
+# Any fixed key: it only has to be the same for every process migrating this database.
+MIGRATION_LOCK_KEY = 0x6C616E67  # "lang"
+
+
 def _do_run(connection: Connection) -> None:
-    _configure(connection=connection)
-    with context.begin_transaction():
-        context.run_migrations()
-    _apply_late_vector_migrations()
+    _hold_migration_lock(connection)
+    try:
+        _configure(connection=connection)
+        with context.begin_transaction():
+            context.run_migrations()
+        _apply_late_vector_migrations()
+    except BaseException:
+        connection.rollback()  # so the unlock below runs, and the real error surfaces
+        raise
+    finally:
+        connection.exec_driver_sql(f"SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})")
+        connection.commit()
+
+
+def _hold_migration_lock(connection: Connection) -> None:
+    """One migrating process at a time, so replicas that boot together cannot race.
+
+    It polls pg_try_advisory_lock rather than waiting in pg_advisory_lock: a session
+    blocked inside a statement keeps a snapshot open, and CREATE INDEX CONCURRENTLY in
+    the lock holder would wait for that snapshot forever.
+    """
+    waited = False
+    while True:
+        got = connection.exec_driver_sql(
+            f"SELECT pg_try_advisory_lock({MIGRATION_LOCK_KEY})"
+        ).scalar()
+        connection.commit()
+        if got:
+            return
+        if not waited:
+            log.info("another process is migrating this database; waiting for it")
+            waited = True
+        time.sleep(0.25)
 
 
 def _apply_late_vector_migrations() -> None:

@@ -190,3 +190,32 @@ async def test_schema_check_names_the_upgrade_command(fresh: str) -> None:
         conn.execute("DELETE FROM checkpoint_migrations WHERE v = 9")
     with pytest.raises(Exception, match=r"checkpoint_migrations lacks .*\[9\]"):
         await require_schema_at_head(fresh, settings)
+
+
+def test_replicas_migrating_at_once_do_not_race(fresh: str) -> None:
+    """Several processes run `upgrade head` together, as replicas that boot at once do."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": fresh}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "alembic", "upgrade", "head"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    outputs = [proc.communicate(timeout=120)[0] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0, 0], outputs
+    assert sum("Running upgrade  -> 0001" in out for out in outputs) == 1
+    state = snapshot(fresh)
+    assert state["invalid"] == []
+    assert state["versions"]["checkpoint_migrations"] == list(
+        range(len(BasePostgresSaver.MIGRATIONS))
+    )
