@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,35 @@ async def test_two_checkpoint_operations_are_in_flight_at_once(migrated_url: str
         assert written["configurable"]["thread_id"] == "blocked"
     finally:
         await pool.close()
+
+
+async def test_a_client_that_disconnects_does_not_cancel_its_run(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    gate = asyncio.Event()
+
+    class SlowModel(RecordingChatModel):
+        async def _agenerate(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
+            await gate.wait()
+            return self._generate(messages)
+
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(SlowModel()))
+    thread = str(uuid.uuid4())
+    async with asgi_client(app) as client:
+        request = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("hi")))
+        for _ in range(200):
+            if (await client.get(f"/threads/{thread}")).json().get("status") == "busy":
+                break
+            await asyncio.sleep(0.02)
+        request.cancel()  # the client goes away mid-run
+        with contextlib.suppress(asyncio.CancelledError):
+            await request
+        gate.set()
+        for _ in range(200):
+            thread_now = (await client.get(f"/threads/{thread}")).json()
+            if thread_now["status"] != "busy":
+                break
+            await asyncio.sleep(0.02)
+        assert thread_now["status"] == "idle"
+        state = (await client.get(f"/threads/{thread}/state")).json()
+    assert [m["content"] for m in state["values"]["messages"]] == ["hi", "echo: hi"]
