@@ -21,6 +21,7 @@ from langstar.runs.controllers import ThreadRunController
 from langstar.runs.executor import RunExecutor
 from langstar.serde import encode_default
 from langstar.settings import Settings, load_settings
+from langstar.store.controllers import StoreController
 from langstar.system.controllers import system_handlers
 from langstar.threads.controllers import ThreadController
 
@@ -51,7 +52,13 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     app = Litestar(
         route_handlers=[
             DishkaRouter(
-                "", route_handlers=[*system_handlers, ThreadController, ThreadRunController]
+                "",
+                route_handlers=[
+                    *system_handlers,
+                    ThreadController,
+                    ThreadRunController,
+                    StoreController,
+                ],
             )
         ],
         lifespan=[lifespan],

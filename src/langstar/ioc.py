@@ -10,6 +10,7 @@ from langstar.graphs.providers import GraphProvider
 from langstar.models.providers import ModelProvider
 from langstar.runs.providers import RunsProvider
 from langstar.settings import Settings
+from langstar.store.providers import StoreProvider
 from langstar.threads.providers import ThreadsProvider
 
 
@@ -26,4 +27,5 @@ def get_providers() -> list[Provider]:
         GraphProvider(),
         ThreadsProvider(),
         RunsProvider(),
+        StoreProvider(),
     ]

@@ -66,6 +66,7 @@ class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     embedding_base_url: str = ""
     embedding_api_key_env: str = "OPENAI_API_KEY"
     embedding_fields: list[str] = msgspec.field(default_factory=lambda: ["$"])
+    ttl_sweep_interval_minutes: Annotated[int, msgspec.Meta(ge=1)] = 1
     index_type: Literal["hnsw", "ivfflat", "flat"] = "hnsw"
     vector_type: Literal["vector", "halfvec"] = "vector"
     distance_type: Literal["cosine", "l2", "inner_product"] = "cosine"

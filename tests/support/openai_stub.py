@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import math
+import re
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +32,9 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             state.requests.append(
                 {"path": self.path, "body": body, "auth": self.headers.get("authorization")}
             )
+            if self.path.endswith("/embeddings"):
+                self._embeddings(body)
+                return
             if state.fail_with is not None:
                 self.send_response(state.fail_with)
                 self.send_header("content-type", "application/json")
@@ -69,7 +77,36 @@ def _handler(state: StubState) -> type[BaseHTTPRequestHandler]:
             }
             self.wfile.write(f"data: {json.dumps(done)}\n\ndata: [DONE]\n\n".encode())
 
+        def _embeddings(self, body: dict[str, Any]) -> None:
+            texts = body["input"] if isinstance(body["input"], list) else [body["input"]]
+            dims = int(body.get("dimensions") or 16)
+            vectors: list[Any] = [embed(str(text), dims) for text in texts]
+            if body.get("encoding_format") == "base64":
+                vectors = [base64.b64encode(struct.pack(f"<{dims}f", *v)).decode() for v in vectors]
+            data = [
+                {"object": "embedding", "index": i, "embedding": vector}
+                for i, vector in enumerate(vectors)
+            ]
+            usage = {"prompt_tokens": 1, "total_tokens": 1}
+            payload = json.dumps(
+                {"object": "list", "data": data, "model": body["model"], "usage": usage}
+            ).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
     return Handler
+
+
+def embed(text: str, dims: int) -> list[float]:
+    """A deterministic bag-of-words vector: texts sharing words point the same way."""
+    vector = [0.0] * dims
+    for word in re.findall(r"[a-z]+", str(text).lower()):
+        vector[zlib.crc32(word.encode()) % dims] += 1.0
+    norm = math.sqrt(sum(v * v for v in vector)) or 1.0
+    return [v / norm for v in vector]
 
 
 @contextmanager

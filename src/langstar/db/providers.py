@@ -10,7 +10,7 @@ from typing import Any
 
 from dishka import Provider, Scope, provide
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.store.base import BaseStore
+from langgraph.store.base import BaseStore, TTLConfig
 from langgraph.store.postgres import AsyncPostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 
@@ -83,4 +83,14 @@ class DatabaseProvider(Provider):
                 },
                 "distance_type": settings.store.distance_type,
             }
-        yield AsyncPostgresStore(pool, index=index)
+        # Items put with a ttl expire; the sweeper deletes them in the background.
+        ttl: TTLConfig = {
+            "refresh_on_read": True,
+            "sweep_interval_minutes": settings.store.ttl_sweep_interval_minutes,
+        }
+        store = AsyncPostgresStore(pool, index=index, ttl=ttl)
+        await store.start_ttl_sweeper()
+        try:
+            yield store
+        finally:
+            await store.stop_ttl_sweeper(timeout=5)

@@ -1,0 +1,109 @@
+"""Long-term memory over HTTP: the very store graphs reach with `get_store()`."""
+
+from __future__ import annotations
+
+from langgraph.store.base import BaseStore, Item
+from langgraph.store.base import SearchItem as StoreSearchItem
+
+from langstar.errors import UnprocessableEntity
+from langstar.store.schemas import (
+    Namespaces,
+    SearchItem,
+    SearchItems,
+    StoreDelete,
+    StoreItem,
+    StoreListNamespaces,
+    StorePut,
+    StoreSearch,
+)
+
+MAX_PAGE = 1000
+
+
+def _namespace(labels: list[str] | tuple[str, ...], *, field: str = "namespace") -> tuple[str, ...]:
+    if not labels:
+        raise UnprocessableEntity(f"{field}: must not be empty")
+    for label in labels:
+        if not label:
+            raise UnprocessableEntity(f"{field}: labels must not be empty")
+        # Query strings join a namespace with ".", so a dotted label could not be read back.
+        if "." in label:
+            raise UnprocessableEntity(f"{field}: label {label!r} must not contain '.'")
+    return tuple(labels)
+
+
+def _page(limit: int, offset: int) -> None:
+    if not 1 <= limit <= MAX_PAGE:
+        raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise UnprocessableEntity("offset: must not be negative")
+
+
+def _item(item: Item) -> StoreItem:
+    return StoreItem(
+        namespace=list(item.namespace),
+        key=item.key,
+        value=item.value,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+    )
+
+
+def _search_item(item: StoreSearchItem) -> SearchItem:
+    return SearchItem(
+        namespace=list(item.namespace),
+        key=item.key,
+        value=item.value,
+        created_at=item.created_at,
+        updated_at=item.updated_at,
+        score=item.score,
+    )
+
+
+class StoreService:
+    """Items and namespaces; no prefix is added, so the API sees what graphs write."""
+
+    def __init__(self, store: BaseStore) -> None:
+        self._store = store
+
+    async def put(self, body: StorePut) -> None:
+        if not body.key:
+            raise UnprocessableEntity("key: must not be empty")
+        if body.ttl is not None and body.ttl <= 0:
+            raise UnprocessableEntity("ttl: must be a positive number of minutes")
+        await self._store.aput(
+            _namespace(body.namespace), body.key, body.value, index=body.index, ttl=body.ttl
+        )
+
+    async def get(self, namespace: str, key: str, refresh_ttl: bool | None) -> StoreItem | None:
+        labels = tuple(namespace.split(".")) if namespace else ()
+        item = await self._store.aget(_namespace(labels), key, refresh_ttl=refresh_ttl)
+        return None if item is None else _item(item)
+
+    async def delete(self, body: StoreDelete) -> None:
+        await self._store.adelete(_namespace(body.namespace), body.key)
+
+    async def search(self, body: StoreSearch) -> SearchItems:
+        _page(body.limit, body.offset)
+        items = await self._store.asearch(
+            tuple(body.namespace_prefix or ()),
+            query=body.query,
+            filter=body.filter,
+            limit=body.limit,
+            offset=body.offset,
+            refresh_ttl=body.refresh_ttl,
+        )
+        return SearchItems(items=[_search_item(item) for item in items])
+
+    async def list_namespaces(self, body: StoreListNamespaces) -> Namespaces:
+        _page(body.limit, body.offset)
+        if body.max_depth is not None and body.max_depth < 1:
+            raise UnprocessableEntity("max_depth: must be at least 1")
+        found = await self._store.alist_namespaces(
+            prefix=tuple(body.prefix) if body.prefix else None,
+            suffix=tuple(body.suffix) if body.suffix else None,
+            max_depth=body.max_depth,
+            limit=body.limit,
+            offset=body.offset,
+        )
+        return Namespaces(namespaces=[list(ns) for ns in found])
