@@ -19,10 +19,11 @@ class ThreadCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     supersteps: list[dict[str, Any]] | None = None
 
 
-class Thread(msgspec.Struct, kw_only=True):
+class Thread(msgspec.Struct, kw_only=True, omit_defaults=False):
     thread_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
+    state_updated_at: datetime
     metadata: dict[str, Any]
     status: ThreadStatus
     config: dict[str, Any]
@@ -58,3 +59,69 @@ class ThreadState(msgspec.Struct, kw_only=True):
     created_at: str | None
     parent_checkpoint: CheckpointRef | None
     interrupts: list[Any]
+
+
+class ThreadPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    metadata: dict[str, Any] | None = None
+    ttl: dict[str, Any] | None = None
+
+
+ThreadSortBy = Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"]
+THREAD_FIELDS = (
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "config",
+    "status",
+    "values",
+    "interrupts",
+    "error",
+)
+
+
+class ThreadCount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    metadata: dict[str, Any] | None = None
+    values: dict[str, Any] | None = None
+    status: ThreadStatus | None = None
+
+
+class ThreadSearch(ThreadCount, forbid_unknown_fields=True, kw_only=True):
+    ids: list[uuid.UUID] | None = None
+    limit: int = 10
+    offset: int = 0
+    sort_by: ThreadSortBy = "created_at"
+    sort_order: Literal["asc", "desc"] = "desc"
+    select: list[str] | None = None
+    extract: dict[str, str] | None = None
+
+
+class CheckpointConfig(msgspec.Struct, kw_only=True):
+    thread_id: str | None = None
+    checkpoint_ns: str = ""
+    checkpoint_id: str | None = None
+    checkpoint_map: dict[str, Any] | None = None
+
+
+class ThreadStateAtCheckpoint(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    checkpoint: CheckpointConfig
+    subgraphs: bool = False
+
+
+class ThreadStateUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    values: dict[str, Any] | list[Any] | None = None
+    checkpoint: CheckpointConfig | None = None
+    checkpoint_id: str | None = None
+    as_node: str | None = None
+
+
+class ThreadStateUpdated(msgspec.Struct, kw_only=True):
+    checkpoint: dict[str, Any]
+
+
+class ThreadHistory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    limit: int = 10
+    before: str | CheckpointConfig | None = None
+    metadata: dict[str, Any] | None = None
+    checkpoint: CheckpointConfig | None = None

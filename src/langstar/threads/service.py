@@ -12,12 +12,29 @@ from litestar.exceptions import NotFoundException
 from psycopg.types.json import Jsonb
 
 from langstar.db.pool import Pool
-from langstar.errors import Conflict
+from langstar.errors import Conflict, UnprocessableEntity
+from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.serde import dumps, to_jsonable
-from langstar.threads.schemas import CheckpointRef, Thread, ThreadCreate, ThreadState, ThreadTask
+from langstar.threads.schemas import (
+    THREAD_FIELDS,
+    CheckpointConfig,
+    CheckpointRef,
+    Thread,
+    ThreadCount,
+    ThreadCreate,
+    ThreadHistory,
+    ThreadPatch,
+    ThreadSearch,
+    ThreadState,
+    ThreadStateUpdate,
+    ThreadTask,
+)
 
-_COLUMNS = "thread_id, created_at, updated_at, metadata, status, config, values, interrupts, error"
+_COLUMNS = ", ".join(THREAD_FIELDS)
+MAX_PAGE = 1000
+# LangGraph's checkpoint tables, which langstar's own migrations create and version.
+_CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 
 
 def _jsonb(value: Any) -> Jsonb:
@@ -126,7 +143,8 @@ class ThreadService:
         async with self._pool.connection() as conn:
             await conn.execute(
                 "UPDATE threads SET status = %s, values = %s, interrupts = %s, error = %s, "
-                "updated_at = now() WHERE thread_id = %s AND owner = %s",
+                "updated_at = now(), state_updated_at = now() "
+                "WHERE thread_id = %s AND owner = %s",
                 (
                     status,
                     _jsonb(values),
@@ -137,9 +155,199 @@ class ThreadService:
                 ),
             )
 
-    async def state(self, graph: Pregel[Any, Any, Any, Any], thread_id: uuid.UUID) -> ThreadState:
-        config: RunnableConfig = {"configurable": {"thread_id": str(thread_id)}}
-        return state_of(await graph.aget_state(config), str(thread_id))
+    async def patch(self, thread_id: uuid.UUID, body: ThreadPatch) -> Thread:
+        if body.ttl is not None:
+            raise UnprocessableEntity("ttl: thread expiry is not supported by this server")
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"UPDATE threads SET metadata = metadata || %s, updated_at = now() "
+                f"WHERE thread_id = %s AND owner = %s RETURNING {_COLUMNS}",
+                (_jsonb(body.metadata or {}), thread_id, self._owner),
+            )
+            row = await cur.fetchone()
+        if row is None:
+            raise _not_found(thread_id)
+        return Thread(**row)
+
+    async def delete(self, thread_id: uuid.UUID) -> None:
+        """Delete the thread and its checkpoints together, or nothing (409 while busy)."""
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                "DELETE FROM threads WHERE thread_id = %s AND owner = %s AND status <> 'busy' "
+                "RETURNING 1",
+                (thread_id, self._owner),
+            )
+            if await cur.fetchone() is None:
+                cur = await conn.execute(
+                    "SELECT 1 FROM threads WHERE thread_id = %s AND owner = %s",
+                    (thread_id, self._owner),
+                )
+                if await cur.fetchone() is None:
+                    raise _not_found(thread_id)
+                raise Conflict(f"Thread {thread_id} is busy with a run")
+            for table in _CHECKPOINT_TABLES:
+                await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (str(thread_id),))
+
+    def _filters(self, body: ThreadCount) -> tuple[str, list[Any]]:
+        clauses: list[str] = ["owner = %s"]
+        params: list[Any] = [self._owner]
+        if body.metadata:
+            clauses.append("metadata @> %s")
+            params.append(_jsonb(body.metadata))
+        if body.values:
+            clauses.append("values @> %s")
+            params.append(_jsonb(body.values))
+        if body.status is not None:
+            clauses.append("status = %s")
+            params.append(body.status)
+        return " AND ".join(clauses), params
+
+    async def search(self, body: ThreadSearch) -> list[dict[str, Any]]:
+        if not 1 <= body.limit <= MAX_PAGE:
+            raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
+        if body.offset < 0:
+            raise UnprocessableEntity("offset: must not be negative")
+        if body.extract:
+            raise UnprocessableEntity("extract: not supported by this server")
+        columns = list(THREAD_FIELDS)
+        if body.select is not None:
+            unknown = sorted(set(body.select) - set(THREAD_FIELDS))
+            if unknown:
+                raise UnprocessableEntity(f"select: unknown field {unknown[0]!r}")
+            columns = [c for c in THREAD_FIELDS if c in body.select]
+        where, params = self._filters(body)
+        if body.ids is not None:
+            where += " AND thread_id = ANY(%s)"
+            params.append(list(body.ids))
+        order = f"{body.sort_by} {body.sort_order.upper()}, thread_id"
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {', '.join(columns)} FROM threads WHERE {where} "
+                f"ORDER BY {order} LIMIT %s OFFSET %s",
+                [*params, body.limit, body.offset],
+            )
+            return list(await cur.fetchall())
+
+    async def count(self, body: ThreadCount) -> int:
+        where, params = self._filters(body)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(f"SELECT count(*) AS n FROM threads WHERE {where}", params)
+            row = await cur.fetchone()
+        return int(row["n"]) if row else 0
+
+    async def copy(self, thread_id: uuid.UUID) -> Thread:
+        """A new thread with the same metadata, values and every checkpoint."""
+        new_id = uuid.uuid4()
+        async with self._pool.connection() as conn, conn.transaction():
+            cur = await conn.execute(
+                f"INSERT INTO threads (thread_id, owner, graph_id, status, metadata, config, "
+                f"values, interrupts, error, state_updated_at) "
+                f"SELECT %s, owner, graph_id, CASE status WHEN 'busy' THEN 'idle' ELSE status END, "
+                f"metadata, config, values, interrupts, error, state_updated_at "
+                f"FROM threads WHERE thread_id = %s AND owner = %s RETURNING {_COLUMNS}",
+                (new_id, thread_id, self._owner),
+            )
+            row = await cur.fetchone()
+            if row is None:
+                raise _not_found(thread_id)
+            await conn.execute(
+                "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
+                "parent_checkpoint_id, type, checkpoint, metadata) "
+                "SELECT %s, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, "
+                "checkpoint, metadata FROM checkpoints WHERE thread_id = %s",
+                (str(new_id), str(thread_id)),
+            )
+            await conn.execute(
+                "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, "
+                "type, blob) SELECT %s, checkpoint_ns, channel, version, type, blob "
+                "FROM checkpoint_blobs WHERE thread_id = %s",
+                (str(new_id), str(thread_id)),
+            )
+            await conn.execute(
+                "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, "
+                "task_id, task_path, idx, channel, type, blob) "
+                "SELECT %s, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, "
+                "type, blob FROM checkpoint_writes WHERE thread_id = %s",
+                (str(new_id), str(thread_id)),
+            )
+        return Thread(**row)
+
+    async def state(
+        self,
+        graph: Pregel[Any, Any, Any, Any],
+        thread_id: uuid.UUID,
+        checkpoint: CheckpointConfig | None = None,
+        *,
+        subgraphs: bool = False,
+    ) -> ThreadState:
+        config = checkpoint_config(thread_id, checkpoint)
+        snapshot = await graph.aget_state(config, subgraphs=subgraphs)
+        return state_of(snapshot, str(thread_id))
+
+    async def history(
+        self, graph: Pregel[Any, Any, Any, Any], thread_id: uuid.UUID, body: ThreadHistory
+    ) -> list[ThreadState]:
+        if not 1 <= body.limit <= MAX_PAGE:
+            raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
+        before = body.before
+        if isinstance(before, str):
+            before = CheckpointConfig(checkpoint_id=before)
+        states = []
+        async for snapshot in graph.aget_state_history(
+            checkpoint_config(thread_id, body.checkpoint),
+            filter=body.metadata,
+            before=checkpoint_config(thread_id, before) if before is not None else None,
+            limit=body.limit,
+        ):
+            states.append(state_of(snapshot, str(thread_id)))
+        return states
+
+    async def update_state(
+        self, graph: RegisteredGraph, thread_id: uuid.UUID, body: ThreadStateUpdate
+    ) -> dict[str, Any]:
+        """Write values as if `as_node` had run; the thread is held busy meanwhile."""
+        checkpoint = body.checkpoint
+        if body.checkpoint_id is not None:
+            checkpoint = CheckpointConfig(checkpoint_id=body.checkpoint_id)
+        config = checkpoint_config(thread_id, checkpoint)
+        await self.claim(
+            thread_id,
+            graph_id=graph.graph_id,
+            assistant_id=str(graph.assistant_id),
+            create=False,
+        )
+        try:
+            new_config = await graph.compiled.aupdate_state(
+                config, body.values, as_node=body.as_node
+            )
+        except Exception as exc:
+            raise UnprocessableEntity(f"values: {type(exc).__name__}: {exc}") from None
+        finally:
+            latest = await graph.compiled.aget_state(checkpoint_config(thread_id, None))
+            interrupts = {
+                t.id: to_jsonable(list(t.interrupts)) for t in latest.tasks if t.interrupts
+            }
+            await self.release(
+                thread_id,
+                status="interrupted" if interrupts else "idle",
+                values=to_jsonable(latest.values),
+                interrupts=interrupts,
+            )
+        return dict(new_config.get("configurable", {}))
+
+
+def checkpoint_config(thread_id: uuid.UUID, checkpoint: CheckpointConfig | None) -> RunnableConfig:
+    """The config that addresses a thread's checkpoint; the latest one without an id."""
+    configurable: dict[str, Any] = {"thread_id": str(thread_id)}
+    if checkpoint is not None:
+        if checkpoint.thread_id not in (None, str(thread_id)):
+            raise UnprocessableEntity("checkpoint.thread_id: belongs to another thread")
+        configurable["checkpoint_ns"] = checkpoint.checkpoint_ns
+        if checkpoint.checkpoint_id:
+            configurable["checkpoint_id"] = checkpoint.checkpoint_id
+        if checkpoint.checkpoint_map:
+            configurable["checkpoint_map"] = checkpoint.checkpoint_map
+    return {"configurable": configurable}
 
 
 def _ref(config: RunnableConfig | None, thread_id: str) -> CheckpointRef | None:
