@@ -14,8 +14,9 @@ from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
+from langstar.assistants.controllers import AssistantController
+from langstar.assistants.providers import DefaultAssistants
 from langstar.errors import exception_handlers
-from langstar.graphs.registry import GraphRegistry
 from langstar.ioc import get_providers
 from langstar.runs.controllers import ThreadRunController
 from langstar.runs.executor import RunExecutor
@@ -43,7 +44,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         try:
             # Resolve the APP resources now, so a bad database or graph stops startup
             # instead of failing the first request.
-            await container.get(GraphRegistry)
+            await container.get(DefaultAssistants)
             await container.get(RunExecutor)
             yield
         finally:
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
                     ThreadController,
                     ThreadRunController,
                     StoreController,
+                    AssistantController,
                 ],
             )
         ],

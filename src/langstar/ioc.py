@@ -5,6 +5,7 @@ from __future__ import annotations
 from dishka import Provider, Scope, from_context
 from dishka.integrations.litestar import LitestarProvider
 
+from langstar.assistants.providers import AssistantsProvider
 from langstar.db.providers import DatabaseProvider
 from langstar.graphs.providers import GraphProvider
 from langstar.models.providers import ModelProvider
@@ -25,6 +26,7 @@ def get_providers() -> list[Provider]:
         DatabaseProvider(),
         ModelProvider(),
         GraphProvider(),
+        AssistantsProvider(),
         ThreadsProvider(),
         RunsProvider(),
         StoreProvider(),

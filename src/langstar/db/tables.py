@@ -6,7 +6,9 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    ForeignKey,
     Index,
+    Integer,
     MetaData,
     Table,
     Text,
@@ -35,6 +37,43 @@ threads = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("status IN ('idle', 'busy', 'interrupted', 'error')", name="ck_threads_status"),
     Index("ix_threads_owner_created_at", "owner", "created_at"),
+)
+
+
+def _assistant_body() -> list[Column[object]]:
+    return [
+        Column("graph_id", Text, nullable=False),
+        Column("name", Text, nullable=False),
+        Column("description", Text, nullable=True),
+        Column("config", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("context", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ]
+
+
+assistants = Table(
+    "assistants",
+    metadata,
+    Column("assistant_id", UUID(as_uuid=True), primary_key=True),
+    Column("owner", Text, nullable=False),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    *_assistant_body(),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_assistants_owner_graph", "owner", "graph_id"),
+)
+
+assistant_versions = Table(
+    "assistant_versions",
+    metadata,
+    Column(
+        "assistant_id",
+        UUID(as_uuid=True),
+        ForeignKey("assistants.assistant_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("version", Integer, primary_key=True),
+    *_assistant_body(),
 )
 
 # LangGraph's checkpointer and store own these; their revisions replay the library's DDL.

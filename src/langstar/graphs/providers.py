@@ -11,6 +11,7 @@ from langgraph.store.base import BaseStore
 from litestar import Request
 from litestar.exceptions import NotFoundException
 
+from langstar.assistants.service import AssistantService
 from langstar.errors import parse_uuid
 from langstar.graphs.registry import GraphRegistry, RegisteredGraph, build_registry
 from langstar.settings import Settings
@@ -34,18 +35,21 @@ class GraphProvider(Provider):
         request: Request,  # type: ignore[type-arg]  # Dishka keys on the bare class
         registry: GraphRegistry,
         threads: ThreadService,
+        assistants: AssistantService,
     ) -> RegisteredGraph:
-        """The graph named by the request's assistant id, else the one its thread runs."""
+        """The graph of the request's assistant, else the one its thread last ran."""
         assistant_id = request.path_params.get("assistant_id")
         if assistant_id is None and request.method == "POST":
             body = await request.json()
             if isinstance(body, dict):
                 assistant_id = body.get("assistant_id")
-        if assistant_id is None and "thread_id" in request.path_params:
+        if assistant_id is not None:
+            return await assistants.resolve(str(assistant_id))
+        graph = None
+        if "thread_id" in request.path_params:
             thread_id = parse_uuid(request.path_params["thread_id"], "thread_id")
             graph_id = await threads.graph_id_of(thread_id)
-            assistant_id = graph_id or next(iter(registry.graphs), None)
-        graph = registry.find(str(assistant_id)) if assistant_id is not None else None
+            graph = registry.graphs.get(graph_id or "") or next(iter(registry.graphs.values()))
         if graph is None:
-            raise NotFoundException(f"Assistant {assistant_id} not found")
+            raise NotFoundException("No assistant given")
         return graph

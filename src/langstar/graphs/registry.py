@@ -34,9 +34,13 @@ def default_assistant_id(graph_id: str) -> uuid.UUID:
 
 @dataclass(frozen=True, slots=True)
 class RegisteredGraph:
+    """A graph as a run sees it: through an assistant, with that assistant's config."""
+
     graph_id: str
     assistant_id: uuid.UUID
     compiled: Pregel[Any, Any, Any, Any]
+    config: dict[str, Any] = field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)

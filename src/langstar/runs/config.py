@@ -48,6 +48,58 @@ def declared_configurable(graph: RegisteredGraph) -> frozenset[str]:
     return frozenset(properties.get("properties", {}))
 
 
+def _checked_configurable(
+    configurable: dict[str, Any],
+    graph: RegisteredGraph,
+    settings: RunSettings,
+    *,
+    thread_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    allowed = frozenset(settings.configurable_keys) | declared_configurable(graph)
+    checked: dict[str, Any] = {}
+    for key, value in configurable.items():
+        if key == "thread_id" and thread_id is not None and str(value) == str(thread_id):
+            continue  # RemoteGraph repeats the thread id it posts to
+        if key in RESERVED_CONFIGURABLE or key.startswith("__"):
+            raise UnprocessableEntity(f"config.configurable.{key}: set by the server")
+        if key not in allowed:
+            raise UnprocessableEntity(
+                f"config.configurable.{key}: not declared by graph {graph.graph_id!r}; "
+                "add it to runs.configurable_keys to accept it"
+            )
+        checked[key] = value
+    return checked
+
+
+def _checked_limit(config: dict[str, Any], settings: RunSettings) -> int:
+    limit = config.get("recursion_limit", settings.recursion_limit)
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise UnprocessableEntity("config.recursion_limit: must be a positive integer")
+    if limit > settings.max_recursion_limit:
+        raise UnprocessableEntity(
+            f"config.recursion_limit: {limit} is above the limit {settings.max_recursion_limit}"
+        )
+    return limit
+
+
+def _check_keys(config: dict[str, Any]) -> None:
+    unknown = sorted(set(config) - CONFIG_KEYS)
+    if unknown:
+        raise UnprocessableEntity(f"config.{unknown[0]}: not accepted by this server")
+    tags = config.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise UnprocessableEntity("config.tags: must be a list of strings")
+
+
+def check_assistant_config(
+    config: dict[str, Any], graph: RegisteredGraph, settings: RunSettings
+) -> None:
+    """An assistant's stored config passes the same allow-list as a run's."""
+    _check_keys(config)
+    _checked_configurable(config.get("configurable") or {}, graph, settings, thread_id=None)
+    _checked_limit(config, settings)
+
+
 def build_config(
     body: RunCreate,
     *,
@@ -57,23 +109,15 @@ def build_config(
     identity: Identity,
     settings: RunSettings,
 ) -> RunnableConfig:
+    """The assistant's config, then the client's (allow-listed), then the server's own keys."""
     client = body.config or {}
-    unknown = sorted(set(client) - CONFIG_KEYS)
-    if unknown:
-        raise UnprocessableEntity(f"config.{unknown[0]}: not accepted by this server")
-    allowed = frozenset(settings.configurable_keys) | declared_configurable(graph)
-    configurable: dict[str, Any] = {}
-    for key, value in (client.get("configurable") or {}).items():
-        if key == "thread_id" and str(value) == str(thread_id):
-            continue  # RemoteGraph repeats the thread id it posts to
-        if key in RESERVED_CONFIGURABLE or key.startswith("__"):
-            raise UnprocessableEntity(f"config.configurable.{key}: set by the server")
-        if key not in allowed:
-            raise UnprocessableEntity(
-                f"config.configurable.{key}: not declared by graph {graph.graph_id!r}; "
-                "add it to runs.configurable_keys to accept it"
-            )
-        configurable[key] = value
+    _check_keys(client)
+    configurable = {
+        **(graph.config.get("configurable") or {}),
+        **_checked_configurable(
+            client.get("configurable") or {}, graph, settings, thread_id=thread_id
+        ),
+    }
     if identity.is_authenticated:
         configurable["user_id"] = identity.user_id
     configurable.update(
@@ -83,26 +127,17 @@ def build_config(
         graph_id=graph.graph_id,
         langgraph_auth_user_id=identity.user_id,
     )
-    limit = client.get("recursion_limit", settings.recursion_limit)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise UnprocessableEntity("config.recursion_limit: must be a positive integer")
-    if limit > settings.max_recursion_limit:
-        raise UnprocessableEntity(
-            f"config.recursion_limit: {limit} is above the limit {settings.max_recursion_limit}"
-        )
+    merged = {**graph.config, **client}
     config: RunnableConfig = {
         "configurable": configurable,
-        "recursion_limit": limit,
+        "recursion_limit": _checked_limit(merged, settings),
         "metadata": dict(body.metadata or {}),
         "run_id": run_id,
     }
-    if "tags" in client:
-        tags = client["tags"]
-        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-            raise UnprocessableEntity("config.tags: must be a list of strings")
-        config["tags"] = tags
-    if "run_name" in client:
-        config["run_name"] = str(client["run_name"])
-    if "max_concurrency" in client:
-        config["max_concurrency"] = int(client["max_concurrency"])
+    if "tags" in merged:
+        config["tags"] = list(merged["tags"])
+    if "run_name" in merged:
+        config["run_name"] = str(merged["run_name"])
+    if "max_concurrency" in merged:
+        config["max_concurrency"] = int(merged["max_concurrency"])
     return config

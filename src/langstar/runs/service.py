@@ -76,8 +76,8 @@ class RunService:
         config: RunnableConfig,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
-        if body.context is not None:
-            kwargs["context"] = body.context
+        if body.context is not None or graph.context:
+            kwargs["context"] = {**graph.context, **(body.context or {})}
         if (durability := _durability(body)) is not None:
             kwargs["durability"] = durability
         try:
