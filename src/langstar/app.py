@@ -18,7 +18,7 @@ from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.errors import exception_handlers
 from langstar.ioc import get_providers
-from langstar.runs.controllers import ThreadRunController
+from langstar.runs.controllers import StatelessRunController, ThreadRunController
 from langstar.runs.executor import RunExecutor
 from langstar.serde import encode_default
 from langstar.settings import Settings, load_settings
@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
                     *system_handlers,
                     ThreadController,
                     ThreadRunController,
+                    StatelessRunController,
                     StoreController,
                     AssistantController,
                 ],

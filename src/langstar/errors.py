@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from litestar import MediaType, Request, Response
-from litestar.exceptions import HTTPException, ValidationException
+from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,13 @@ def _validation_detail(exc: ValidationException) -> str:
 
 
 def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if isinstance(exc.__cause__, SerializationException):
+        # A body that is not JSON at all is refused like any other invalid body.
+        return Response(
+            {"detail": f"Invalid JSON in request body: {exc.detail}"},
+            status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+            media_type=MediaType.JSON,
+        )
     if isinstance(exc, ValidationException):
         return Response(
             {"detail": _validation_detail(exc)},

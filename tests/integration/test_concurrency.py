@@ -64,7 +64,9 @@ async def test_a_second_run_on_a_busy_thread_is_rejected_not_lost(
             if status == "busy":
                 break
             await asyncio.sleep(0.02)
-        second = await client.post(f"/threads/{thread}/runs/wait", json=say("two"))
+        second = await client.post(
+            f"/threads/{thread}/runs/wait", json=say("two") | {"multitask_strategy": "reject"}
+        )
         assert second.status_code == 409
         gate.set()
         assert (await first).status_code == 200

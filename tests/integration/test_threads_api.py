@@ -102,7 +102,7 @@ async def test_if_not_exists_create_makes_the_thread(client: Client) -> None:
 @pytest.mark.parametrize(
     ("body", "status", "mentions"),
     [
-        pytest.param(b"{not json", 400, "", id="malformed-json"),
+        pytest.param(b"{not json", 422, "Invalid JSON", id="malformed-json"),
         pytest.param({"metadata": "not a dict"}, 422, "metadata", id="wrong-type"),
         pytest.param({"bogus": 1}, 422, "bogus", id="unknown-field"),
         pytest.param({"thread_id": "not-a-uuid"}, 422, "thread_id", id="bad-uuid"),
@@ -128,7 +128,8 @@ async def test_bad_thread_bodies_are_refused_and_write_nothing(
     [
         pytest.param(say("x") | {"assistant_id": "nope"}, 404, "nope", id="unknown-assistant"),
         pytest.param(say("x", webhook="http://example.invalid"), 422, "webhook", id="unsupported"),
-        pytest.param(say("x", stream_resumable=True), 422, "stream_resumable", id="partial"),
+        pytest.param(say("x", feedback_keys=["score"]), 422, "feedback_keys", id="feedback"),
+        pytest.param(say("x", stream_mode=["events"]), 422, "events", id="events-mode"),
         pytest.param(say("x", stream_mode="nonsense"), 422, "stream_mode", id="bad-stream-mode"),
         pytest.param(say("x", command={"resume": 1}), 422, "command", id="command-and-input"),
         pytest.param(
@@ -166,7 +167,7 @@ async def test_sdk_defaults_are_accepted(client: Client) -> None:
         stream_subgraphs=False,
         stream_resumable=False,
         on_disconnect="continue",
-        multitask_strategy="reject",
+        multitask_strategy="enqueue",
         langsmith_tracer={"project_name": "ignored"},
     )
     response = await client.post(f"/threads/{thread_id}/runs/wait", json=body)

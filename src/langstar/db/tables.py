@@ -76,6 +76,61 @@ assistant_versions = Table(
     *_assistant_body(),
 )
 
+RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "thread_id",
+        UUID(as_uuid=True),
+        ForeignKey("threads.thread_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("assistant_id", UUID(as_uuid=True), nullable=False),
+    Column("graph_id", Text, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("kwargs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("multitask_strategy", Text, nullable=False),
+    Column("error", JSONB, nullable=True),
+    Column("cancel_action", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "status IN ('pending', 'running', 'success', 'error', 'timeout', 'interrupted')",
+        name="ck_runs_status",
+    ),
+    CheckConstraint(
+        "cancel_action IS NULL OR cancel_action IN ('interrupt', 'rollback')",
+        name="ck_runs_cancel_action",
+    ),
+    Index("ix_runs_thread_created_at", "thread_id", "created_at"),
+    Index(
+        "ux_runs_one_running_per_thread",
+        "thread_id",
+        unique=True,
+        postgresql_where=text("status = 'running'"),
+    ),
+)
+
+run_events = Table(
+    "run_events",
+    metadata,
+    Column(
+        "run_id",
+        UUID(as_uuid=True),
+        ForeignKey("runs.run_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("seq", Integer, primary_key=True),
+    Column("event", Text, nullable=False),
+    Column("data", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
 # LangGraph's checkpointer and store own these; their revisions replay the library's DDL.
 LANGGRAPH_TABLES = frozenset(
     {

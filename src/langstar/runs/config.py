@@ -11,25 +11,34 @@ from langchain_core.runnables import RunnableConfig
 from langstar.errors import UnprocessableEntity
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
-from langstar.runs.schemas import (
-    CONFIG_KEYS,
-    PARTIAL,
-    RESERVED_CONFIGURABLE,
-    UNSUPPORTED,
-    RunCreate,
-)
+from langstar.runs.schemas import CONFIG_KEYS, RESERVED_CONFIGURABLE, UNSUPPORTED, RunCreate
 from langstar.settings import RunSettings
 
 
-def refuse_unsupported(body: RunCreate) -> None:
+def stream_modes(body: RunCreate) -> list[str]:
+    modes = body.stream_mode or ["values"]
+    return [modes] if isinstance(modes, str) else list(dict.fromkeys(modes))
+
+
+def refuse_unsupported(body: RunCreate, *, stateless: bool) -> None:
     """A field we cannot honour is a 422 naming it, never silently dropped."""
     for name, unused in UNSUPPORTED.items():
-        if getattr(body, name) != unused:
+        if getattr(body, name) not in (unused, False):
             raise UnprocessableEntity(f"{name}: not supported by this server")
-    for name, accepted in PARTIAL.items():
-        value = getattr(body, name)
-        if value not in accepted:
-            raise UnprocessableEntity(f"{name}: {value!r} is not supported by this server")
+    if body.command is not None and body.input is not None:
+        raise UnprocessableEntity("command: cannot be combined with input")
+    if "events" in stream_modes(body):
+        raise UnprocessableEntity("stream_mode: 'events' is not supported by this server yet")
+    if body.on_completion is not None and not stateless:
+        raise UnprocessableEntity("on_completion: applies only to stateless runs (POST /runs)")
+    if body.after_seconds is not None and body.after_seconds < 0:
+        raise UnprocessableEntity("after_seconds: must not be negative")
+    if body.checkpoint_id is not None and body.checkpoint is not None:
+        raise UnprocessableEntity("checkpoint_id: give either checkpoint or checkpoint_id")
+    if body.command is not None:
+        unknown = sorted(set(body.command) - {"resume", "update", "goto"})
+        if unknown:
+            raise UnprocessableEntity(f"command.{unknown[0]}: not a command field")
 
 
 def declared_configurable(graph: RegisteredGraph) -> frozenset[str]:
@@ -120,6 +129,13 @@ def build_config(
     }
     if identity.is_authenticated:
         configurable["user_id"] = identity.user_id
+    checkpoint = body.checkpoint or {}
+    if body.checkpoint_id is not None:
+        checkpoint = {"checkpoint_id": body.checkpoint_id}
+    if checkpoint.get("checkpoint_id"):
+        # Running from an earlier checkpoint forks the thread there.
+        configurable["checkpoint_id"] = str(checkpoint["checkpoint_id"])
+        configurable["checkpoint_ns"] = str(checkpoint.get("checkpoint_ns", ""))
     configurable.update(
         thread_id=str(thread_id),
         run_id=str(run_id),

@@ -1,29 +1,177 @@
-"""Run routes."""
+"""Run routes: on a thread, and stateless."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any, Literal
 
 from dishka.integrations.litestar import FromDishka
-from litestar import Controller, post
-from litestar.params import FromPath, JSONBody
+from litestar import Controller, Response, delete, get, post
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.response import Stream
 
 from langstar.errors import parse_uuid
 from langstar.graphs.registry import RegisteredGraph
-from langstar.runs.schemas import RunCreate
+from langstar.runs.records import Run
+from langstar.runs.schemas import RunCancel, RunCreate
 from langstar.runs.service import RunService
+
+ThreadId = FromPath[str]
+RunId = FromPath[str]
+CancelAction = Literal["interrupt", "rollback"]
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+
+
+def _sse(body: AsyncIterator[bytes], thread_id: uuid.UUID | None, run: Run) -> Stream:
+    base = f"/threads/{thread_id}/runs/{run.run_id}" if thread_id else f"/runs/{run.run_id}"
+    headers = {
+        **SSE_HEADERS,
+        # The SDK reads the run id from Content-Location and reconnects to Location.
+        "Content-Location": f"/threads/{run.thread_id}/runs/{run.run_id}",
+        "Location": base + "/stream",
+    }
+    return Stream(body, media_type="text/event-stream", headers=headers)
+
+
+def _ids(thread_id: str, run_id: str) -> tuple[uuid.UUID, uuid.UUID]:
+    return parse_uuid(thread_id, "thread_id"), parse_uuid(run_id, "run_id")
 
 
 class ThreadRunController(Controller):
     path = "/threads/{thread_id:str}/runs"
     tags = ("Thread Runs",)
 
-    @post("/wait", status_code=200, summary="Run on a thread and wait for its final values")
-    async def wait_run(
+    @post("/", status_code=200, summary="Start a run in the background")
+    async def create_run(
         self,
-        thread_id: FromPath[str],
+        thread_id: ThreadId,
         data: JSONBody[RunCreate],
         runs: FromDishka[RunService],
         graph: FromDishka[RegisteredGraph],
-    ) -> dict[str, Any]:
-        return await runs.wait(parse_uuid(thread_id, "thread_id"), data, graph)
+    ) -> Response[Run]:
+        job = await runs.create(parse_uuid(thread_id, "thread_id"), data, graph)
+        location = f"/threads/{job.run.thread_id}/runs/{job.run.run_id}"
+        return Response(job.run, headers={"Content-Location": location})
+
+    @post("/wait", status_code=200, summary="Run and wait for the final values")
+    async def wait_run(
+        self,
+        thread_id: ThreadId,
+        data: JSONBody[RunCreate],
+        runs: FromDishka[RunService],
+        graph: FromDishka[RegisteredGraph],
+    ) -> Response[Any]:
+        run, values = await runs.wait(parse_uuid(thread_id, "thread_id"), data, graph)
+        location = f"/threads/{run.thread_id}/runs/{run.run_id}"
+        return Response(values, headers={"Content-Location": location})
+
+    @post("/stream", status_code=200, summary="Run and stream its events (SSE)")
+    async def stream_run(
+        self,
+        thread_id: ThreadId,
+        data: JSONBody[RunCreate],
+        runs: FromDishka[RunService],
+        graph: FromDishka[RegisteredGraph],
+    ) -> Stream:
+        thread = parse_uuid(thread_id, "thread_id")
+        run, body = await runs.stream(thread, data, graph)
+        return _sse(body, thread, run)
+
+    @get("/", summary="List a thread's runs")
+    async def list_runs(
+        self,
+        thread_id: ThreadId,
+        runs: FromDishka[RunService],
+        limit: int = 10,
+        offset: int = 0,
+        status: str | None = None,
+    ) -> list[Run]:
+        return await runs.list_runs(
+            parse_uuid(thread_id, "thread_id"), limit=limit, offset=offset, status=status
+        )
+
+    @get("/{run_id:str}", summary="Get a run")
+    async def get_run(
+        self, thread_id: ThreadId, run_id: RunId, runs: FromDishka[RunService]
+    ) -> Run:
+        return await runs.get(*_ids(thread_id, run_id))
+
+    @delete("/{run_id:str}", status_code=204, summary="Delete a finished run")
+    async def delete_run(
+        self, thread_id: ThreadId, run_id: RunId, runs: FromDishka[RunService]
+    ) -> None:
+        await runs.delete(*_ids(thread_id, run_id))
+
+    @get("/{run_id:str}/join", summary="Wait for a run and return the thread's final values")
+    async def join_run(
+        self, thread_id: ThreadId, run_id: RunId, runs: FromDishka[RunService]
+    ) -> Any:
+        return await runs.join(*_ids(thread_id, run_id))
+
+    @get("/{run_id:str}/stream", summary="Stream a run's events; Last-Event-ID resumes")
+    async def join_stream(
+        self,
+        thread_id: ThreadId,
+        run_id: RunId,
+        runs: FromDishka[RunService],
+        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID")] = None,
+    ) -> Stream:
+        thread, run = _ids(thread_id, run_id)
+        body = await runs.join_stream(thread, run, last_event_id)
+        record = await runs.get(thread, run)
+        return _sse(body, thread, record)
+
+    @post("/{run_id:str}/cancel", status_code=202, summary="Cancel a run")
+    async def cancel_run(
+        self,
+        thread_id: ThreadId,
+        run_id: RunId,
+        runs: FromDishka[RunService],
+        wait: bool = False,
+        action: CancelAction = "interrupt",
+    ) -> Response[Any]:
+        await runs.cancel(*_ids(thread_id, run_id), wait=wait, action=action)
+        return Response({}, status_code=200) if wait else Response(None, status_code=202)
+
+
+class StatelessRunController(Controller):
+    path = "/runs"
+    tags = ("Stateless Runs",)
+
+    @post("/", status_code=200, summary="Start a run on a temporary thread")
+    async def create_run(
+        self,
+        data: JSONBody[RunCreate],
+        runs: FromDishka[RunService],
+        graph: FromDishka[RegisteredGraph],
+    ) -> Run:
+        return (await runs.create(None, data, graph)).run
+
+    @post("/wait", status_code=200, summary="Run on a temporary thread and wait")
+    async def wait_run(
+        self,
+        data: JSONBody[RunCreate],
+        runs: FromDishka[RunService],
+        graph: FromDishka[RegisteredGraph],
+    ) -> Any:
+        return (await runs.wait(None, data, graph))[1]
+
+    @post("/stream", status_code=200, summary="Run on a temporary thread and stream (SSE)")
+    async def stream_run(
+        self,
+        data: JSONBody[RunCreate],
+        runs: FromDishka[RunService],
+        graph: FromDishka[RegisteredGraph],
+    ) -> Stream:
+        run, body = await runs.stream(None, data, graph)
+        return _sse(body, None, run)
+
+    @post("/cancel", status_code=204, summary="Cancel runs by id or by status")
+    async def cancel_runs(
+        self,
+        data: JSONBody[RunCancel],
+        runs: FromDishka[RunService],
+        action: CancelAction = "interrupt",
+    ) -> None:
+        await runs.cancel_many(data, action)

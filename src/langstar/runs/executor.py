@@ -3,26 +3,67 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
 from collections.abc import Coroutine
-from typing import Any, TypeVar
+from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
+from langchain_core.messages import AIMessageChunk, BaseMessageChunk
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import Command
 from litestar.exceptions import ServiceUnavailableException
+
+from langstar.db.pool import Pool
+from langstar.graphs.registry import RegisteredGraph
+from langstar.runs import records
+from langstar.runs.records import Run
+from langstar.serde import dumps, to_jsonable
+from langstar.streaming.events import EventBus, RunStream
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@dataclass(slots=True)
+class RunJob:
+    """Everything needed to execute one run, built and checked by the run service."""
+
+    run: Run
+    graph: RegisteredGraph
+    config: RunnableConfig
+    input: Any
+    command: dict[str, Any] | None
+    stream_modes: list[str]
+    subgraphs: bool = False
+    resumable: bool = False
+    interrupt_before: Any = None
+    interrupt_after: Any = None
+    context: dict[str, Any] | None = None
+    durability: str | None = None
+    after_seconds: float = 0
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+    result: Any = None  # the final values, with `__interrupt__` when the run stopped at one
+    error: dict[str, str] | None = None
+
+
 class RunExecutor:
     """Owns every running run, so a client that goes away cannot cancel one half-way.
 
-    At shutdown it stops taking runs, gives the running ones a grace period to finish,
-    then cancels what is left.
+    Runs on one thread start in order, one at a time (the database enforces it). At
+    shutdown the executor stops taking runs, gives the running ones a grace period to
+    finish, then cancels what is left.
     """
 
-    def __init__(self, grace_seconds: float) -> None:
+    def __init__(self, pool: Pool, bus: EventBus, grace_seconds: float) -> None:
+        self._pool = pool
+        self._bus = bus
         self._grace = grace_seconds
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._jobs: dict[uuid.UUID, tuple[RunJob, asyncio.Task[Any]]] = {}
+        self._cancel_actions: dict[uuid.UUID, str] = {}
+        self._thread_turns: dict[uuid.UUID, asyncio.Event] = {}
         self._closing = False
 
     @property
@@ -39,8 +80,189 @@ class RunExecutor:
         return task
 
     async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Start a run and wait for it; cancelling the waiter leaves the run going."""
+        """Start work and wait for it; cancelling the waiter leaves the work going."""
         return await asyncio.shield(self.start(coro))
+
+    def submit(self, job: RunJob) -> RunStream:
+        """Start a run in the background; its events go to the returned stream."""
+        stream = self._bus.open(job.run.run_id)
+        task = self.start(self._drive(job, stream))
+        self._jobs[job.run.run_id] = (job, task)
+        task.add_done_callback(lambda _: self._jobs.pop(job.run.run_id, None))
+        return stream
+
+    def job(self, run_id: uuid.UUID) -> RunJob | None:
+        entry = self._jobs.get(run_id)
+        return entry[0] if entry else None
+
+    def cancel(self, run_id: uuid.UUID, action: str) -> bool:
+        """Cancel a run this process executes; False when it is not here."""
+        entry = self._jobs.get(run_id)
+        if entry is None:
+            return False
+        self._cancel_actions[run_id] = action
+        entry[1].cancel()
+        return True
+
+    def _turn(self, thread_id: uuid.UUID) -> asyncio.Event:
+        return self._thread_turns.setdefault(thread_id, asyncio.Event())
+
+    def _pass_turn(self, thread_id: uuid.UUID) -> None:
+        event = self._thread_turns.pop(thread_id, None)
+        if event is not None:
+            event.set()
+
+    async def _wait_for_turn(self, job: RunJob) -> str | None:
+        while True:
+            why = await records.claim(self._pool, job.run)
+            if why != "waiting" and why != "busy":
+                return why
+            turn = self._turn(job.run.thread_id)
+            with contextlib.suppress(TimeoutError):
+                # Another process may finish the run ahead of this one: poll as well.
+                await asyncio.wait_for(turn.wait(), timeout=1.0)
+
+    async def _drive(self, job: RunJob, stream: RunStream) -> None:
+        run = job.run
+        started = False
+        try:
+            await self._publish(job, stream, "metadata", {"run_id": str(run.run_id), "attempt": 1})
+            if job.after_seconds:
+                await asyncio.sleep(job.after_seconds)
+            why = await self._wait_for_turn(job)
+            if why == "cancelled":
+                await self._cancelled_before_start(job)
+                return
+            if why is not None:
+                return
+            started = True
+            await self._execute(job, stream)
+        except asyncio.CancelledError:
+            if not started:
+                await self._cancelled_before_start(job)
+            raise
+        finally:
+            await stream.close()
+            self._pass_turn(run.thread_id)
+            job.done.set()
+
+    async def _cancelled_before_start(self, job: RunJob) -> None:
+        action = self._cancel_actions.pop(job.run.run_id, None)
+        with contextlib.suppress(Exception):
+            if action == "rollback":
+                await records.discard(self._pool, job.run)
+            else:
+                await records.finish(
+                    self._pool,
+                    job.run,
+                    status="interrupted",
+                    thread_status="idle",
+                    values=None,
+                    interrupts={},
+                    error=None,
+                )
+
+    async def _publish(self, job: RunJob, stream: RunStream, event: str, data: Any) -> None:
+        encoded = dumps(data)
+        item = await stream.publish(event, encoded)
+        if job.resumable:
+            await records.save_event(self._pool, job.run.run_id, item.seq, event, encoded)
+
+    async def _execute(self, job: RunJob, stream: RunStream) -> None:
+        graph = job.graph.compiled
+        wanted = set(job.stream_modes)
+        modes = {"values"} | {"messages" if m.startswith("messages") else m for m in wanted}
+        payload: Any = job.input
+        if job.command is not None:
+            payload = Command(
+                resume=job.command.get("resume"),
+                update=job.command.get("update"),
+                goto=job.command.get("goto", ()),
+            )
+        kwargs: dict[str, Any] = {}
+        if job.context is not None:
+            kwargs["context"] = job.context
+        if job.durability is not None:
+            kwargs["durability"] = job.durability
+        last_values: Any = None
+        messages = _MessageAccumulator()
+        try:
+            async for item in graph.astream(
+                payload,
+                job.config,
+                stream_mode=cast(Any, sorted(modes)),
+                subgraphs=True,
+                interrupt_before=job.interrupt_before,
+                interrupt_after=job.interrupt_after,
+                **kwargs,
+            ):
+                namespace, mode, chunk = cast(tuple[tuple[str, ...], str, Any], item)
+                if mode == "values" and not namespace:
+                    last_values = chunk
+                if namespace and not job.subgraphs:
+                    continue
+                suffix = "|" + "|".join(namespace) if namespace else ""
+                if mode == "messages":
+                    message, metadata = chunk
+                    if "messages-tuple" in wanted:
+                        await self._publish(job, stream, "messages" + suffix, [message, metadata])
+                    if "messages" in wanted:
+                        for event, data in messages.feed(message, metadata):
+                            await self._publish(job, stream, event + suffix, data)
+                elif mode in wanted:
+                    await self._publish(job, stream, mode + suffix, chunk)
+            for event, data in messages.complete():
+                await self._publish(job, stream, event, data)
+        except asyncio.CancelledError:
+            action = self._cancel_actions.pop(job.run.run_id, "interrupt")
+            with contextlib.suppress(Exception):
+                if action == "rollback":
+                    await records.discard(self._pool, job.run)
+                else:
+                    await self._finish(job, status="interrupted", values=None)
+            raise
+        except Exception as exc:
+            error = job.error = records.encode_error(exc)
+            log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], exc)
+            await self._finish(job, status="error", values=None, error=error)
+            await self._publish(job, stream, "error", error)
+            return
+        job.result = to_jsonable(last_values)
+        await self._finish(job, status="success", values=last_values)
+
+    async def _finish(
+        self,
+        job: RunJob,
+        *,
+        status: records.RunStatus,
+        values: Any,
+        error: dict[str, str] | None = None,
+    ) -> None:
+        graph = job.graph.compiled
+        interrupts: dict[str, Any] = {}
+        thread_status = "error" if error is not None else "idle"
+        interrupted = isinstance(values, dict) and "__interrupt__" in values
+        if values is None or interrupted or job.interrupt_before or job.interrupt_after:
+            latest: RunnableConfig = {"configurable": {"thread_id": str(job.run.thread_id)}}
+            snapshot = await graph.aget_state(latest)
+            values = snapshot.values
+            interrupts = {
+                t.id: to_jsonable(list(t.interrupts)) for t in snapshot.tasks if t.interrupts
+            }
+            # A run that stops at an interrupt succeeded; its thread now waits for input.
+            if error is None and status == "success" and (interrupts or snapshot.next):
+                thread_status = "interrupted"
+        if isinstance(values, dict):
+            values = {k: v for k, v in values.items() if k != "__interrupt__"}
+        await records.finish(
+            self._pool,
+            job.run,
+            status=status,
+            thread_status=thread_status,
+            values=to_jsonable(values),
+            interrupts=interrupts,
+            error=error,
+        )
 
     async def aclose(self) -> None:
         self._closing = True
@@ -53,3 +275,29 @@ class RunExecutor:
         if pending:
             log.warning("cancelled %d run(s) still going after the grace period", len(pending))
             await asyncio.wait(pending, timeout=5)
+
+
+class _MessageAccumulator:
+    """The SDK's `messages` mode: whole messages so far, growing chunk by chunk."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, BaseMessageChunk] = {}
+        self._open: list[str] = []
+
+    def feed(self, message: Any, metadata: dict[str, Any]) -> list[tuple[str, Any]]:
+        events: list[tuple[str, Any]] = []
+        key = str(getattr(message, "id", None) or id(message))
+        if key not in self._seen:
+            events.extend(self.complete())
+            events.append(("messages/metadata", {key: {"metadata": metadata}}))
+            self._seen[key] = message
+            self._open.append(key)
+        elif isinstance(message, AIMessageChunk):
+            self._seen[key] = self._seen[key] + message
+        events.append(("messages/partial", [self._seen[key]]))
+        return events
+
+    def complete(self) -> list[tuple[str, Any]]:
+        done = [("messages/complete", [self._seen[key]]) for key in self._open]
+        self._open.clear()
+        return done

@@ -1,4 +1,4 @@
-"""The run executor (APP) and the per-request run service."""
+"""The run executor and event bus (APP) and the per-request run service."""
 
 from __future__ import annotations
 
@@ -11,24 +11,32 @@ from langstar.identity import Identity
 from langstar.runs.executor import RunExecutor
 from langstar.runs.service import RunService
 from langstar.settings import Settings
+from langstar.streaming.events import EventBus
 from langstar.threads.service import ThreadService
 
 
 class RunsProvider(Provider):
     @provide(scope=Scope.APP)
-    async def provide_executor(self, settings: Settings, pool: Pool) -> AsyncIterator[RunExecutor]:
+    def provide_event_bus(self, settings: Settings) -> EventBus:
+        return EventBus(settings.runs.stream_retention_seconds)
+
+    @provide(scope=Scope.APP)
+    async def provide_executor(
+        self, settings: Settings, pool: Pool, bus: EventBus
+    ) -> AsyncIterator[RunExecutor]:
         # Taking the pool makes the container close the executor (draining runs) before it.
-        del pool
-        executor = RunExecutor(settings.server.shutdown_grace_seconds)
+        executor = RunExecutor(pool, bus, settings.server.shutdown_grace_seconds)
         yield executor
         await executor.aclose()
 
     @provide(scope=Scope.REQUEST)
     def provide_run_service(
         self,
+        pool: Pool,
         threads: ThreadService,
         executor: RunExecutor,
+        bus: EventBus,
         settings: Settings,
         identity: Identity,
     ) -> RunService:
-        return RunService(threads, executor, settings, identity)
+        return RunService(pool, threads, executor, bus, settings, identity)

@@ -35,7 +35,7 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     stream_subgraphs: bool = False
     stream_resumable: bool = False
     feedback_keys: list[str] | None = None
-    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] | None = None
+    multitask_strategy: Literal["reject", "enqueue", "interrupt", "rollback"] = "enqueue"
     if_not_exists: Literal["create", "reject"] = "reject"
     on_disconnect: Literal["cancel", "continue"] | None = None
     on_completion: Literal["delete", "keep"] | None = None
@@ -49,22 +49,17 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 # Fields this server does not act on yet, with the value that means "not used".
 UNSUPPORTED: dict[str, Any] = {
-    "command": None,
-    "checkpoint": None,
-    "checkpoint_id": None,
     "webhook": None,
     "feedback_keys": None,
-    "after_seconds": None,
-    "on_completion": None,
     "strict_resume": None,
 }
-# Accepted values for fields supported only in part.
-PARTIAL: dict[str, tuple[Any, ...]] = {
-    "multitask_strategy": (None, "reject"),
-    "stream_subgraphs": (False,),
-    "stream_resumable": (False,),
-    "on_disconnect": (None, "continue"),
-}
+
+
+class RunCancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    thread_id: str | None = None
+    run_ids: list[str] | None = None
+    status: Literal["pending", "running", "all"] | None = None
+
 
 RESERVED_CONFIGURABLE = frozenset(
     {

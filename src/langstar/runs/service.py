@@ -1,24 +1,33 @@
-"""Starting runs on threads and reporting how they ended."""
+"""Creating runs, waiting for them, streaming them, joining and cancelling them."""
 
 from __future__ import annotations
 
+import asyncio
+import builtins
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
+from litestar.exceptions import NotFoundException
 
-from langstar.errors import UnprocessableEntity
+from langstar.db.pool import Pool
+from langstar.errors import Conflict, UnprocessableEntity
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
-from langstar.runs.config import build_config, refuse_unsupported
-from langstar.runs.executor import RunExecutor
-from langstar.runs.schemas import RunCreate
+from langstar.runs import records
+from langstar.runs.config import build_config, refuse_unsupported, stream_modes
+from langstar.runs.executor import RunExecutor, RunJob
+from langstar.runs.records import INFLIGHT, Run, RunRecords
+from langstar.runs.schemas import RunCancel, RunCreate
 from langstar.serde import to_jsonable
 from langstar.settings import Settings
-from langstar.threads.service import ThreadService
+from langstar.streaming.events import EventBus, RunEvent
+from langstar.streaming.sse import HEARTBEAT, frame
+from langstar.threads.service import ThreadService, jsonb
 
 log = logging.getLogger(__name__)
+MAX_PAGE = 1000
 
 
 def _durability(body: RunCreate) -> str | None:
@@ -34,88 +43,268 @@ class RunService:
 
     def __init__(
         self,
+        pool: Pool,
         threads: ThreadService,
         executor: RunExecutor,
+        bus: EventBus,
         settings: Settings,
         identity: Identity,
     ) -> None:
+        self._pool = pool
         self._threads = threads
         self._executor = executor
+        self._bus = bus
         self._settings = settings
         self._identity = identity
+        self._records = RunRecords(pool, identity.user_id)
 
-    async def wait(
-        self, thread_id: uuid.UUID, body: RunCreate, graph: RegisteredGraph
-    ) -> dict[str, Any]:
-        """Run to the end and return the final values (or `__interrupt__` / `__error__`)."""
-        refuse_unsupported(body)
-        if body.command is not None and body.input is not None:
-            raise UnprocessableEntity("command: cannot be combined with input")
+    async def create(
+        self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
+    ) -> RunJob:
+        """Record the run, apply the multitask strategy, and start it in the background."""
+        stateless = thread_id is None
+        refuse_unsupported(body, stateless=stateless)
         run_id = uuid.uuid4()
+        thread = thread_id or uuid.uuid4()
         config = build_config(
             body,
-            thread_id=thread_id,
+            thread_id=thread,
             run_id=run_id,
             graph=graph,
             identity=self._identity,
             settings=self._settings.runs,
         )
-        await self._threads.claim(
-            thread_id,
-            graph_id=graph.graph_id,
-            assistant_id=str(graph.assistant_id),
-            create=body.if_not_exists == "create",
+        modes = stream_modes(body)
+        kwargs = {
+            "input": body.input,
+            "command": body.command,
+            "config": to_jsonable(body.config or {}),
+            "context": body.context,
+            "stream_mode": modes,
+            "interrupt_before": body.interrupt_before,
+            "interrupt_after": body.interrupt_after,
+            "subgraphs": body.stream_subgraphs,
+            "resumable": body.stream_resumable,
+            "durability": _durability(body),
+            "temporary": stateless and body.on_completion != "keep",
+        }
+        to_cancel: list[uuid.UUID] = []
+        async with self._pool.connection() as conn, conn.transaction():
+            owner = self._identity.user_id
+            cur = await conn.execute(
+                "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (thread,)
+            )
+            row = await cur.fetchone()
+            if row is not None and row["owner"] != owner:
+                row = None
+                raise NotFoundException(f"Thread {thread} not found")
+            if row is None:
+                if not stateless and body.if_not_exists != "create":
+                    raise NotFoundException(f"Thread {thread} not found")
+                await conn.execute(
+                    "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
+                    (thread, owner, jsonb({})),
+                )
+            cur = await conn.execute(
+                "SELECT run_id FROM runs WHERE thread_id = %s AND status IN ('pending', 'running')",
+                (thread,),
+            )
+            inflight = [r["run_id"] for r in await cur.fetchall()]
+            strategy = body.multitask_strategy
+            if inflight and strategy == "reject":
+                raise Conflict(f"Thread {thread} is already running a run; try again later")
+            if inflight and strategy in ("interrupt", "rollback"):
+                await conn.execute(
+                    "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
+                    (strategy, inflight),
+                )
+                to_cancel = inflight
+            run = await self._records.insert(
+                conn,
+                run_id=run_id,
+                thread_id=thread,
+                assistant_id=graph.assistant_id,
+                graph_id=graph.graph_id,
+                metadata=body.metadata or {},
+                kwargs=kwargs,
+                multitask_strategy=strategy,
+            )
+            await conn.execute(
+                "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
+                "metadata = metadata || %s WHERE thread_id = %s",
+                (
+                    graph.graph_id,
+                    jsonb({"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}),
+                    thread,
+                ),
+            )
+        for previous in to_cancel:
+            self._executor.cancel(previous, strategy)
+        job = RunJob(
+            run=run,
+            graph=graph,
+            config=config,
+            input=body.input,
+            command=body.command,
+            stream_modes=modes,
+            subgraphs=body.stream_subgraphs,
+            resumable=body.stream_resumable,
+            interrupt_before=body.interrupt_before,
+            interrupt_after=body.interrupt_after,
+            context={**graph.context, **(body.context or {})} or None,
+            durability=_durability(body),
+            after_seconds=body.after_seconds or 0,
         )
-        return await self._executor.run(self._execute(thread_id, body, graph, config))
+        self._executor.submit(job)
+        if kwargs["temporary"]:
+            self._executor.start(self._delete_when_done(job))
+        return job
 
-    async def _execute(
-        self,
-        thread_id: uuid.UUID,
-        body: RunCreate,
-        graph: RegisteredGraph,
-        config: RunnableConfig,
-    ) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {}
-        if body.context is not None or graph.context:
-            kwargs["context"] = {**graph.context, **(body.context or {})}
-        if (durability := _durability(body)) is not None:
-            kwargs["durability"] = durability
+    async def _delete_when_done(self, job: RunJob) -> None:
+        await job.done.wait()
+        async with self._pool.connection() as conn:
+            await conn.execute("DELETE FROM threads WHERE thread_id = %s", (job.run.thread_id,))
+            for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
+                await conn.execute(
+                    f"DELETE FROM {table} WHERE thread_id = %s", (str(job.run.thread_id),)
+                )
+
+    async def wait(
+        self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
+    ) -> tuple[Run, Any]:
+        """Run to the end; the final values (or `__interrupt__` / `__error__`)."""
+        job = await self.create(thread_id, body, graph)
         try:
-            result = await graph.compiled.ainvoke(
-                body.input,
-                config,
-                interrupt_before=body.interrupt_before,
-                interrupt_after=body.interrupt_after,
-                **kwargs,
-            )
-        except BaseException as exc:
-            error = {"error": type(exc).__name__, "message": str(exc)}
-            if isinstance(exc, Exception):
-                log.warning("run on thread %s failed: %s: %s", thread_id, error["error"], exc)
-            snapshot = await graph.compiled.aget_state(config)
-            await self._threads.release(
-                thread_id, status="error", values=to_jsonable(snapshot.values), error=error
-            )
-            if not isinstance(exc, Exception):
-                raise
+            await asyncio.shield(job.done.wait())
+        except asyncio.CancelledError:
+            if body.on_disconnect == "cancel":
+                self._executor.cancel(job.run.run_id, "interrupt")
+            raise
+        return job.run, await self._outcome(job.run, job)
+
+    async def _outcome(self, run: Run, job: RunJob | None) -> Any:
+        if job is not None and job.error is not None:
+            return {"__error__": job.error}
+        if job is not None and job.result is not None:
+            return job.result
+        error = await self._records.error_of(run.run_id)
+        if error is not None:
             return {"__error__": error}
-        values = to_jsonable(result)
-        if not isinstance(values, dict):
-            values = {"__output__": values}
-        interrupted = "__interrupt__" in values
-        if interrupted or body.interrupt_before or body.interrupt_after:
-            snapshot = await graph.compiled.aget_state(config)
-            interrupted = interrupted or bool(snapshot.next)
-            interrupts = {
-                t.id: to_jsonable(list(t.interrupts)) for t in snapshot.tasks if t.interrupts
-            }
-            state_values = to_jsonable(snapshot.values)
-        else:
-            interrupts, state_values = {}, values
-        await self._threads.release(
-            thread_id,
-            status="interrupted" if interrupted else "idle",
-            values=state_values,
-            interrupts=interrupts,
-        )
+        try:
+            thread = await self._threads.get(run.thread_id)
+        except NotFoundException:
+            return None
+        values: Any = thread.values
+        interrupts = [i for items in thread.interrupts.values() for i in items]
+        if interrupts and isinstance(values, dict):
+            values = {**values, "__interrupt__": interrupts}
         return values
+
+    async def stream(
+        self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
+    ) -> tuple[Run, AsyncIterator[bytes]]:
+        job = await self.create(thread_id, body, graph)
+        cancel_on_disconnect = body.on_disconnect == "cancel"
+        return job.run, self._sse(job.run.run_id, 0, job.resumable, cancel_on_disconnect)
+
+    async def _sse(
+        self, run_id: uuid.UUID, after: int, resumable: bool, cancel_on_disconnect: bool
+    ) -> AsyncIterator[bytes]:
+        stream = self._bus.get(run_id)
+        finished = False
+        try:
+            if stream is None:
+                for seq, event, data in await records.saved_events(self._pool, run_id, after):
+                    yield frame(event, data, seq)
+                finished = True
+                return
+            heartbeat = self._settings.runs.heartbeat_seconds
+            async for item in stream.read(after, idle=heartbeat):
+                if item is None:
+                    yield HEARTBEAT
+                    continue
+                yield _frame(item, resumable)
+            finished = True
+        finally:
+            if not finished and cancel_on_disconnect:
+                self._executor.cancel(run_id, "interrupt")
+
+    async def join_stream(
+        self, thread_id: uuid.UUID, run_id: uuid.UUID, last_event_id: str | None
+    ) -> AsyncIterator[bytes]:
+        run = await self._records.get(thread_id, run_id)
+        after = 0
+        if last_event_id:
+            try:
+                after = int(last_event_id.split("-", 1)[0])
+            except ValueError:
+                raise UnprocessableEntity("Last-Event-ID: not an event id of this run") from None
+        resumable = bool(run.kwargs.get("resumable"))
+        return self._sse(run_id, after, resumable, cancel_on_disconnect=False)
+
+    async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Any:
+        run = await self._records.get(thread_id, run_id)
+        job = self._executor.job(run_id)
+        if job is not None:
+            await asyncio.shield(job.done.wait())
+        else:
+            while run.status in INFLIGHT:  # executed by another process
+                await asyncio.sleep(0.5)
+                run = await self._records.get(thread_id, run_id)
+        return await self._outcome(run, job)
+
+    async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
+        return await self._records.get(thread_id, run_id)
+
+    async def list_runs(
+        self, thread_id: uuid.UUID, *, limit: int, offset: int, status: str | None
+    ) -> list[Run]:
+        if not 1 <= limit <= MAX_PAGE:
+            raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
+        await self._threads.get(thread_id)
+        return await self._records.list_runs(thread_id, limit=limit, offset=offset, status=status)
+
+    async def delete(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        await self._records.delete(thread_id, run_id)
+
+    async def cancel(
+        self, thread_id: uuid.UUID, run_id: uuid.UUID, *, wait: bool, action: str
+    ) -> None:
+        await self._records.get(thread_id, run_id)
+        await self._cancel([run_id], action)
+        if wait:
+            job = self._executor.job(run_id)
+            if job is not None:
+                await asyncio.shield(job.done.wait())
+
+    async def cancel_many(self, body: RunCancel, action: str) -> None:
+        if body.status is not None and (body.thread_id or body.run_ids):
+            raise UnprocessableEntity("status: give either status or thread_id and run_ids")
+        if body.status is None and not (body.thread_id and body.run_ids):
+            raise UnprocessableEntity("run_ids: give thread_id and run_ids, or status")
+        statuses = list(INFLIGHT) if body.status in (None, "all") else [body.status]
+        sql = "SELECT run_id FROM runs WHERE owner = %s AND status = ANY(%s)"
+        params: builtins.list[Any] = [self._identity.user_id, statuses]
+        if body.run_ids:
+            try:
+                ids = [uuid.UUID(r) for r in body.run_ids]
+                params.append(uuid.UUID(str(body.thread_id)))
+            except ValueError:
+                raise UnprocessableEntity("run_ids: not UUIDs") from None
+            sql += " AND thread_id = %s AND run_id = ANY(%s)"
+            params.append(ids)
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(sql, params)
+            found = [row["run_id"] for row in await cur.fetchall()]
+        await self._cancel(found, action)
+
+    async def _cancel(self, run_ids: builtins.list[uuid.UUID], action: str) -> None:
+        cancelled = await self._records.request_cancel(run_ids, action)
+        if not cancelled:
+            raise NotFoundException("No matching runs to cancel")
+        for run_id in cancelled:
+            self._executor.cancel(run_id, action)
+
+
+def _frame(item: RunEvent, resumable: bool) -> bytes:
+    return frame(item.event, item.data, item.seq if resumable else None)

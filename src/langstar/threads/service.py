@@ -37,7 +37,7 @@ MAX_PAGE = 1000
 _CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 
 
-def _jsonb(value: Any) -> Jsonb:
+def jsonb(value: Any) -> Jsonb:
     # Graph values hold LangChain messages and other objects psycopg cannot encode itself.
     return Jsonb(value, dumps=lambda obj: dumps(obj).decode())
 
@@ -59,7 +59,7 @@ class ThreadService:
             cur = await conn.execute(
                 f"INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s) "
                 f"ON CONFLICT (thread_id) DO NOTHING RETURNING {_COLUMNS}",
-                (thread_id, self._owner, _jsonb(body.metadata)),
+                (thread_id, self._owner, jsonb(body.metadata)),
             )
             row = await cur.fetchone()
         if row is not None:
@@ -99,7 +99,7 @@ class ThreadService:
         The conditional update is the database's guarantee that two runs never share a
         thread: the second finds it busy and gets 409 instead of forking the same checkpoint.
         """
-        tags = _jsonb({"graph_id": graph_id, "assistant_id": assistant_id})
+        tags = jsonb({"graph_id": graph_id, "assistant_id": assistant_id})
         if create:
             sql = (
                 "INSERT INTO threads (thread_id, owner, graph_id, status, metadata) "
@@ -147,9 +147,9 @@ class ThreadService:
                 "WHERE thread_id = %s AND owner = %s",
                 (
                     status,
-                    _jsonb(values),
-                    _jsonb(interrupts or {}),
-                    None if error is None else _jsonb(error),
+                    jsonb(values),
+                    jsonb(interrupts or {}),
+                    None if error is None else jsonb(error),
                     thread_id,
                     self._owner,
                 ),
@@ -162,7 +162,7 @@ class ThreadService:
             cur = await conn.execute(
                 f"UPDATE threads SET metadata = metadata || %s, updated_at = now() "
                 f"WHERE thread_id = %s AND owner = %s RETURNING {_COLUMNS}",
-                (_jsonb(body.metadata or {}), thread_id, self._owner),
+                (jsonb(body.metadata or {}), thread_id, self._owner),
             )
             row = await cur.fetchone()
         if row is None:
@@ -193,10 +193,10 @@ class ThreadService:
         params: list[Any] = [self._owner]
         if body.metadata:
             clauses.append("metadata @> %s")
-            params.append(_jsonb(body.metadata))
+            params.append(jsonb(body.metadata))
         if body.values:
             clauses.append("values @> %s")
-            params.append(_jsonb(body.values))
+            params.append(jsonb(body.values))
         if body.status is not None:
             clauses.append("status = %s")
             params.append(body.status)

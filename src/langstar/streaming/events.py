@@ -1,0 +1,87 @@
+"""Each run's stream of events, kept so that late or reconnecting readers can replay it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class RunEvent:
+    seq: int
+    event: str
+    data: bytes  # JSON, encoded once by the publisher
+
+
+class RunStream:
+    """Events of one run, in order. Readers may start after any sequence number."""
+
+    def __init__(self) -> None:
+        self.events: list[RunEvent] = []
+        self.closed_at: float | None = None
+        self._changed = asyncio.Condition()
+
+    @property
+    def closed(self) -> bool:
+        return self.closed_at is not None
+
+    async def publish(self, event: str, data: bytes) -> RunEvent:
+        item = RunEvent(len(self.events) + 1, event, data)
+        async with self._changed:
+            self.events.append(item)
+            self._changed.notify_all()
+        return item
+
+    async def close(self) -> None:
+        async with self._changed:
+            self.closed_at = time.monotonic()
+            self._changed.notify_all()
+
+    async def read(
+        self, after: int = 0, *, idle: float | None = None
+    ) -> AsyncIterator[RunEvent | None]:
+        """Events after `after`, as they come; `None` every `idle` seconds without one."""
+        position = after
+        while True:
+            async with self._changed:
+                if position >= len(self.events) and not self.closed:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._changed.wait(), timeout=idle)
+                pending = self.events[position:]
+                finished = self.closed
+            if not pending and not finished:
+                yield None  # a heartbeat is due
+                continue
+            for item in pending:
+                position = item.seq
+                yield item
+            if finished and position >= len(self.events):
+                return
+
+
+class EventBus:
+    """The streams of the runs this process executes, kept a while after they end."""
+
+    def __init__(self, retention_seconds: float) -> None:
+        self._retention = retention_seconds
+        self._streams: dict[uuid.UUID, RunStream] = {}
+
+    def open(self, run_id: uuid.UUID) -> RunStream:
+        self._forget_old()
+        stream = self._streams.get(run_id)
+        if stream is None:
+            stream = self._streams[run_id] = RunStream()
+        return stream
+
+    def get(self, run_id: uuid.UUID) -> RunStream | None:
+        return self._streams.get(run_id)
+
+    def _forget_old(self) -> None:
+        cutoff = time.monotonic() - self._retention
+        for run_id, stream in list(self._streams.items()):
+            if stream.closed_at is not None and stream.closed_at < cutoff:
+                del self._streams[run_id]

@@ -1,0 +1,10 @@
+"""Server-sent events, framed the way the langgraph-sdk client reads them."""
+
+from __future__ import annotations
+
+HEARTBEAT = b": heartbeat\r\n\r\n"
+
+
+def frame(event: str, data: bytes, event_id: int | None = None) -> bytes:
+    head = b"" if event_id is None else b"id: %d\r\n" % event_id
+    return head + b"event: " + event.encode() + b"\r\ndata: " + data + b"\r\n\r\n"
