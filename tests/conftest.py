@@ -86,3 +86,19 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
 def with_pool(settings: Settings, size: int) -> Settings:
     database = msgspec.structs.replace(settings.database, pool_max_size=size)
     return msgspec.structs.replace(settings, database=database)
+
+
+@pytest.fixture
+def graphs_app(settings: Settings, chat_model: RecordingChatModel) -> Litestar:
+    """The app serving the test graphs as well as the built-in agent."""
+    from tests.support.graphs import TEST_GRAPHS
+
+    return create_app(
+        msgspec.structs.replace(settings, graphs=TEST_GRAPHS), FakeModelProvider(chat_model)
+    )
+
+
+@pytest.fixture
+async def graphs_client(graphs_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    async with asgi_client(graphs_app) as client:
+        yield client

@@ -43,8 +43,10 @@ class RecordingChatModel(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        for word in self._reply(messages).split(" "):
-            yield ChatGenerationChunk(message=AIMessageChunk(content=word + " "))
+        words = self._reply(messages).split(" ")
+        for i, word in enumerate(words):
+            token = word if i == len(words) - 1 else word + " "
+            yield ChatGenerationChunk(message=AIMessageChunk(content=token))
 
 
 class FakeModelProvider(Provider):

@@ -1,0 +1,326 @@
+"""Runs: background, join, stream modes, interrupts, cancel, multitask, stateless, resume."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.sse import Event, parse
+
+Client = httpx.AsyncClient
+
+
+def body(graph: str, text: str | None = "hi", **extra: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {"assistant_id": graph, **extra}
+    if text is not None:
+        payload["input"] = {"messages": [{"role": "user", "content": text}]}
+    return payload
+
+
+async def new_thread(client: Client) -> str:
+    return str((await client.post("/threads", json={})).json()["thread_id"])
+
+
+async def stream(
+    client: Client, path: str, payload: dict[str, Any]
+) -> tuple[httpx.Response, list[Event]]:
+    response = await client.post(path, json=payload)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    return response, parse(response.text)
+
+
+async def test_background_run_is_pending_then_joined(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    created = await graphs_client.post(
+        f"/threads/{thread}/runs", json=body("slow", context={"delay": 0.3})
+    )
+    assert created.status_code == 200
+    run = created.json()
+    assert run["status"] in ("pending", "running")
+    assert run["multitask_strategy"] == "enqueue"
+    assert created.headers["content-location"] == f"/threads/{thread}/runs/{run['run_id']}"
+    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "busy"
+    joined = await graphs_client.get(f"/threads/{thread}/runs/{run['run_id']}/join")
+    assert joined.json()["messages"][-1]["content"] == "slept 0.3"
+    fetched = (await graphs_client.get(f"/threads/{thread}/runs/{run['run_id']}")).json()
+    assert fetched["status"] == "success"
+    assert set(fetched) >= {
+        "run_id", "thread_id", "assistant_id", "metadata", "status", "kwargs",
+        "multitask_strategy", "created_at", "updated_at",
+    }  # fmt: skip
+    listed = (await graphs_client.get(f"/threads/{thread}/runs")).json()
+    assert [r["run_id"] for r in listed] == [run["run_id"]]
+    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
+    deleted = await graphs_client.delete(f"/threads/{thread}/runs/{run['run_id']}")
+    assert deleted.status_code == 204
+    assert (await graphs_client.get(f"/threads/{thread}/runs/{run['run_id']}")).status_code == 404
+
+
+async def test_stream_sends_metadata_first_then_each_mode(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    response, events = await stream(
+        graphs_client,
+        f"/threads/{thread}/runs/stream",
+        body(
+            "streamer", "hello world", stream_mode=["values", "updates", "messages-tuple", "custom"]
+        ),
+    )
+    run_id = events[0].data["run_id"]
+    assert events[0].event == "metadata"
+    assert events[0].data == {"run_id": run_id, "attempt": 1}
+    assert response.headers["content-location"] == f"/threads/{thread}/runs/{run_id}"
+    assert response.headers["location"] == f"/threads/{thread}/runs/{run_id}/stream"
+    names = [e.event for e in events]
+    assert {"values", "updates", "messages", "custom"} <= set(names)
+    assert names.index("custom") < names.index("updates")
+    chunk, metadata = next(e.data for e in events if e.event == "messages")
+    assert chunk["type"] == "AIMessageChunk"
+    assert metadata["langgraph_node"] == "talk"
+    tokens = "".join(e.data[0]["content"] for e in events if e.event == "messages")
+    assert tokens.strip() == "echo: hello world"
+    assert next(e.data for e in events if e.event == "custom") == {"progress": "thinking"}
+    assert events[-1].event == "values"
+    assert events[-1].data["messages"][-1]["content"] == "echo: hello world"
+    assert all(e.id is None for e in events)  # ids only for resumable streams
+
+
+@pytest.mark.parametrize("mode", ["debug", "tasks", "checkpoints", "messages"])
+async def test_other_stream_modes(graphs_client: Client, mode: str) -> None:
+    _, events = await stream(graphs_client, "/runs/stream", body("streamer", "x", stream_mode=mode))
+    names = {e.event for e in events[1:]}
+    if mode == "messages":
+        assert names == {"messages/metadata", "messages/partial", "messages/complete"}
+        partials = [e.data[0]["content"] for e in events if e.event == "messages/partial"]
+        assert partials[-1].strip() == "echo: x"
+        assert len(partials) > 1  # grows token by token
+    else:
+        assert names == {mode}
+
+
+async def test_interrupt_then_resume_with_command(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    waited = await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("hitl"))
+    interrupted = waited.json()
+    assert interrupted["__interrupt__"][0]["value"] == {"question": "approve?"}
+    state = (await graphs_client.get(f"/threads/{thread}/state")).json()
+    assert state["next"] == ["ask"]
+    assert state["interrupts"][0]["value"] == {"question": "approve?"}
+    thread_row = (await graphs_client.get(f"/threads/{thread}")).json()
+    assert thread_row["status"] == "interrupted"
+    assert list(thread_row["interrupts"].values())[0][0]["value"] == {"question": "approve?"}
+
+    _, events = await stream(
+        graphs_client,
+        f"/threads/{thread}/runs/stream",
+        body("hitl", None, command={"resume": "yes"}),
+    )
+    assert events[-1].data["messages"][-1]["content"] == "approved: yes"
+    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
+
+
+async def test_interrupt_arrives_as_values_event_when_streaming(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    _, events = await stream(graphs_client, f"/threads/{thread}/runs/stream", body("hitl"))
+    assert events[-1].event == "values"
+    assert events[-1].data["__interrupt__"][0]["value"] == {"question": "approve?"}
+
+
+async def test_static_interrupt_before_and_continue(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    await graphs_client.post(
+        f"/threads/{thread}/runs/wait", json=body("streamer", "a", interrupt_before=["talk"])
+    )
+    state = (await graphs_client.get(f"/threads/{thread}/state")).json()
+    assert state["next"] == ["talk"]
+    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "interrupted"
+    resumed = await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("streamer", None))
+    assert resumed.json()["messages"][-1]["content"] == "echo: a"
+
+
+async def test_run_from_an_earlier_checkpoint_forks_the_thread(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "first"))
+    first = (await graphs_client.get(f"/threads/{thread}/state")).json()
+    await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "second"))
+    forked = await graphs_client.post(
+        f"/threads/{thread}/runs/wait",
+        json=body("streamer", "instead", checkpoint_id=first["checkpoint"]["checkpoint_id"]),
+    )
+    contents = [m["content"] for m in forked.json()["messages"]]
+    assert contents == ["first", "echo: first", "instead", "echo: instead"]
+
+
+async def test_failed_run_streams_an_error_event(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    _, events = await stream(graphs_client, f"/threads/{thread}/runs/stream", body("failing"))
+    assert events[-1].event == "error"
+    assert events[-1].data == {"error": "ValueError", "message": "this graph always fails"}
+    runs = (await graphs_client.get(f"/threads/{thread}/runs")).json()
+    assert runs[0]["status"] == "error"
+
+
+async def test_cancel_interrupt_and_rollback(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    kept = await graphs_client.post(
+        f"/threads/{thread}/runs/wait", json=body("slow", context={"delay": 0})
+    )
+    assert kept.status_code == 200
+    run = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs", json=body("slow", context={"delay": 30})
+        )
+    ).json()
+    await asyncio.sleep(0.3)
+    cancelled = await graphs_client.post(
+        f"/threads/{thread}/runs/{run['run_id']}/cancel", params={"wait": "true"}
+    )
+    assert cancelled.status_code == 200
+    status = (await graphs_client.get(f"/threads/{thread}/runs/{run['run_id']}")).json()["status"]
+    assert status == "interrupted"
+    again = await graphs_client.post(f"/threads/{thread}/runs/{run['run_id']}/cancel")
+    assert again.status_code == 404  # nothing in flight to cancel
+
+    run = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs", json=body("slow", "rolled back", context={"delay": 30})
+        )
+    ).json()
+    await asyncio.sleep(0.3)
+    response = await graphs_client.post(
+        f"/threads/{thread}/runs/{run['run_id']}/cancel",
+        params={"wait": "true", "action": "rollback"},
+    )
+    assert response.status_code == 200
+    assert (await graphs_client.get(f"/threads/{thread}/runs/{run['run_id']}")).status_code == 404
+    state = (await graphs_client.get(f"/threads/{thread}/state")).json()
+    assert "rolled back" not in [m["content"] for m in state["values"]["messages"]]
+    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
+
+
+async def test_multitask_strategies(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    slow = body("slow", "first", context={"delay": 1.0})
+    first = (await graphs_client.post(f"/threads/{thread}/runs", json=slow)).json()
+    rejected = await graphs_client.post(
+        f"/threads/{thread}/runs", json=body("slow", "x", multitask_strategy="reject")
+    )
+    assert rejected.status_code == 409
+    queued = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs", json=body("slow", "second", context={"delay": 0})
+        )
+    ).json()
+    await graphs_client.get(f"/threads/{thread}/runs/{queued['run_id']}/join")
+    contents = [
+        m["content"]
+        for m in (await graphs_client.get(f"/threads/{thread}/state")).json()["values"]["messages"]
+    ]
+    assert contents == ["first", "slept 1.0", "second", "slept 0.0"]  # enqueued, in order
+
+    long = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs", json=body("slow", "long", context={"delay": 30})
+        )
+    ).json()
+    await asyncio.sleep(0.3)
+    interrupting = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs",
+            json=body("slow", "now", context={"delay": 0}, multitask_strategy="interrupt"),
+        )
+    ).json()
+    await graphs_client.get(f"/threads/{thread}/runs/{interrupting['run_id']}/join")
+    long_status = (await graphs_client.get(f"/threads/{thread}/runs/{long['run_id']}")).json()
+    assert long_status["status"] == "interrupted"
+
+    doomed = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs", json=body("slow", "doomed", context={"delay": 30})
+        )
+    ).json()
+    await asyncio.sleep(0.3)
+    rolling = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs",
+            json=body("slow", "after", context={"delay": 0}, multitask_strategy="rollback"),
+        )
+    ).json()
+    await graphs_client.get(f"/threads/{thread}/runs/{rolling['run_id']}/join")
+    assert (
+        await graphs_client.get(f"/threads/{thread}/runs/{doomed['run_id']}")
+    ).status_code == 404
+    final = (await graphs_client.get(f"/threads/{thread}/state")).json()["values"]["messages"]
+    assert "doomed" not in [m["content"] for m in final]
+    assert final[-1]["content"] == "slept 0.0"
+    assert first["run_id"]
+
+
+async def test_stateless_runs_leave_no_thread_behind(graphs_client: Client) -> None:
+    before = (await graphs_client.post("/threads/count", json={})).json()
+    waited = await graphs_client.post("/runs/wait", json=body("streamer", "solo"))
+    assert waited.json()["messages"][-1]["content"] == "echo: solo"
+    _, events = await stream(graphs_client, "/runs/stream", body("streamer", "solo"))
+    assert events[0].event == "metadata"
+    await asyncio.sleep(0.2)
+    assert (await graphs_client.post("/threads/count", json={})).json() == before
+    kept = await graphs_client.post(
+        "/runs/wait", json=body("streamer", "kept", on_completion="keep")
+    )
+    assert kept.status_code == 200
+    assert (await graphs_client.post("/threads/count", json={})).json() == before + 1
+
+
+async def test_resumable_stream_replays_after_last_event_id(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    _, events = await stream(
+        graphs_client,
+        f"/threads/{thread}/runs/stream",
+        body(
+            "streamer", "resume me", stream_mode=["messages-tuple", "values"], stream_resumable=True
+        ),
+    )
+    assert all(e.id is not None for e in events)
+    run_id = events[0].data["run_id"]
+    replay = await graphs_client.get(
+        f"/threads/{thread}/runs/{run_id}/stream", headers={"Last-Event-ID": events[2].id or ""}
+    )
+    replayed = parse(replay.text)
+    assert [e.id for e in replayed] == [e.id for e in events[3:]]
+    assert [e.data for e in replayed] == [e.data for e in events[3:]]
+
+
+async def test_join_stream_of_a_running_run_gets_the_rest(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    run = (
+        await graphs_client.post(
+            f"/threads/{thread}/runs",
+            json=body("slow", context={"delay": 0.5}, stream_mode="values"),
+        )
+    ).json()
+    response = await graphs_client.get(f"/threads/{thread}/runs/{run['run_id']}/stream")
+    events = parse(response.text)
+    assert events[-1].event == "values"
+    assert events[-1].data["messages"][-1]["content"] == "slept 0.5"
+
+
+async def test_bad_run_requests(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    missing = str(uuid.uuid4())
+    assert (await graphs_client.get(f"/threads/{thread}/runs/{missing}")).status_code == 404
+    assert (await graphs_client.get(f"/threads/{missing}/runs")).status_code == 404
+    assert (
+        await graphs_client.post(f"/threads/{missing}/runs", json=body("slow"))
+    ).status_code == 404
+    assert (await graphs_client.post("/runs/cancel", json={})).status_code == 422
+    nothing = await graphs_client.post("/runs/cancel", json={"status": "pending"})
+    assert nothing.status_code == 404
+    assert (
+        await graphs_client.post(
+            f"/threads/{thread}/runs", json=body("slow", on_completion="delete")
+        )
+    ).status_code == 422

@@ -1,0 +1,62 @@
+"""Small graphs that exercise what the built-in agent does not: interrupts, slowness, streams."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage
+from langgraph.config import get_stream_writer
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import interrupt
+
+
+def _ask(state: MessagesState) -> dict[str, Any]:
+    answer = interrupt({"question": "approve?"})
+    return {"messages": [AIMessage(f"approved: {answer}")]}
+
+
+def _build(node: Any, name: str) -> StateGraph[Any, Any, Any, Any]:
+    builder: StateGraph[Any, Any, Any, Any] = StateGraph(MessagesState)
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    builder.add_edge(name, END)
+    return builder
+
+
+hitl = _build(_ask, "ask")
+
+
+async def _nap(state: MessagesState, runtime: Runtime[dict[str, Any]]) -> dict[str, Any]:
+    delay = float((runtime.context or {}).get("delay", 0.5))
+    await asyncio.sleep(delay)
+    return {"messages": [AIMessage(f"slept {delay}")]}
+
+
+slow = _build(_nap, "nap")
+
+
+def streamer(*, model: BaseChatModel) -> StateGraph[Any, Any, Any, Any]:
+    async def talk(state: MessagesState) -> dict[str, Any]:
+        get_stream_writer()({"progress": "thinking"})
+        reply = await model.ainvoke(state["messages"])
+        return {"messages": [reply]}
+
+    return _build(talk, "talk")
+
+
+def _fail(state: MessagesState) -> dict[str, Any]:
+    raise ValueError("this graph always fails")
+
+
+failing = _build(_fail, "fail")
+
+TEST_GRAPHS = {
+    "agent": "langstar.agents.chat:graph",
+    "hitl": "tests.support.graphs:hitl",
+    "slow": "tests.support.graphs:slow",
+    "streamer": "tests.support.graphs:streamer",
+    "failing": "tests.support.graphs:failing",
+}
