@@ -112,7 +112,7 @@ async def test_interrupt_then_resume_with_command(graphs_client: Client) -> None
     assert state["interrupts"][0]["value"] == {"question": "approve?"}
     thread_row = (await graphs_client.get(f"/threads/{thread}")).json()
     assert thread_row["status"] == "interrupted"
-    assert list(thread_row["interrupts"].values())[0][0]["value"] == {"question": "approve?"}
+    assert next(iter(thread_row["interrupts"].values()))[0]["value"] == {"question": "approve?"}
 
     _, events = await stream(
         graphs_client,
