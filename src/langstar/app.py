@@ -18,7 +18,11 @@ from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.errors import exception_handlers
 from langstar.ioc import get_providers
-from langstar.runs.controllers import StatelessRunController, ThreadRunController
+from langstar.runs.controllers import (
+    StatelessRunController,
+    ThreadRunController,
+    ThreadStreamController,
+)
 from langstar.runs.executor import RunExecutor
 from langstar.serde import encode_default
 from langstar.settings import Settings, load_settings
@@ -59,6 +63,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
                     ThreadController,
                     ThreadRunController,
                     StatelessRunController,
+                    ThreadStreamController,
                     StoreController,
                     AssistantController,
                 ],

@@ -16,8 +16,10 @@ from langstar.assistants.schemas import (
     AssistantSearch,
     AssistantVersionsSearch,
     GraphSchemas,
+    LatestVersion,
 )
 from langstar.assistants.service import AssistantService
+from langstar.errors import UnprocessableEntity
 
 AssistantId = FromPath[str]
 
@@ -76,9 +78,17 @@ class AssistantController(Controller):
 
     @post("/{assistant_id:str}/latest", status_code=200, summary="Make a version current")
     async def set_latest_version(
-        self, assistant_id: AssistantId, version: int, assistants: FromDishka[AssistantService]
+        self,
+        assistant_id: AssistantId,
+        assistants: FromDishka[AssistantService],
+        data: JSONBody[LatestVersion | None] = None,
+        version: int | None = None,
     ) -> Assistant:
-        return await assistants.set_latest(assistant_id, version)
+        # The reference schema puts `version` in the query; the SDK sends it in the body.
+        chosen = version if version is not None else (data.version if data else None)
+        if chosen is None:
+            raise UnprocessableEntity("version: required, in the query or the body")
+        return await assistants.set_latest(assistant_id, chosen)
 
     @get("/{assistant_id:str}/graph", summary="The assistant's graph, drawable")
     async def get_graph(
@@ -95,3 +105,22 @@ class AssistantController(Controller):
         self, assistant_id: AssistantId, assistants: FromDishka[AssistantService]
     ) -> GraphSchemas:
         return await assistants.schemas(assistant_id)
+
+    @get("/{assistant_id:str}/subgraphs", summary="Schemas of the assistant's subgraphs")
+    async def get_subgraphs(
+        self,
+        assistant_id: AssistantId,
+        assistants: FromDishka[AssistantService],
+        recurse: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        return await assistants.subgraphs(assistant_id, None, recurse)
+
+    @get("/{assistant_id:str}/subgraphs/{namespace:str}", summary="Schemas of one subgraph")
+    async def get_subgraph(
+        self,
+        assistant_id: AssistantId,
+        namespace: FromPath[str],
+        assistants: FromDishka[AssistantService],
+        recurse: bool = False,
+    ) -> dict[str, dict[str, Any]]:
+        return await assistants.subgraphs(assistant_id, namespace, recurse)

@@ -84,3 +84,7 @@ class GraphSchemas(msgspec.Struct, kw_only=True):
     state_schema: dict[str, Any] | None
     config_schema: dict[str, Any] | None
     context_schema: dict[str, Any] | None
+
+
+class LatestVersion(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    version: int

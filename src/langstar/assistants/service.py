@@ -6,6 +6,8 @@ import dataclasses
 import uuid
 from typing import Any
 
+import msgspec
+from langgraph.pregel import Pregel
 from litestar.exceptions import NotFoundException
 from psycopg.types.json import Jsonb
 
@@ -268,6 +270,21 @@ class AssistantService:
     async def graph(self, assistant_id: str, xray: bool | int) -> dict[str, Any]:
         resolved = await self.resolve(assistant_id)
         return graph_drawing(resolved.compiled, xray)
+
+    async def subgraphs(
+        self, assistant_id: str, namespace: str | None, recurse: bool
+    ) -> dict[str, dict[str, Any]]:
+        resolved = await self.resolve(assistant_id)
+        found: dict[str, dict[str, Any]] = {}
+        async for name, subgraph in resolved.compiled.aget_subgraphs(
+            namespace=namespace, recurse=recurse
+        ):
+            if not isinstance(subgraph, Pregel):
+                continue  # a remote subgraph has no local schemas
+            schemas = msgspec.to_builtins(graph_schemas(name, subgraph))
+            schemas.pop("graph_id")
+            found[name] = schemas
+        return found
 
     async def schemas(self, assistant_id: str) -> GraphSchemas:
         resolved = await self.resolve(assistant_id)

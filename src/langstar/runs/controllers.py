@@ -11,7 +11,8 @@ from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.response import Stream
 
-from langstar.errors import parse_uuid
+from langstar.assistants.service import AssistantService
+from langstar.errors import UnprocessableEntity, parse_uuid
 from langstar.graphs.registry import RegisteredGraph
 from langstar.runs.records import Run
 from langstar.runs.schemas import RunCancel, RunCreate
@@ -167,6 +168,18 @@ class StatelessRunController(Controller):
         run, body = await runs.stream(None, data, graph)
         return _sse(body, None, run)
 
+    @post("/batch", status_code=200, summary="Start several runs on temporary threads")
+    async def create_batch(
+        self,
+        data: JSONBody[list[RunCreate]],
+        runs: FromDishka[RunService],
+        assistants: FromDishka[AssistantService],
+    ) -> list[Run]:
+        if not data:
+            raise UnprocessableEntity("body: give at least one run")
+        graphs = [await assistants.resolve(item.assistant_id) for item in data]
+        return await runs.create_batch(data, graphs)
+
     @post("/cancel", status_code=204, summary="Cancel runs by id or by status")
     async def cancel_runs(
         self,
@@ -175,3 +188,22 @@ class StatelessRunController(Controller):
         action: CancelAction = "interrupt",
     ) -> None:
         await runs.cancel_many(data, action)
+
+
+class ThreadStreamController(Controller):
+    path = "/threads/{thread_id:str}/stream"
+    tags = ("Threads",)
+
+    @get("/", summary="Stream the events of every run on a thread (SSE)")
+    async def stream_thread(
+        self,
+        thread_id: ThreadId,
+        runs: FromDishka[RunService],
+        stream_modes: Annotated[str, Parameter(query="stream_modes")] = "run_modes",
+        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID")] = None,
+    ) -> Stream:
+        if last_event_id:
+            raise UnprocessableEntity("Last-Event-ID: a thread stream cannot be resumed")
+        modes = [m for m in stream_modes.split(",") if m]
+        body = await runs.watch_thread(parse_uuid(thread_id, "thread_id"), modes)
+        return Stream(body, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -142,6 +142,9 @@ class RunExecutor:
                 await self._cancelled_before_start(job)
             raise
         finally:
+            done = dumps({"status": "run_done", "run_id": str(run.run_id)})
+            for feed in self._bus.watchers(run.thread_id):
+                await feed.publish("metadata", done)
             await stream.close()
             self._pass_turn(run.thread_id)
             job.done.set()
@@ -167,6 +170,8 @@ class RunExecutor:
         item = await stream.publish(event, encoded)
         if job.resumable:
             await records.save_event(self._pool, job.run.run_id, item.seq, event, encoded)
+        for feed in self._bus.watchers(job.run.thread_id):
+            await feed.publish(event, encoded)
 
     async def _execute(self, job: RunJob, stream: RunStream) -> None:
         graph = job.graph.compiled

@@ -58,6 +58,11 @@ class RunService:
         self._identity = identity
         self._records = RunRecords(pool, identity.user_id)
 
+    async def create_batch(
+        self, bodies: builtins.list[RunCreate], graphs: builtins.list[RegisteredGraph]
+    ) -> builtins.list[Run]:
+        return [(await self.create(None, b, g)).run for b, g in zip(bodies, graphs, strict=True)]
+
     async def create(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
     ) -> RunJob:
@@ -241,6 +246,34 @@ class RunService:
                 raise UnprocessableEntity("Last-Event-ID: not an event id of this run") from None
         resumable = bool(run.kwargs.get("resumable"))
         return self._sse(run_id, after, resumable, cancel_on_disconnect=False)
+
+    async def watch_thread(
+        self, thread_id: uuid.UUID, modes: builtins.list[str]
+    ) -> AsyncIterator[bytes]:
+        """Every event of the thread's runs from now on; open until the client leaves."""
+        unknown = sorted(set(modes) - {"run_modes", "lifecycle", "state_update"})
+        if unknown:
+            raise UnprocessableEntity(f"stream_modes: invalid stream mode {unknown[0]!r}")
+        await self._threads.get(thread_id)
+        wanted = set(modes)
+        feed = self._bus.watch(thread_id)
+        heartbeat = self._settings.runs.heartbeat_seconds
+
+        async def events() -> AsyncIterator[bytes]:
+            try:
+                async for item in feed.read(0, idle=heartbeat):
+                    if item is None:
+                        yield HEARTBEAT
+                    elif (
+                        "run_modes" in wanted
+                        or item.event == "metadata"
+                        or ("state_update" in wanted and item.event == "values")
+                    ):
+                        yield frame(item.event, item.data, item.seq)
+            finally:
+                self._bus.unwatch(thread_id, feed)
+
+        return events()
 
     async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Any:
         run = await self._records.get(thread_id, run_id)

@@ -69,6 +69,23 @@ class EventBus:
     def __init__(self, retention_seconds: float) -> None:
         self._retention = retention_seconds
         self._streams: dict[uuid.UUID, RunStream] = {}
+        self._watchers: dict[uuid.UUID, set[RunStream]] = {}
+
+    def watch(self, thread_id: uuid.UUID) -> RunStream:
+        """A feed of every event of the thread's runs from now on, until `unwatch`."""
+        feed = RunStream()
+        self._watchers.setdefault(thread_id, set()).add(feed)
+        return feed
+
+    def unwatch(self, thread_id: uuid.UUID, feed: RunStream) -> None:
+        watchers = self._watchers.get(thread_id)
+        if watchers is not None:
+            watchers.discard(feed)
+            if not watchers:
+                del self._watchers[thread_id]
+
+    def watchers(self, thread_id: uuid.UUID) -> set[RunStream]:
+        return self._watchers.get(thread_id, set())
 
     def open(self, run_id: uuid.UUID) -> RunStream:
         self._forget_old()

@@ -17,6 +17,8 @@ from langstar.threads.schemas import (
     ThreadCreate,
     ThreadHistory,
     ThreadPatch,
+    ThreadPrune,
+    ThreadPruned,
     ThreadSearch,
     ThreadState,
     ThreadStateAtCheckpoint,
@@ -49,6 +51,12 @@ class ThreadController(Controller):
         self, data: JSONBody[ThreadCount], threads: FromDishka[ThreadService]
     ) -> int:
         return await threads.count(data)
+
+    @post("/prune", status_code=200, summary="Delete threads or trim them to their latest state")
+    async def prune_threads(
+        self, data: JSONBody[ThreadPrune], threads: FromDishka[ThreadService]
+    ) -> ThreadPruned:
+        return ThreadPruned(pruned_count=await threads.prune(data))
 
     @get("/{thread_id:str}", summary="Get a thread")
     async def get_thread(self, thread_id: ThreadId, threads: FromDishka[ThreadService]) -> Thread:

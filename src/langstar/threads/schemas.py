@@ -125,3 +125,12 @@ class ThreadHistory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     before: str | CheckpointConfig | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: CheckpointConfig | None = None
+
+
+class ThreadPrune(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    thread_ids: list[uuid.UUID]
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+
+class ThreadPruned(msgspec.Struct, kw_only=True):
+    pruned_count: int

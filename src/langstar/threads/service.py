@@ -25,6 +25,7 @@ from langstar.threads.schemas import (
     ThreadCreate,
     ThreadHistory,
     ThreadPatch,
+    ThreadPrune,
     ThreadSearch,
     ThreadState,
     ThreadStateUpdate,
@@ -187,6 +188,44 @@ class ThreadService:
                 raise Conflict(f"Thread {thread_id} is busy with a run")
             for table in _CHECKPOINT_TABLES:
                 await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (str(thread_id),))
+
+    async def prune(self, body: ThreadPrune) -> int:
+        """Delete threads, or keep only each thread's latest checkpoint."""
+        pruned = 0
+        for thread_id in body.thread_ids:
+            try:
+                if body.strategy == "delete":
+                    await self.delete(thread_id)
+                else:
+                    await self._keep_latest(thread_id)
+            except (NotFoundException, Conflict):
+                continue
+            pruned += 1
+        return pruned
+
+    async def _keep_latest(self, thread_id: uuid.UUID) -> None:
+        await self.get(thread_id)
+        async with self._pool.connection() as conn, conn.transaction():
+            # The newest checkpoint of each namespace stays; its blobs are what it points to.
+            await conn.execute(
+                "DELETE FROM checkpoints c WHERE thread_id = %(t)s AND checkpoint_id <> "
+                "(SELECT max(checkpoint_id) FROM checkpoints l WHERE l.thread_id = %(t)s "
+                "AND l.checkpoint_ns = c.checkpoint_ns)",
+                {"t": str(thread_id)},
+            )
+            await conn.execute(
+                "DELETE FROM checkpoint_writes w WHERE thread_id = %(t)s AND NOT EXISTS "
+                "(SELECT 1 FROM checkpoints c WHERE c.thread_id = w.thread_id "
+                "AND c.checkpoint_ns = w.checkpoint_ns AND c.checkpoint_id = w.checkpoint_id)",
+                {"t": str(thread_id)},
+            )
+            await conn.execute(
+                "DELETE FROM checkpoint_blobs b WHERE thread_id = %(t)s AND NOT EXISTS "
+                "(SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
+                "AND c.checkpoint_ns = b.checkpoint_ns "
+                "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
+                {"t": str(thread_id)},
+            )
 
     def _filters(self, body: ThreadCount) -> tuple[str, list[Any]]:
         clauses: list[str] = ["owner = %s"]

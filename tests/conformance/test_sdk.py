@@ -1,0 +1,234 @@
+"""Every langgraph-sdk client method, and RemoteGraph, against a real `langstar serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from langgraph.pregel.remote import RemoteGraph
+from langgraph.types import Command
+from langgraph_sdk import get_client, get_sync_client
+
+from tests.support.postgres import PostgresForTests
+from tests.support.server import ServerProcess
+
+GRAPHS = Path(__file__).resolve().parents[1] / "support" / "graphs.py"
+
+
+@pytest.fixture(scope="module")
+def server(
+    postgres: PostgresForTests, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
+    from langstar.db import migrations
+    from tests.conftest import settings_for
+
+    url = postgres.create_database("sdk")
+    migrations.upgrade(url, settings_for(url))
+    env = {
+        "DATABASE_URL": url,
+        "LANGSTAR_GRAPHS__HITL": f"{GRAPHS}:hitl",
+        "LANGSTAR_GRAPHS__SLOW": f"{GRAPHS}:slow",
+        "LANGSTAR_GRAPHS__STREAMER": f"{GRAPHS}:streamer",
+    }
+    process = ServerProcess(env, tmp_path_factory.mktemp("sdk-server")).start()
+    yield process
+    process.stop()
+    postgres.drop_database(url)
+
+
+def say(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+async def test_assistants_methods(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    found = await client.assistants.search(graph_id="hitl")
+    default = found[0]
+    assert (await client.assistants.get(default["assistant_id"]))["graph_id"] == "hitl"
+    graph = await client.assistants.get_graph(default["assistant_id"], xray=True)
+    assert {"ask"} <= {n["id"] for n in graph["nodes"]}
+    schemas = await client.assistants.get_schemas(default["assistant_id"])
+    assert "messages" in schemas["state_schema"]["properties"]
+    assert await client.assistants.get_subgraphs(default["assistant_id"]) == {}
+    created = await client.assistants.create(
+        graph_id="streamer", name="mine", metadata={"suite": "sdk"}
+    )
+    updated = await client.assistants.update(created["assistant_id"], name="mine v2")
+    assert updated["version"] == 2
+    versions = await client.assistants.get_versions(created["assistant_id"])
+    assert [v["version"] for v in versions] == [2, 1]
+    latest = await client.assistants.set_latest(created["assistant_id"], 1)
+    assert latest["name"] == "mine"
+    assert await client.assistants.count(metadata={"suite": "sdk"}) == 1
+    await client.assistants.delete(created["assistant_id"])
+    assert await client.assistants.count(metadata={"suite": "sdk"}) == 0
+
+
+async def test_threads_methods(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    tag = uuid.uuid4().hex
+    thread = await client.threads.create(metadata={"tag": tag})
+    thread_id = thread["thread_id"]
+    await client.runs.wait(thread_id, "streamer", input=say("one"))
+    assert (await client.threads.get(thread_id))["status"] == "idle"
+    assert (await client.threads.update(thread_id, metadata={"x": 1}))["metadata"]["x"] == 1
+    assert [t["thread_id"] for t in await client.threads.search(metadata={"tag": tag})] == [
+        thread_id
+    ]
+    assert await client.threads.count(metadata={"tag": tag}) == 1
+    state = await client.threads.get_state(thread_id)
+    assert state["values"]["messages"][-1]["content"] == "Noted. You said: one"
+    at = await client.threads.get_state(thread_id, checkpoint=state["checkpoint"])
+    assert at["values"] == state["values"]
+    history = await client.threads.get_history(thread_id, limit=10)
+    assert len(history) >= 3
+    updated = await client.threads.update_state(
+        thread_id, {"messages": [{"role": "ai", "content": "patched", "id": "p1"}]}, as_node="talk"
+    )
+    assert updated["checkpoint"]["thread_id"] == thread_id
+    copied = await client.threads.copy(thread_id)
+    copy_state = await client.threads.get_state(copied["thread_id"])
+    assert copy_state["values"]["messages"][-1]["content"] == "patched"
+    assert (await client.threads.prune([copied["thread_id"]]))["pruned_count"] == 1
+    await client.threads.delete(thread_id)
+    with pytest.raises(httpx.HTTPStatusError) as missing:
+        await client.threads.get(thread_id)
+    assert missing.value.response.status_code == 404
+
+
+async def test_thread_stream_sees_runs_as_they_happen(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    seen: list[str] = []
+
+    async def watch() -> None:
+        async for part in await client.threads.join_stream(thread_id):
+            seen.append(part.event)
+            if part.event == "metadata" and part.data.get("status") == "run_done":
+                return
+
+    watcher = asyncio.create_task(watch())
+    await asyncio.sleep(0.5)
+    await client.runs.wait(thread_id, "streamer", input=say("watched"))
+    await asyncio.wait_for(watcher, timeout=20)
+    assert "values" in seen
+    assert seen[-1] == "metadata"
+
+
+async def test_runs_methods(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    parts = [
+        part
+        async for part in client.runs.stream(
+            thread_id, "streamer", input=say("streamed"), stream_mode=["values", "messages-tuple"]
+        )
+    ]
+    assert parts[0].event == "metadata"
+    assert parts[-1].event == "values"
+    assert parts[-1].data["messages"][-1]["content"] == "Noted. You said: streamed"
+
+    run = await client.runs.create(thread_id, "slow", input=say("bg"), context={"delay": 0.2})
+    joined = await client.runs.join(thread_id, run["run_id"])
+    assert joined["messages"][-1]["content"] == "slept 0.2"
+    assert (await client.runs.get(thread_id, run["run_id"]))["status"] == "success"
+    assert len(await client.runs.list(thread_id)) == 2
+
+    long = await client.runs.create(thread_id, "slow", input=say("long"), context={"delay": 30})
+    await asyncio.sleep(0.3)
+    await client.runs.cancel(thread_id, long["run_id"], wait=True)
+    assert (await client.runs.get(thread_id, long["run_id"]))["status"] == "interrupted"
+
+    again = await client.runs.create(thread_id, "slow", input=say("x"), context={"delay": 30})
+    await asyncio.sleep(0.3)
+    await client.runs.cancel_many(thread_id=thread_id, run_ids=[again["run_id"]])
+    joined_parts = [p async for p in client.runs.join_stream(thread_id, again["run_id"])]
+    assert joined_parts == [] or joined_parts[0].event == "metadata"
+
+    await client.runs.delete(thread_id, run["run_id"])
+    batch = await client.runs.create_batch(
+        [
+            {"assistant_id": "streamer", "input": say("b1")},
+            {"assistant_id": "streamer", "input": say("b2")},
+        ]
+    )
+    assert len(batch) == 2
+
+    waited = await client.runs.wait(None, "streamer", input=say("stateless"))
+    assert isinstance(waited, dict)
+    assert waited["messages"][-1]["content"] == "Noted. You said: stateless"
+
+
+async def test_interrupt_resume_and_double_texting(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    interrupted = await client.runs.wait(thread_id, "hitl", input=say("please"))
+    assert isinstance(interrupted, dict)
+    assert interrupted["__interrupt__"][0]["value"] == {"question": "approve?"}
+    resumed = await client.runs.wait(thread_id, "hitl", command={"resume": "yes"})
+    assert isinstance(resumed, dict)
+    assert resumed["messages"][-1]["content"] == "approved: yes"
+
+    for strategy in ("reject", "enqueue", "interrupt", "rollback"):
+        first = await client.runs.create(thread_id, "slow", input=say("a"), context={"delay": 1})
+        if strategy == "reject":
+            with pytest.raises(httpx.HTTPStatusError) as conflict:
+                await client.runs.create(
+                    thread_id, "slow", input=say("b"), multitask_strategy="reject"
+                )
+            assert conflict.value.response.status_code == 409
+            await client.runs.join(thread_id, first["run_id"])
+            continue
+        second = await client.runs.create(
+            thread_id, "slow", input=say(strategy), context={"delay": 0},
+            multitask_strategy=strategy,
+        )  # fmt: skip
+        await client.runs.join(thread_id, second["run_id"])
+        contents = [
+            m["content"] for m in (await client.threads.get_state(thread_id))["values"]["messages"]
+        ]
+        assert contents[-2:] == [strategy, "slept 0.0"]
+
+
+async def test_store_methods(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    namespace = ["sdk", uuid.uuid4().hex]
+    await client.store.put_item(namespace, "k", {"v": 1})
+    item = await client.store.get_item(namespace, "k")
+    assert item is not None
+    assert item["value"] == {"v": 1}
+    found = await client.store.search_items(namespace, filter={"v": 1})
+    assert [i["key"] for i in found["items"]] == ["k"]
+    listed = await client.store.list_namespaces(prefix=["sdk"])
+    assert namespace in listed["namespaces"]
+    await client.store.delete_item(namespace, "k")
+    assert await client.store.get_item(namespace, "k") is None
+
+
+def test_sync_client(server: ServerProcess) -> None:
+    client = get_sync_client(url=server.url)
+    thread = client.threads.create()
+    result = client.runs.wait(thread["thread_id"], "streamer", input=say("sync"))
+    assert isinstance(result, dict)
+    assert result["messages"][-1]["content"] == "Noted. You said: sync"
+    parts = list(client.runs.stream(thread["thread_id"], "streamer", input=say("again")))
+    assert parts[-1].data["messages"][-1]["content"] == "Noted. You said: again"
+
+
+async def test_remote_graph(server: ServerProcess) -> None:
+    remote = RemoteGraph("hitl", url=server.url)
+    thread_id = (await get_client(url=server.url).threads.create())["thread_id"]
+    config = {"configurable": {"thread_id": thread_id}}
+    chunks = [c async for c in remote.astream(say("remote"), config, stream_mode="values")]
+    assert chunks
+    state = await remote.aget_state(config)
+    assert state.next == ("ask",)
+    final = await remote.ainvoke(Command(resume="ok"), config)
+    assert final["messages"][-1]["content"] == "approved: ok"
+    history = [s async for s in remote.aget_state_history(config, limit=3)]
+    assert history
