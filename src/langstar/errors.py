@@ -6,9 +6,11 @@ import logging
 import uuid
 from typing import Any
 
+from langgraph.store.base import InvalidNamespaceError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
+from psycopg import DataError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +73,29 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     )
 
 
+def invalid_namespace_handler(
+    request: Request[Any, Any, Any], exc: InvalidNamespaceError
+) -> Response[Any]:
+    return Response(
+        {"detail": f"namespace: {exc}"},
+        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+        media_type=MediaType.JSON,
+    )
+
+
+def data_error_handler(request: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+    # PostgreSQL refuses some values that JSON allows, such as "\u0000" inside a string.
+    reason = exc.diag.message_primary or type(exc).__name__
+    return Response(
+        {"detail": f"the request holds a value the database cannot store: {reason}"},
+        status_code=HTTP_422_UNPROCESSABLE_ENTITY,
+        media_type=MediaType.JSON,
+    )
+
+
 exception_handlers: dict[type[Exception] | int, Any] = {
     HTTPException: http_exception_handler,
+    InvalidNamespaceError: invalid_namespace_handler,
+    DataError: data_error_handler,
     HTTP_500_INTERNAL_SERVER_ERROR: internal_error_handler,
 }

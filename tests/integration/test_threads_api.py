@@ -222,3 +222,9 @@ async def test_health_endpoints_and_openapi(client: Client) -> None:
     schema = (await client.get("/openapi.json")).json()
     assert "/threads/{thread_id}/runs/wait" in schema["paths"]
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_values_postgres_cannot_store_are_422(client: Client) -> None:
+    response = await client.post("/threads", json={"metadata": {"bad": "nul\u0000byte"}})
+    assert response.status_code == 422
+    assert "cannot store" in response.json()["detail"]
