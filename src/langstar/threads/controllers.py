@@ -124,7 +124,12 @@ class ThreadController(Controller):
         graph: FromDishka[RegisteredGraph],
     ) -> ThreadStateUpdated:
         thread = parse_uuid(thread_id, "thread_id")
-        return ThreadStateUpdated(checkpoint=await threads.update_state(graph, thread, data))
+        checkpoint = await threads.update_state(graph, thread, data)
+        return ThreadStateUpdated(
+            checkpoint=checkpoint,
+            configurable=checkpoint,
+            checkpoint_id=checkpoint.get("checkpoint_id"),
+        )
 
     @post("/{thread_id:str}/history", status_code=200, summary="A thread's past states")
     async def post_thread_history(

@@ -59,6 +59,8 @@ class ThreadState(msgspec.Struct, kw_only=True):
     created_at: str | None
     parent_checkpoint: CheckpointRef | None
     interrupts: list[Any]
+    checkpoint_id: str | None = None
+    parent_checkpoint_id: str | None = None
 
 
 class ThreadPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -118,6 +120,8 @@ class ThreadStateUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True
 
 class ThreadStateUpdated(msgspec.Struct, kw_only=True):
     checkpoint: dict[str, Any]
+    configurable: dict[str, Any]
+    checkpoint_id: str | None
 
 
 class ThreadHistory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -421,13 +421,16 @@ def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
         )
         for task in snapshot.tasks
     ]
+    parent = _ref(snapshot.parent_config, thread_id)
     return ThreadState(
+        checkpoint_id=checkpoint.checkpoint_id,
+        parent_checkpoint_id=parent.checkpoint_id if parent else None,
         values=to_jsonable(snapshot.values),
         next=list(snapshot.next),
         tasks=tasks,
         checkpoint=checkpoint,
         metadata=to_jsonable(snapshot.metadata) if snapshot.metadata is not None else None,
         created_at=snapshot.created_at,
-        parent_checkpoint=_ref(snapshot.parent_config, thread_id),
+        parent_checkpoint=parent,
         interrupts=to_jsonable(list(snapshot.interrupts)),
     )

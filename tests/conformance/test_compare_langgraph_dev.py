@@ -1,0 +1,264 @@
+"""The same scenarios against langstar and `langgraph dev`, and their answers compared.
+
+Observations are status codes, key sets, stream event names in order, and final
+states with generated ids and timestamps blanked. Where langstar differs on
+purpose, the difference is listed in DELIBERATE (and in the README).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.postgres import PostgresForTests
+from tests.support.server import ServerProcess, free_port
+from tests.support.sse import parse
+
+GRAPHS = Path(__file__).resolve().parents[1] / "support" / "compare_graphs.py"
+LANGGRAPH_JSON = {
+    "dependencies": ["."],
+    "graphs": {name: f"./compare_graphs.py:{name}" for name in ("echo", "chatty", "hitl", "slow")},
+}
+
+# What langstar answers differently on purpose, and why.
+DELIBERATE = {
+    "unknown field in run body": "langstar refuses fields it would ignore (422); the reference "
+    "drops them silently",
+    "command together with input": "langstar refuses the pair (422); the reference runs the "
+    "command and silently drops the input",
+    "copy missing thread": "langstar answers 404 for a missing thread; the reference 409",
+}
+# Keys langstar adds to an object, always with the same meaning as the reference's own.
+EXTRA_KEYS = {
+    "thread": {"error", "interrupts"},  # the reference adds them after the first run
+}
+MISSING_KEYS = {
+    "run": {"langsmith_session_name"},  # no LangSmith on a self-hosted server
+}
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("compare")
+    shutil.copy(GRAPHS, folder / "compare_graphs.py")
+    (folder / "langgraph.json").write_text(json.dumps(LANGGRAPH_JSON))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def reference(project: Path) -> Iterator[str]:
+    """`langgraph dev`: LangGraph's own in-memory Agent Server."""
+    port = free_port()
+    binary = shutil.which("langgraph", path=os.path.dirname(os.sys.executable))
+    assert binary, "langgraph-cli is a dev dependency"
+    log = open(project / "langgraph-dev.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [binary, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
+         "--n-jobs-per-worker", "20"],
+        cwd=project,
+        env={**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (project / "langgraph-dev.log").read_text()
+        try:
+            if httpx.get(url + "/ok", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    else:
+        pytest.fail("langgraph dev did not start:\n" + (project / "langgraph-dev.log").read_text())
+    yield url
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def langstar(postgres: PostgresForTests, project: Path) -> Iterator[str]:
+    from langstar.db import migrations
+    from tests.conftest import settings_for
+
+    url = postgres.create_database("compare")
+    migrations.upgrade(url, settings_for(url))
+    server = ServerProcess(
+        {"DATABASE_URL": url}, project, "--langgraph-json", str(project / "langgraph.json")
+    ).start()
+    yield server.url
+    server.stop()
+    postgres.drop_database(url)
+
+
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|lc_run--[\w-]+")
+_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T[\d:.]+(?:Z|[+-]\d{2}:\d{2})?")
+
+
+def blank(value: Any) -> Any:
+    """The value with generated ids and timestamps replaced, for comparing two servers."""
+    if isinstance(value, dict):
+        return {k: blank(v) for k, v in value.items() if k not in ("id", "checkpoint_id")}
+    if isinstance(value, list):
+        return [blank(v) for v in value]
+    if isinstance(value, str):
+        return _TIME.sub("<time>", _ID.sub("<id>", value))
+    return value
+
+
+def say(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+def run_scenarios(base: str) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    with httpx.Client(base_url=base, timeout=60) as c:
+
+        def keys(name: str, response: httpx.Response, kind: str | None = None) -> None:
+            body = response.json()
+            item = body[0] if isinstance(body, list) and body else body
+            got = set(item) if isinstance(item, dict) else type(item).__name__
+            if kind and isinstance(got, set):
+                got = (got - EXTRA_KEYS.get(kind, set())) | MISSING_KEYS.get(kind, set())
+            seen[name] = (response.status_code, got)
+
+        def status(name: str, response: httpx.Response) -> None:
+            seen[name] = response.status_code
+
+        thread = c.post("/threads", json={"metadata": {"suite": "compare"}})
+        keys("create thread", thread, "thread")
+        tid = thread.json()["thread_id"]
+        status("get missing thread", c.get(f"/threads/{uuid.uuid4()}"))
+        status("get non-uuid thread", c.get("/threads/not-a-uuid"))
+        status(
+            "malformed json",
+            c.post("/threads", content=b"{no", headers={"content-type": "application/json"}),
+        )
+
+        wait = c.post(
+            f"/threads/{tid}/runs/wait", json={"assistant_id": "echo", "input": say("hi")}
+        )
+        seen["wait echo"] = (wait.status_code, blank(wait.json()))
+        keys("thread state", c.get(f"/threads/{tid}/state"))
+        seen["state values"] = blank(c.get(f"/threads/{tid}/state").json()["values"])
+        keys("history", c.post(f"/threads/{tid}/history", json={"limit": 5}))
+        keys(
+            "thread search",
+            c.post("/threads/search", json={"metadata": {"suite": "compare"}}),
+            "thread",
+        )
+        seen["thread count"] = c.post(
+            "/threads/count", json={"metadata": {"suite": "compare"}}
+        ).json()
+        keys("thread patch", c.patch(f"/threads/{tid}", json={"metadata": {"b": 1}}), "thread")
+
+        stream = c.post(
+            f"/threads/{tid}/runs/stream",
+            json={"assistant_id": "chatty", "input": say("go"),
+                  "stream_mode": ["values", "updates", "messages-tuple", "custom"]},
+        )  # fmt: skip
+        events = parse(stream.text)
+        seen["stream events"] = [e.event for e in events]
+        seen["stream final values"] = blank(events[-1].data)
+        seen["stream headers"] = sorted(
+            h for h in ("content-location", "location") if h in stream.headers
+        )
+
+        hitl_thread = c.post("/threads", json={}).json()["thread_id"]
+        interrupted = c.post(
+            f"/threads/{hitl_thread}/runs/wait", json={"assistant_id": "hitl", "input": say("ok?")}
+        )
+        seen["interrupt body"] = blank(interrupted.json())
+        seen["interrupted thread status"] = c.get(f"/threads/{hitl_thread}").json()["status"]
+        resumed = c.post(
+            f"/threads/{hitl_thread}/runs/wait",
+            json={"assistant_id": "hitl", "command": {"resume": "yes"}},
+        )
+        seen["resumed body"] = blank(resumed.json())
+
+        run = c.post(f"/threads/{tid}/runs", json={"assistant_id": "echo", "input": say("bg")})
+        keys("background run", run, "run")
+        run_id = run.json()["run_id"]
+        seen["join"] = blank(c.get(f"/threads/{tid}/runs/{run_id}/join").json())
+        seen["run status after join"] = c.get(f"/threads/{tid}/runs/{run_id}").json()["status"]
+
+        busy = c.post(f"/threads/{tid}/runs", json={"assistant_id": "slow", "input": say("z")})
+        rejected = {"assistant_id": "echo", "input": say("x"), "multitask_strategy": "reject"}
+        status("reject while busy", c.post(f"/threads/{tid}/runs", json=rejected))
+        c.get(f"/threads/{tid}/runs/{busy.json()['run_id']}/join")
+
+        status(
+            "unknown assistant",
+            c.post(f"/threads/{tid}/runs/wait", json={"assistant_id": str(uuid.uuid4())}),
+        )
+        status(
+            "run on missing thread",
+            c.post(f"/threads/{uuid.uuid4()}/runs/wait", json={"assistant_id": "echo"}),
+        )
+        status(
+            "invalid stream mode",
+            c.post(
+                f"/threads/{tid}/runs/stream", json={"assistant_id": "echo", "stream_mode": "nope"}
+            ),
+        )
+        status(
+            "unknown field in run body",
+            c.post(
+                f"/threads/{tid}/runs/wait",
+                json={"assistant_id": "echo", "input": say("x"), "bogus": 1},
+            ),
+        )
+        status(
+            "command together with input",
+            c.post(
+                f"/threads/{tid}/runs/wait",
+                json={"assistant_id": "echo", "input": say("x"), "command": {"resume": 1}},
+            ),
+        )
+        status("copy missing thread", c.post(f"/threads/{uuid.uuid4()}/copy"))
+
+        keys("assistant search", c.post("/assistants/search", json={"graph_id": "echo"}))
+        seen["assistant count"] = c.post("/assistants/count", json={"graph_id": "echo"}).json()
+        echo_id = c.post("/assistants/search", json={"graph_id": "echo"}).json()[0]["assistant_id"]
+        keys("assistant schemas", c.get(f"/assistants/{echo_id}/schemas"))
+
+        status(
+            "store put",
+            c.put("/store/items", json={"namespace": ["cmp"], "key": "k", "value": {"v": 1}}),
+        )
+        keys("store get", c.get("/store/items", params={"namespace": "cmp", "key": "k"}))
+        seen["store missing"] = c.get(
+            "/store/items", params={"namespace": "cmp", "key": "nope"}
+        ).json()
+        keys("store search", c.post("/store/items/search", json={"namespace_prefix": ["cmp"]}))
+        seen["store namespaces"] = c.post("/store/namespaces", json={"prefix": ["cmp"]}).json()
+        status("delete thread", c.delete(f"/threads/{hitl_thread}"))
+    return seen
+
+
+def test_langstar_answers_like_langgraph_dev(reference: str, langstar: str) -> None:
+    theirs = run_scenarios(reference)
+    ours = run_scenarios(langstar)
+    mismatches = []
+    for name, expected in theirs.items():
+        if name in DELIBERATE:
+            assert ours[name] != expected, f"{name!r} is listed as a difference but now matches"
+            continue
+        if ours[name] != expected:
+            mismatches.append(
+                f"{name}:\n  langgraph dev: {expected}\n  langstar:      {ours[name]}"
+            )
+    assert not mismatches, "\n".join(mismatches)
