@@ -1,0 +1,36 @@
+"""The README's SDK example runs as written against `langstar serve`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.server import ServerProcess
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_the_sdk_example_in_the_readme_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    api = readme[readme.index("## The API") :]
+    example = re.search(r"```python\n(.*?)```", api, re.S)
+    assert example is not None
+    server = ServerProcess(
+        {"LANGSTAR_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": ""}, tmp_path
+    ).start()
+    try:
+        code = example[1].replace("http://127.0.0.1:8123", server.url)
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines == [
+        "Noted. You said: My name is Ada.",
+        "paused before: ['respond']",
+        "You told me: My name is Ada.",
+    ]
