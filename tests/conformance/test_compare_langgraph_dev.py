@@ -177,6 +177,14 @@ def run_scenarios(base: str) -> dict[str, Any]:
             h for h in ("content-location", "location") if h in stream.headers
         )
 
+        with_events = c.post(
+            "/runs/stream",
+            json={"assistant_id": "chatty", "input": say("go"), "stream_mode": ["events"]},
+        )
+        seen["events mode"] = [
+            (e.event, e.data.get("event"), e.data.get("name")) for e in parse(with_events.text)[1:]
+        ]
+
         hitl_thread = c.post("/threads", json={}).json()["thread_id"]
         interrupted = c.post(
             f"/threads/{hitl_thread}/runs/wait", json={"assistant_id": "hitl", "input": say("ok?")}

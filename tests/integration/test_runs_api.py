@@ -89,6 +89,21 @@ async def test_stream_sends_metadata_first_then_each_mode(graphs_client: Client)
     assert all(e.id is None for e in events)  # ids only for resumable streams
 
 
+async def test_events_mode_streams_callback_events_beside_other_modes(
+    graphs_client: Client,
+) -> None:
+    _, events = await stream(
+        graphs_client, "/runs/stream", body("streamer", "ev", stream_mode=["events", "values"])
+    )
+    kinds = [e.data["event"] for e in events if e.event == "events"]
+    assert kinds[0] == "on_chain_start"
+    assert "on_chat_model_stream" in kinds
+    assert kinds[-1] == "on_chain_end"
+    assert events[-1].event in ("values", "events")
+    values = [e for e in events if e.event == "values"]
+    assert values[-1].data["messages"][-1]["content"] == "echo: ev"
+
+
 @pytest.mark.parametrize("mode", ["debug", "tasks", "checkpoints", "messages"])
 async def test_other_stream_modes(graphs_client: Client, mode: str) -> None:
     _, events = await stream(graphs_client, "/runs/stream", body("streamer", "x", stream_mode=mode))

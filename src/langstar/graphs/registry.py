@@ -140,7 +140,8 @@ def compile_graph(
     if isinstance(obj, StateGraph):
         return obj.compile(checkpointer=checkpointer, store=store, name=name)
     if isinstance(obj, Pregel):
-        return obj.copy(update={"checkpointer": checkpointer, "store": store})
+        # Named after its graph id, as the Agent Server names it in traces and events.
+        return obj.copy(update={"checkpointer": checkpointer, "store": store, "name": name})
     if callable(obj):
         params = inspect.signature(obj).parameters
         kwargs: dict[str, Any] = {}

@@ -27,8 +27,6 @@ def refuse_unsupported(body: RunCreate, *, stateless: bool) -> None:
             raise UnprocessableEntity(f"{name}: not supported by this server")
     if body.command is not None and body.input is not None:
         raise UnprocessableEntity("command: cannot be combined with input")
-    if "events" in stream_modes(body):
-        raise UnprocessableEntity("stream_mode: 'events' is not supported by this server yet")
     if body.on_completion is not None and not stateless:
         raise UnprocessableEntity("on_completion: applies only to stateless runs (POST /runs)")
     if body.after_seconds is not None and body.after_seconds < 0:

@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
+from langgraph.pregel import Pregel
 from langgraph.types import Command
 from litestar.exceptions import ServiceUnavailableException
 
@@ -176,7 +177,9 @@ class RunExecutor:
     async def _execute(self, job: RunJob, stream: RunStream) -> None:
         graph = job.graph.compiled
         wanted = set(job.stream_modes)
-        modes = {"values"} | {"messages" if m.startswith("messages") else m for m in wanted}
+        modes = {"values"} | {
+            "messages" if m.startswith("messages") else m for m in wanted if m != "events"
+        }
         payload: Any = job.input
         if job.command is not None:
             payload = Command(
@@ -192,15 +195,17 @@ class RunExecutor:
         last_values: Any = None
         messages = _MessageAccumulator()
         try:
-            async for item in graph.astream(
-                payload,
-                job.config,
-                stream_mode=cast(Any, sorted(modes)),
-                subgraphs=True,
-                interrupt_before=job.interrupt_before,
-                interrupt_after=job.interrupt_after,
+            options = {
+                "stream_mode": sorted(modes),
+                "subgraphs": True,
+                "interrupt_before": job.interrupt_before,
+                "interrupt_after": job.interrupt_after,
                 **kwargs,
-            ):
+            }
+            async for item in _graph_items(graph, payload, job.config, options, "events" in wanted):
+                if len(item) == 2:
+                    await self._publish(job, stream, "events", item[1])
+                    continue
                 namespace, mode, chunk = cast(tuple[tuple[str, ...], str, Any], item)
                 if mode == "values" and not namespace:
                     last_values = chunk
@@ -280,6 +285,27 @@ class RunExecutor:
         if pending:
             log.warning("cancelled %d run(s) still going after the grace period", len(pending))
             await asyncio.wait(pending, timeout=5)
+
+
+async def _graph_items(
+    graph: Pregel[Any, Any, Any, Any],
+    payload: Any,
+    config: RunnableConfig,
+    options: dict[str, Any],
+    with_events: bool,
+) -> AsyncIterator[tuple[Any, ...]]:
+    """`(namespace, mode, chunk)` from the graph's stream; with `events` also `("events", e)`."""
+    if not with_events:
+        async for item in graph.astream(payload, config, **options):
+            yield cast(tuple[Any, ...], item)
+        return
+    # astream_events runs astream underneath: the root graph's on_chain_stream events carry
+    # exactly the items astream would have yielded, and are not sent as events themselves.
+    async for event in graph.astream_events(payload, config, version="v2", **options):
+        if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
+            yield cast(tuple[Any, ...], event["data"]["chunk"])
+        else:
+            yield ("events", event)
 
 
 class _MessageAccumulator:
