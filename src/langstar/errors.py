@@ -23,6 +23,17 @@ class Conflict(HTTPException):
     status_code = 409
 
 
+MAX_PAGE = 1000
+
+
+def check_page(limit: int, offset: int = 0) -> None:
+    """Every listing takes `limit` in 1..MAX_PAGE and a non-negative `offset`."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
+    if offset < 0:
+        raise UnprocessableEntity("offset: must not be negative")
+
+
 def parse_uuid(value: str, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)

@@ -18,7 +18,7 @@ from langstar.db.savers import PooledPostgresSaver
 from langstar.settings import DatabaseSettings
 from tests.conftest import settings_for
 from tests.support.asgi import asgi_client
-from tests.support.fakes import FakeModelProvider, RecordingChatModel
+from tests.support.fakes import FakeModelProvider, GatedChatModel, RecordingChatModel
 
 
 def say(text: str) -> dict[str, Any]:
@@ -48,14 +48,9 @@ async def test_fifty_concurrent_runs_on_different_threads_all_persist(
 async def test_a_second_run_on_a_busy_thread_is_rejected_not_lost(
     migrated_url: str, tmp_path: Path
 ) -> None:
-    gate = asyncio.Event()
-
-    class SlowModel(RecordingChatModel):
-        async def _agenerate(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
-            await gate.wait()
-            return self._generate(messages)
-
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(SlowModel()))
+    model = GatedChatModel()
+    gate = model.gate
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(model))
     thread = str(uuid.uuid4())
     async with asgi_client(app) as client:
         first = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("one")))
@@ -104,14 +99,9 @@ async def test_two_checkpoint_operations_are_in_flight_at_once(migrated_url: str
 async def test_a_client_that_disconnects_does_not_cancel_its_run(
     migrated_url: str, tmp_path: Path
 ) -> None:
-    gate = asyncio.Event()
-
-    class SlowModel(RecordingChatModel):
-        async def _agenerate(self, messages: Any, *args: Any, **kwargs: Any) -> Any:
-            await gate.wait()
-            return self._generate(messages)
-
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(SlowModel()))
+    model = GatedChatModel()
+    gate = model.gate
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(model))
     thread = str(uuid.uuid4())
     async with asgi_client(app) as client:
         request = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("hi")))

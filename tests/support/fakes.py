@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -47,6 +48,16 @@ class RecordingChatModel(BaseChatModel):
         for i, word in enumerate(words):
             token = word if i == len(words) - 1 else word + " "
             yield ChatGenerationChunk(message=AIMessageChunk(content=token))
+
+
+class GatedChatModel(RecordingChatModel):
+    """Answers only once the test opens its gate, to hold a run in flight."""
+
+    gate: asyncio.Event = Field(default_factory=asyncio.Event)
+
+    async def _agenerate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        await self.gate.wait()
+        return self._generate(messages)
 
 
 class FakeModelProvider(Provider):

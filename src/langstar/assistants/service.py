@@ -23,7 +23,7 @@ from langstar.assistants.schemas import (
     GraphSchemas,
 )
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, UnprocessableEntity
+from langstar.errors import Conflict, UnprocessableEntity, check_page
 from langstar.graphs.registry import GraphRegistry, RegisteredGraph
 from langstar.identity import Identity
 from langstar.runs.config import check_assistant_config
@@ -31,7 +31,6 @@ from langstar.settings import RunSettings
 
 # Default assistants belong to no user: everyone may read them, nobody may change them.
 SYSTEM_OWNER = ""
-MAX_PAGE = 1000
 _COLUMNS = ", ".join(ASSISTANT_FIELDS)
 
 
@@ -212,7 +211,7 @@ class AssistantService:
         return " AND ".join(clauses), params
 
     async def search(self, body: AssistantSearch) -> list[dict[str, Any]]:
-        _check_page(body.limit, body.offset)
+        check_page(body.limit, body.offset)
         columns = list(ASSISTANT_FIELDS)
         if body.select is not None:
             unknown = sorted(set(body.select) - set(ASSISTANT_FIELDS))
@@ -237,7 +236,7 @@ class AssistantService:
         return int(row["n"]) if row else 0
 
     async def versions(self, assistant_id: str, body: AssistantVersionsSearch) -> list[Assistant]:
-        _check_page(body.limit, body.offset)
+        check_page(body.limit, body.offset)
         row = await self._row(assistant_id)
         async with self._pool.connection() as conn:
             cur = await conn.execute(
@@ -289,10 +288,3 @@ class AssistantService:
     async def schemas(self, assistant_id: str) -> GraphSchemas:
         resolved = await self.resolve(assistant_id)
         return graph_schemas(resolved.graph_id, resolved.compiled)
-
-
-def _check_page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
-    if offset < 0:
-        raise UnprocessableEntity("offset: must not be negative")

@@ -13,6 +13,15 @@ from langstar.models.offline import OfflineChatModel
 from langstar.settings import ModelSettings, Settings, SettingsError, StoreSettings
 
 
+def _api_key(env: dict[str, str] | None, variable: str, base_url: str, key: str) -> str:
+    """The key from the environment; only OpenAI itself (no base_url) cannot do without."""
+    found = (dict(os.environ) if env is None else env).get(variable, "")
+    if not found and not base_url:
+        raise SettingsError(key, f"environment variable {variable} is not set (needed for OpenAI)")
+    # Local servers (vLLM, Ollama, llama.cpp) usually take any key.
+    return found or "unused"
+
+
 def build_chat_model(settings: ModelSettings, env: dict[str, str] | None = None) -> BaseChatModel:
     """The configured model: offline, or any OpenAI-compatible chat-completions endpoint."""
     if settings.provider == "offline":
@@ -20,18 +29,11 @@ def build_chat_model(settings: ModelSettings, env: dict[str, str] | None = None)
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
 
-    env = dict(os.environ) if env is None else env
-    key = env.get(settings.api_key_env, "")
-    if not key and not settings.base_url:
-        raise SettingsError(
-            "model.api_key_env",
-            f"environment variable {settings.api_key_env} is not set (needed for OpenAI)",
-        )
+    key = _api_key(env, settings.api_key_env, settings.base_url, "model.api_key_env")
     return ChatOpenAI(
         model=settings.model,
         base_url=settings.base_url or None,
-        # Local servers (vLLM, Ollama, llama.cpp) usually take any key.
-        api_key=SecretStr(key or "unused"),
+        api_key=SecretStr(key),
         temperature=settings.temperature,
         timeout=settings.timeout_seconds,
         max_retries=settings.max_retries,
@@ -44,17 +46,16 @@ def build_embeddings(settings: StoreSettings, env: dict[str, str] | None = None)
     from langchain_openai import OpenAIEmbeddings
     from pydantic import SecretStr
 
-    env = dict(os.environ) if env is None else env
-    key = env.get(settings.embedding_api_key_env, "")
-    if not key and not settings.embedding_base_url:
-        raise SettingsError(
-            "store.embedding_api_key_env",
-            f"environment variable {settings.embedding_api_key_env} is not set (needed for OpenAI)",
-        )
+    key = _api_key(
+        env,
+        settings.embedding_api_key_env,
+        settings.embedding_base_url,
+        "store.embedding_api_key_env",
+    )
     return OpenAIEmbeddings(
         model=settings.embedding_model,
         base_url=settings.embedding_base_url or None,
-        api_key=SecretStr(key or "unused"),
+        api_key=SecretStr(key),
         dimensions=settings.embedding_dims,
         # Local servers do not speak OpenAI's token-id input.
         check_embedding_ctx_length=bool(not settings.embedding_base_url),

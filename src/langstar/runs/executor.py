@@ -67,10 +67,6 @@ class RunExecutor:
         self._thread_turns: dict[uuid.UUID, asyncio.Event] = {}
         self._closing = False
 
-    @property
-    def running(self) -> int:
-        return len(self._tasks)
-
     def start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         if self._closing:
             coro.close()
@@ -79,10 +75,6 @@ class RunExecutor:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-    async def run(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Start work and wait for it; cancelling the waiter leaves the work going."""
-        return await asyncio.shield(self.start(coro))
 
     def submit(self, job: RunJob) -> RunStream:
         """Start a run in the background; its events go to the returned stream."""

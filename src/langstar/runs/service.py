@@ -12,7 +12,7 @@ from typing import Any
 from litestar.exceptions import NotFoundException
 
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, UnprocessableEntity
+from langstar.errors import Conflict, UnprocessableEntity, check_page
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.runs import records
@@ -27,7 +27,6 @@ from langstar.streaming.sse import HEARTBEAT, frame
 from langstar.threads.service import ThreadService, jsonb
 
 log = logging.getLogger(__name__)
-MAX_PAGE = 1000
 
 
 def _durability(body: RunCreate) -> str | None:
@@ -292,8 +291,7 @@ class RunService:
     async def list_runs(
         self, thread_id: uuid.UUID, *, limit: int, offset: int, status: str | None
     ) -> list[Run]:
-        if not 1 <= limit <= MAX_PAGE:
-            raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
+        check_page(limit, offset)
         await self._threads.get(thread_id)
         return await self._records.list_runs(thread_id, limit=limit, offset=offset, status=status)
 

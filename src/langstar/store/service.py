@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.store.base import BaseStore, Item
 from langgraph.store.base import SearchItem as StoreSearchItem
 
-from langstar.errors import UnprocessableEntity
+from langstar.errors import UnprocessableEntity, check_page
 from langstar.store.schemas import (
     Namespaces,
     SearchItem,
@@ -16,8 +16,6 @@ from langstar.store.schemas import (
     StorePut,
     StoreSearch,
 )
-
-MAX_PAGE = 1000
 
 
 def _namespace(labels: list[str] | tuple[str, ...], *, field: str = "namespace") -> tuple[str, ...]:
@@ -30,13 +28,6 @@ def _namespace(labels: list[str] | tuple[str, ...], *, field: str = "namespace")
         if "." in label:
             raise UnprocessableEntity(f"{field}: label {label!r} must not contain '.'")
     return tuple(labels)
-
-
-def _page(limit: int, offset: int) -> None:
-    if not 1 <= limit <= MAX_PAGE:
-        raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
-    if offset < 0:
-        raise UnprocessableEntity("offset: must not be negative")
 
 
 def _item(item: Item) -> StoreItem:
@@ -84,7 +75,7 @@ class StoreService:
         await self._store.adelete(_namespace(body.namespace), body.key)
 
     async def search(self, body: StoreSearch) -> SearchItems:
-        _page(body.limit, body.offset)
+        check_page(body.limit, body.offset)
         items = await self._store.asearch(
             tuple(body.namespace_prefix or ()),
             query=body.query,
@@ -96,7 +87,7 @@ class StoreService:
         return SearchItems(items=[_search_item(item) for item in items])
 
     async def list_namespaces(self, body: StoreListNamespaces) -> Namespaces:
-        _page(body.limit, body.offset)
+        check_page(body.limit, body.offset)
         if body.max_depth is not None and body.max_depth < 1:
             raise UnprocessableEntity("max_depth: must be at least 1")
         found = await self._store.alist_namespaces(

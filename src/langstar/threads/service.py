@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from psycopg.types.json import Jsonb
 
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, UnprocessableEntity
+from langstar.errors import Conflict, UnprocessableEntity, check_page
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.serde import dumps, to_jsonable
@@ -33,7 +33,6 @@ from langstar.threads.schemas import (
 )
 
 _COLUMNS = ", ".join(THREAD_FIELDS)
-MAX_PAGE = 1000
 # LangGraph's checkpoint tables, which langstar's own migrations create and version.
 _CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 
@@ -92,45 +91,26 @@ class ThreadService:
             raise _not_found(thread_id)
         return row["graph_id"]  # type: ignore[no-any-return]
 
-    async def claim(
-        self, thread_id: uuid.UUID, *, graph_id: str, assistant_id: str, create: bool
-    ) -> None:
-        """Mark the thread busy for one run, creating it if asked.
-
-        The conditional update is the database's guarantee that two runs never share a
-        thread: the second finds it busy and gets 409 instead of forking the same checkpoint.
-        """
+    async def claim(self, thread_id: uuid.UUID, *, graph_id: str, assistant_id: str) -> None:
+        """Hold an idle thread busy for a state update; 409 while a run has it."""
         tags = jsonb({"graph_id": graph_id, "assistant_id": assistant_id})
-        if create:
-            sql = (
-                "INSERT INTO threads (thread_id, owner, graph_id, status, metadata) "
-                "VALUES (%(id)s, %(owner)s, %(graph)s, 'busy', %(tags)s) "
-                "ON CONFLICT (thread_id) DO UPDATE SET status = 'busy', "
-                "graph_id = EXCLUDED.graph_id, metadata = threads.metadata || EXCLUDED.metadata, "
-                "updated_at = now() "
-                "WHERE threads.owner = EXCLUDED.owner AND threads.status <> 'busy' "
-                "RETURNING 1"
-            )
-        else:
-            sql = (
-                "UPDATE threads SET status = 'busy', graph_id = %(graph)s, "
-                "metadata = metadata || %(tags)s, updated_at = now() "
-                "WHERE thread_id = %(id)s AND owner = %(owner)s AND status <> 'busy' "
-                "RETURNING 1"
-            )
-        params = {"id": thread_id, "owner": self._owner, "graph": graph_id, "tags": tags}
         async with self._pool.connection() as conn:
-            claimed = await (await conn.execute(sql, params)).fetchone()
-            if claimed is not None:
+            cur = await conn.execute(
+                "UPDATE threads SET status = 'busy', graph_id = %s, "
+                "metadata = metadata || %s, updated_at = now() "
+                "WHERE thread_id = %s AND owner = %s AND status <> 'busy' RETURNING 1",
+                (graph_id, tags, thread_id, self._owner),
+            )
+            if await cur.fetchone() is not None:
                 return
             cur = await conn.execute(
-                "SELECT status FROM threads WHERE thread_id = %s AND owner = %s",
+                "SELECT 1 FROM threads WHERE thread_id = %s AND owner = %s",
                 (thread_id, self._owner),
             )
             existing = await cur.fetchone()
         if existing is None:
             raise _not_found(thread_id)
-        raise Conflict(f"Thread {thread_id} is busy with another run")
+        raise Conflict(f"Thread {thread_id} is busy with a run")
 
     async def release(
         self,
@@ -242,10 +222,7 @@ class ThreadService:
         return " AND ".join(clauses), params
 
     async def search(self, body: ThreadSearch) -> list[dict[str, Any]]:
-        if not 1 <= body.limit <= MAX_PAGE:
-            raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
-        if body.offset < 0:
-            raise UnprocessableEntity("offset: must not be negative")
+        check_page(body.limit, body.offset)
         if body.extract:
             raise UnprocessableEntity("extract: not supported by this server")
         columns = list(THREAD_FIELDS)
@@ -326,8 +303,7 @@ class ThreadService:
     async def history(
         self, graph: Pregel[Any, Any, Any, Any], thread_id: uuid.UUID, body: ThreadHistory
     ) -> list[ThreadState]:
-        if not 1 <= body.limit <= MAX_PAGE:
-            raise UnprocessableEntity(f"limit: must be between 1 and {MAX_PAGE}")
+        check_page(body.limit)
         before = body.before
         if isinstance(before, str):
             before = CheckpointConfig(checkpoint_id=before)
@@ -353,7 +329,6 @@ class ThreadService:
             thread_id,
             graph_id=graph.graph_id,
             assistant_id=str(graph.assistant_id),
-            create=False,
         )
         try:
             new_config = await graph.compiled.aupdate_state(
