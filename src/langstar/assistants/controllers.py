@@ -6,7 +6,7 @@ from typing import Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from langstar.assistants.schemas import (
     Assistant,
@@ -82,7 +82,7 @@ class AssistantController(Controller):
         assistant_id: AssistantId,
         assistants: FromDishka[AssistantService],
         data: JSONBody[LatestVersion | None] = None,
-        version: int | None = None,
+        version: FromQuery[int | None] = None,
     ) -> Assistant:
         # The reference schema puts `version` in the query; the SDK sends it in the body.
         chosen = version if version is not None else (data.version if data else None)
@@ -95,7 +95,7 @@ class AssistantController(Controller):
         self,
         assistant_id: AssistantId,
         assistants: FromDishka[AssistantService],
-        xray: str = "false",
+        xray: FromQuery[str] = "false",
     ) -> dict[str, Any]:
         depth: bool | int = xray.lower() in ("true", "1") if not xray.isdigit() else int(xray)
         return await assistants.graph(assistant_id, depth)
@@ -111,7 +111,7 @@ class AssistantController(Controller):
         self,
         assistant_id: AssistantId,
         assistants: FromDishka[AssistantService],
-        recurse: bool = False,
+        recurse: FromQuery[bool] = False,
     ) -> dict[str, dict[str, Any]]:
         return await assistants.subgraphs(assistant_id, None, recurse)
 
@@ -121,6 +121,6 @@ class AssistantController(Controller):
         assistant_id: AssistantId,
         namespace: FromPath[str],
         assistants: FromDishka[AssistantService],
-        recurse: bool = False,
+        recurse: FromQuery[bool] = False,
     ) -> dict[str, dict[str, Any]]:
         return await assistants.subgraphs(assistant_id, namespace, recurse)

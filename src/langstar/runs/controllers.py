@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, delete, get, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Stream
 
 from langstar.assistants.service import AssistantService
@@ -84,9 +84,9 @@ class ThreadRunController(Controller):
         self,
         thread_id: ThreadId,
         runs: FromDishka[RunService],
-        limit: int = 10,
-        offset: int = 0,
-        status: str | None = None,
+        limit: FromQuery[int] = 10,
+        offset: FromQuery[int] = 0,
+        status: FromQuery[str | None] = None,
     ) -> list[Run]:
         return await runs.list_runs(
             parse_uuid(thread_id, "thread_id"), limit=limit, offset=offset, status=status
@@ -116,7 +116,7 @@ class ThreadRunController(Controller):
         thread_id: ThreadId,
         run_id: RunId,
         runs: FromDishka[RunService],
-        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID")] = None,
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> Stream:
         thread, run = _ids(thread_id, run_id)
         body = await runs.join_stream(thread, run, last_event_id)
@@ -129,8 +129,8 @@ class ThreadRunController(Controller):
         thread_id: ThreadId,
         run_id: RunId,
         runs: FromDishka[RunService],
-        wait: bool = False,
-        action: CancelAction = "interrupt",
+        wait: FromQuery[bool] = False,
+        action: FromQuery[CancelAction] = "interrupt",
     ) -> Response[Any]:
         await runs.cancel(*_ids(thread_id, run_id), wait=wait, action=action)
         return Response({}, status_code=200) if wait else Response(None, status_code=202)
@@ -185,7 +185,7 @@ class StatelessRunController(Controller):
         self,
         data: JSONBody[RunCancel],
         runs: FromDishka[RunService],
-        action: CancelAction = "interrupt",
+        action: FromQuery[CancelAction] = "interrupt",
     ) -> None:
         await runs.cancel_many(data, action)
 
@@ -199,8 +199,8 @@ class ThreadStreamController(Controller):
         self,
         thread_id: ThreadId,
         runs: FromDishka[RunService],
-        stream_modes: Annotated[str, Parameter(query="stream_modes")] = "run_modes",
-        last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID")] = None,
+        stream_modes: FromQuery[str] = "run_modes",
+        last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> Stream:
         if last_event_id:
             raise UnprocessableEntity("Last-Event-ID: a thread stream cannot be resumed")

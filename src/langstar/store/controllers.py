@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, post, put
-from litestar.params import JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from langstar.store.schemas import (
     Namespaces,
@@ -29,10 +29,10 @@ class StoreController(Controller):
     @get("/items", summary="Get an item (null when missing)")
     async def get_item(
         self,
-        key: str,
+        key: FromQuery[str],
         store: FromDishka[StoreService],
-        namespace: str = "",
-        refresh_ttl: bool | None = None,
+        namespace: FromQuery[str] = "",
+        refresh_ttl: FromQuery[bool | None] = None,
     ) -> StoreItem | None:
         return await store.get(namespace, key, refresh_ttl)
 

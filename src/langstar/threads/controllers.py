@@ -6,7 +6,7 @@ from typing import Any
 
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, patch, post
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 
 from langstar.errors import parse_uuid
 from langstar.graphs.registry import RegisteredGraph
@@ -82,7 +82,7 @@ class ThreadController(Controller):
         thread_id: ThreadId,
         threads: FromDishka[ThreadService],
         graph: FromDishka[RegisteredGraph],
-        subgraphs: bool = False,
+        subgraphs: FromQuery[bool] = False,
     ) -> ThreadState:
         thread = parse_uuid(thread_id, "thread_id")
         return await threads.state(graph.compiled, thread, subgraphs=subgraphs)
@@ -96,7 +96,7 @@ class ThreadController(Controller):
         checkpoint_id: FromPath[str],
         threads: FromDishka[ThreadService],
         graph: FromDishka[RegisteredGraph],
-        subgraphs: bool = False,
+        subgraphs: FromQuery[bool] = False,
     ) -> ThreadState:
         checkpoint = CheckpointConfig(checkpoint_id=checkpoint_id)
         thread = parse_uuid(thread_id, "thread_id")
@@ -147,8 +147,8 @@ class ThreadController(Controller):
         thread_id: ThreadId,
         threads: FromDishka[ThreadService],
         graph: FromDishka[RegisteredGraph],
-        limit: int = 10,
-        before: str | None = None,
+        limit: FromQuery[int] = 10,
+        before: FromQuery[str | None] = None,
     ) -> list[ThreadState]:
         body = ThreadHistory(limit=limit, before=before)
         return await threads.history(graph.compiled, parse_uuid(thread_id, "thread_id"), body)
