@@ -76,7 +76,8 @@ class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     recursion_limit: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 25
     max_recursion_limit: Annotated[int, msgspec.Meta(ge=1, le=10000)] = 200
     configurable_keys: list[str] = msgspec.field(default_factory=lambda: ["user_id"])
-    heartbeat_seconds: Positive = 10.0
+    heartbeat_seconds: Positive = 5.0
+    lease_seconds: Annotated[float, msgspec.Meta(ge=3)] = 30.0
     stream_retention_seconds: Positive = 300.0
 
 

@@ -339,3 +339,51 @@ async def test_bad_run_requests(graphs_client: Client) -> None:
             f"/threads/{thread}/runs", json=body("slow", on_completion="delete")
         )
     ).status_code == 422
+
+
+async def test_a_run_left_by_a_dead_server_is_failed_and_frees_its_thread(
+    graphs_client: Client, settings: Any
+) -> None:
+    import psycopg
+
+    thread = await new_thread(graphs_client)
+    first = await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "a"))
+    assert first.status_code == 200
+    orphan = uuid.uuid4()
+    with psycopg.connect(settings.database.url, autocommit=True) as conn:
+        # What a server killed mid-run leaves behind: a running run nobody renews.
+        conn.execute(
+            "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, status, "
+            "multitask_strategy, worker, lease_expires_at) SELECT %s, thread_id, "
+            "%s, 'streamer', owner, 'running', 'enqueue', 'gone:1', now() - interval '1 second' "
+            "FROM threads WHERE thread_id = %s",
+            (orphan, uuid.uuid4(), thread),
+        )
+        conn.execute("UPDATE threads SET status = 'busy' WHERE thread_id = %s", (thread,))
+    rejecting = body("streamer", "b", multitask_strategy="reject")
+    response = await graphs_client.post(f"/threads/{thread}/runs/wait", json=rejecting)
+    assert response.status_code == 200, response.text
+    assert response.json()["messages"][-1]["content"] == "echo: b"
+    lost = (await graphs_client.get(f"/threads/{thread}/runs/{orphan}")).json()
+    assert lost["status"] == "error"
+    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
+
+
+async def test_a_long_run_keeps_its_lease(settings: Any, chat_model: Any) -> None:
+    import msgspec
+
+    from langstar.app import create_app
+    from tests.support.asgi import asgi_client
+    from tests.support.fakes import FakeModelProvider
+    from tests.support.graphs import TEST_GRAPHS
+
+    runs = msgspec.structs.replace(settings.runs, lease_seconds=3.0)
+    short_leases = msgspec.structs.replace(settings, graphs=TEST_GRAPHS, runs=runs)
+    async with asgi_client(create_app(short_leases, FakeModelProvider(chat_model))) as client:
+        thread = await new_thread(client)
+        waited = await client.post(
+            f"/threads/{thread}/runs/wait", json=body("slow", context={"delay": 5})
+        )
+        assert waited.json()["messages"][-1]["content"] == "slept 5.0"
+        runs_now = (await client.get(f"/threads/{thread}/runs")).json()
+        assert runs_now[0]["status"] == "success"

@@ -99,6 +99,13 @@ runs = Table(
     Column("cancel_action", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("worker", Text, nullable=True),
+    Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "ix_runs_inflight_lease",
+        "lease_expires_at",
+        postgresql_where=text("status IN ('pending', 'running')"),
+    ),
     CheckConstraint(
         "status IN ('pending', 'running', 'success', 'error', 'timeout', 'interrupted')",
         name="ck_runs_status",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
@@ -57,15 +59,35 @@ class RunExecutor:
     finish, then cancels what is left.
     """
 
-    def __init__(self, pool: Pool, bus: EventBus, grace_seconds: float) -> None:
+    def __init__(
+        self, pool: Pool, bus: EventBus, grace_seconds: float, lease_seconds: float
+    ) -> None:
         self._pool = pool
         self._bus = bus
         self._grace = grace_seconds
+        self.lease_seconds = lease_seconds
+        # Names this process in the runs it holds.
+        self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._keeper: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._jobs: dict[uuid.UUID, tuple[RunJob, asyncio.Task[Any]]] = {}
         self._cancel_actions: dict[uuid.UUID, str] = {}
         self._thread_turns: dict[uuid.UUID, asyncio.Event] = {}
         self._closing = False
+
+    def open(self) -> None:
+        """Start renewing this process's leases and failing runs whose process died."""
+        self._keeper = asyncio.create_task(self._keep_leases())
+
+    async def _keep_leases(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            try:
+                await records.renew(self._pool, self.worker, list(self._jobs), self.lease_seconds)
+                if lost := await records.reap(self._pool):
+                    log.warning("failed the runs of %d thread(s) whose server died", lost)
+            except Exception as exc:  # the database may be restarting; try again next time
+                log.warning("could not renew run leases: %s", exc)
 
     def start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         if self._closing:
@@ -268,6 +290,8 @@ class RunExecutor:
 
     async def aclose(self) -> None:
         self._closing = True
+        if self._keeper is not None:
+            self._keeper.cancel()
         if not self._tasks:
             return
         log.info("waiting up to %.0fs for %d run(s) to finish", self._grace, len(self._tasks))

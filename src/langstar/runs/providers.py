@@ -25,7 +25,10 @@ class RunsProvider(Provider):
         self, settings: Settings, pool: Pool, bus: EventBus
     ) -> AsyncIterator[RunExecutor]:
         # Taking the pool makes the container close the executor (draining runs) before it.
-        executor = RunExecutor(pool, bus, settings.server.shutdown_grace_seconds)
+        executor = RunExecutor(
+            pool, bus, settings.server.shutdown_grace_seconds, settings.runs.lease_seconds
+        )
+        executor.open()
         yield executor
         await executor.aclose()
 

@@ -54,10 +54,13 @@ class RunRecords:
         metadata: dict[str, Any],
         kwargs: dict[str, Any],
         multitask_strategy: str,
+        worker: str,
+        lease_seconds: float,
     ) -> Run:
         cur = await conn.execute(
             f"INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, metadata, "
-            f"kwargs, multitask_strategy) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) "
+            f"kwargs, multitask_strategy, worker, lease_expires_at) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) "
             f"RETURNING {_COLUMNS}",
             (
                 run_id,
@@ -68,6 +71,8 @@ class RunRecords:
                 jsonb(metadata),
                 jsonb(kwargs),
                 multitask_strategy,
+                worker,
+                lease_seconds,
             ),
         )
         row = await cur.fetchone()
@@ -127,12 +132,55 @@ class RunRecords:
             return [row["run_id"] for row in await cur.fetchall()]
 
 
+LOST = {
+    "error": "RunLost",
+    "message": "the server process running it stopped before it finished",
+}
+
+
+async def renew(pool: Pool, worker: str, run_ids: list[uuid.UUID], lease_seconds: float) -> None:
+    """Extend this process's hold on the runs it executes."""
+    if not run_ids:
+        return
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE runs SET lease_expires_at = now() + make_interval(secs => %s) "
+            "WHERE run_id = ANY(%s) AND worker = %s AND status IN ('pending', 'running')",
+            (lease_seconds, run_ids, worker),
+        )
+
+
+async def reap(pool: Pool, thread_id: uuid.UUID | None = None) -> int:
+    """Fail the in-flight runs whose process died (their lease lapsed), freeing their threads."""
+    async with pool.connection() as conn, conn.transaction():
+        sql = (
+            "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+            "WHERE status IN ('pending', 'running') AND lease_expires_at < now()"
+        )
+        params: list[Any] = [jsonb(LOST)]
+        if thread_id is not None:
+            sql += " AND thread_id = %s"
+            params.append(thread_id)
+        cur = await conn.execute(sql + " RETURNING thread_id", params)
+        threads = list({row["thread_id"] for row in await cur.fetchall()})
+        if threads:
+            await conn.execute(
+                "UPDATE threads t SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r "
+                "WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running')) "
+                "THEN 'busy' ELSE 'error' END, error = %s, updated_at = now() "
+                "WHERE t.thread_id = ANY(%s)",
+                (jsonb(LOST), threads),
+            )
+    return len(threads)
+
+
 async def claim(pool: Pool, run: Run) -> str | None:
     """Start the run if it is its thread's turn; returns why not, or None once running.
 
     The partial unique index on running runs is what guarantees one run per thread,
     even across server processes; the ordering clause keeps queued runs first-in first-out.
     """
+    await reap(pool, run.thread_id)  # a run left by a dead process must not block the thread
     async with pool.connection() as conn:
         try:
             cur = await conn.execute(
@@ -171,8 +219,10 @@ async def finish(
 ) -> None:
     """Record how the run ended and what the thread now holds, in one transaction."""
     async with pool.connection() as conn, conn.transaction():
+        # A run already failed as lost keeps that verdict: its thread may have moved on.
         await conn.execute(
-            "UPDATE runs SET status = %s, error = %s, updated_at = now() WHERE run_id = %s",
+            "UPDATE runs SET status = %s, error = %s, updated_at = now() "
+            "WHERE run_id = %s AND status IN ('pending', 'running')",
             (status, None if error is None else jsonb(error), run.run_id),
         )
         await conn.execute(

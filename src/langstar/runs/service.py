@@ -93,6 +93,9 @@ class RunService:
             "temporary": stateless and body.on_completion != "keep",
         }
         to_cancel: list[uuid.UUID] = []
+        if thread_id is not None:
+            # A run whose server died must neither block nor be cancelled by this one.
+            await records.reap(self._pool, thread_id)
         async with self._pool.connection() as conn, conn.transaction():
             owner = self._identity.user_id
             cur = await conn.execute(
@@ -132,6 +135,8 @@ class RunService:
                 metadata=body.metadata or {},
                 kwargs=kwargs,
                 multitask_strategy=strategy,
+                worker=self._executor.worker,
+                lease_seconds=self._executor.lease_seconds,
             )
             await conn.execute(
                 "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
