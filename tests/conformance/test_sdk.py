@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -232,3 +233,29 @@ async def test_remote_graph(server: ServerProcess) -> None:
     assert final["messages"][-1]["content"] == "approved: ok"
     history = [s async for s in remote.aget_state_history(config, limit=3)]
     assert history
+
+
+def test_a_stream_client_leaving_cancels_its_run_when_asked(server: ServerProcess) -> None:
+    client = get_sync_client(url=server.url)
+    for on_disconnect, expected in (("cancel", "interrupted"), ("continue", "success")):
+        thread_id = client.threads.create()["thread_id"]
+        parts = client.runs.stream(
+            thread_id,
+            "slow",
+            input=say("leaving"),
+            context={"delay": 1.5},
+            stream_mode="values",
+            on_disconnect=on_disconnect,
+        )
+        first = next(iter(parts))
+        assert first.event == "metadata"
+        run_id = first.data["run_id"]
+        parts.close()  # the client goes away mid-run
+        deadline = time.monotonic() + 20
+        status = "running"
+        while time.monotonic() < deadline:
+            status = client.runs.get(thread_id, run_id)["status"]
+            if status not in ("pending", "running"):
+                break
+            time.sleep(0.2)
+        assert status == expected, on_disconnect

@@ -387,3 +387,28 @@ async def test_a_long_run_keeps_its_lease(settings: Any, chat_model: Any) -> Non
         assert waited.json()["messages"][-1]["content"] == "slept 5.0"
         runs_now = (await client.get(f"/threads/{thread}/runs")).json()
         assert runs_now[0]["status"] == "success"
+
+
+async def test_stream_subgraphs_names_events_by_namespace(graphs_client: Client) -> None:
+    _, flat = await stream(graphs_client, "/runs/stream", body("nested", stream_mode="updates"))
+    assert {e.event for e in flat[1:]} == {"updates"}
+    _, deep = await stream(
+        graphs_client, "/runs/stream", body("nested", stream_mode="updates", stream_subgraphs=True)
+    )
+    names = [e.event for e in deep[1:]]
+    assert any(n.startswith("updates|child:") for n in names)
+    assert "updates" in names
+
+
+async def test_command_update_and_goto(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("branching", "start"))
+    command = {
+        "update": {"messages": [{"role": "user", "content": "added by command"}]},
+        "goto": "second",
+    }
+    response = await graphs_client.post(
+        f"/threads/{thread}/runs/wait", json=body("branching", None, command=command)
+    )
+    contents = [m["content"] for m in response.json()["messages"]]
+    assert contents[-2:] == ["added by command", "other"]

@@ -53,10 +53,37 @@ def _fail(state: MessagesState) -> dict[str, Any]:
 
 failing = _build(_fail, "fail")
 
+
+def _inner(state: MessagesState) -> dict[str, Any]:
+    return {"messages": [AIMessage("from the subgraph")]}
+
+
+_child = _build(_inner, "inner").compile()
+nested = _build(_child, "child")
+
+
+def _route(state: MessagesState) -> dict[str, Any]:
+    return {"messages": [AIMessage("routed")]}
+
+
+def _other(state: MessagesState) -> dict[str, Any]:
+    return {"messages": [AIMessage("other")]}
+
+
+_branching: StateGraph[Any, Any, Any, Any] = StateGraph(MessagesState)
+_branching.add_node("first", _route)
+_branching.add_node("second", _other)
+_branching.add_edge(START, "first")
+_branching.add_edge("first", END)
+_branching.add_edge("second", END)
+branching = _branching
+
 TEST_GRAPHS = {
     "agent": "langstar.agents.chat:graph",
     "hitl": "tests.support.graphs:hitl",
     "slow": "tests.support.graphs:slow",
     "streamer": "tests.support.graphs:streamer",
     "failing": "tests.support.graphs:failing",
+    "nested": "tests.support.graphs:nested",
+    "branching": "tests.support.graphs:branching",
 }
