@@ -54,6 +54,10 @@ class ThreadService:
         self._owner = identity.user_id
 
     async def create(self, body: ThreadCreate) -> Thread:
+        if body.ttl is not None:
+            raise UnprocessableEntity("ttl: thread expiry is not supported by this server")
+        if body.supersteps is not None:
+            raise UnprocessableEntity("supersteps: not supported by this server")
         thread_id = body.thread_id or uuid.uuid4()
         async with self._pool.connection() as conn:
             cur = await conn.execute(
