@@ -412,3 +412,28 @@ async def test_command_update_and_goto(graphs_client: Client) -> None:
     )
     contents = [m["content"] for m in response.json()["messages"]]
     assert contents[-2:] == ["added by command", "other"]
+
+
+async def test_a_long_wait_sends_newlines_before_its_json(settings: Any, chat_model: Any) -> None:
+    import json
+
+    import msgspec
+
+    from langstar.app import create_app
+    from tests.support.asgi import asgi_client
+    from tests.support.fakes import FakeModelProvider
+    from tests.support.graphs import TEST_GRAPHS
+
+    runs = msgspec.structs.replace(settings.runs, heartbeat_seconds=0.2)
+    chatty = msgspec.structs.replace(settings, graphs=TEST_GRAPHS, runs=runs)
+    async with asgi_client(create_app(chatty, FakeModelProvider(chat_model))) as client:
+        thread = await new_thread(client)
+        response = await client.post(
+            f"/threads/{thread}/runs/wait", json=body("slow", context={"delay": 1})
+        )
+        run_id = response.headers["content-location"].rsplit("/", 1)[1]
+        assert response.headers["location"].endswith(f"/runs/{run_id}/join")
+        assert response.text.startswith("\n\n")
+        assert json.loads(response.text)["messages"][-1]["content"] == "slept 1.0"
+        joined = await client.get(f"/threads/{thread}/runs/{run_id}/join")
+        assert joined.json()["messages"][-1]["content"] == "slept 1.0"

@@ -35,6 +35,12 @@ def _sse(body: AsyncIterator[bytes], thread_id: uuid.UUID | None, run: Run) -> S
     return Stream(body, media_type="text/event-stream", headers=headers)
 
 
+def _json(body: AsyncIterator[bytes], run: Run) -> Stream:
+    location = f"/threads/{run.thread_id}/runs/{run.run_id}"
+    headers = {"Content-Location": location, "Location": location + "/join"}
+    return Stream(body, media_type="application/json", headers=headers)
+
+
 def _ids(thread_id: str, run_id: str) -> tuple[uuid.UUID, uuid.UUID]:
     return parse_uuid(thread_id, "thread_id"), parse_uuid(run_id, "run_id")
 
@@ -62,10 +68,9 @@ class ThreadRunController(Controller):
         data: JSONBody[RunCreate],
         runs: FromDishka[RunService],
         graph: FromDishka[RegisteredGraph],
-    ) -> Response[Any]:
+    ) -> Stream:
         run, values = await runs.wait(parse_uuid(thread_id, "thread_id"), data, graph)
-        location = f"/threads/{run.thread_id}/runs/{run.run_id}"
-        return Response(values, headers={"Content-Location": location})
+        return _json(values, run)
 
     @post("/stream", status_code=200, summary="Run and stream its events (SSE)")
     async def stream_run(
@@ -107,8 +112,9 @@ class ThreadRunController(Controller):
     @get("/{run_id:str}/join", summary="Wait for a run and return the thread's final values")
     async def join_run(
         self, thread_id: ThreadId, run_id: RunId, runs: FromDishka[RunService]
-    ) -> Any:
-        return await runs.join(*_ids(thread_id, run_id))
+    ) -> Stream:
+        thread, run = _ids(thread_id, run_id)
+        return _json(await runs.join(thread, run), await runs.get(thread, run))
 
     @get("/{run_id:str}/stream", summary="Stream a run's events; Last-Event-ID resumes")
     async def join_stream(
@@ -155,8 +161,9 @@ class StatelessRunController(Controller):
         data: JSONBody[RunCreate],
         runs: FromDishka[RunService],
         graph: FromDishka[RegisteredGraph],
-    ) -> Any:
-        return (await runs.wait(None, data, graph))[1]
+    ) -> Stream:
+        run, values = await runs.wait(None, data, graph)
+        return _json(values, run)
 
     @post("/stream", status_code=200, summary="Run on a temporary thread and stream (SSE)")
     async def stream_run(

@@ -20,7 +20,7 @@ from langstar.runs.config import build_config, refuse_unsupported, stream_modes
 from langstar.runs.executor import RunExecutor, RunJob
 from langstar.runs.records import INFLIGHT, Run, RunRecords
 from langstar.runs.schemas import RunCancel, RunCreate
-from langstar.serde import to_jsonable
+from langstar.serde import dumps, to_jsonable
 from langstar.settings import Settings
 from langstar.streaming.events import EventBus, RunEvent
 from langstar.streaming.sse import HEARTBEAT, frame
@@ -180,16 +180,44 @@ class RunService:
 
     async def wait(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
-    ) -> tuple[Run, Any]:
-        """Run to the end; the final values (or `__interrupt__` / `__error__`)."""
+    ) -> tuple[Run, AsyncIterator[bytes]]:
+        """Run to the end; the body is the final values (or `__interrupt__` / `__error__`)."""
         job = await self.create(thread_id, body, graph)
+        cancel = body.on_disconnect == "cancel"
+        return job.run, self._json_when_done(job.run, job, cancel_on_disconnect=cancel)
+
+    async def _json_when_done(
+        self, run: Run, job: RunJob | None, *, cancel_on_disconnect: bool = False
+    ) -> AsyncIterator[bytes]:
+        """The run's outcome as JSON, preceded by a newline every heartbeat while it runs.
+
+        The newlines keep proxies from closing an idle connection during a long run;
+        JSON parsers skip leading whitespace.
+        """
+        finished = False
+        waiter = asyncio.ensure_future(self._until_done(run, job))
         try:
-            await asyncio.shield(job.done.wait())
-        except asyncio.CancelledError:
-            if body.on_disconnect == "cancel":
-                self._executor.cancel(job.run.run_id, "interrupt")
-            raise
-        return job.run, await self._outcome(job.run, job)
+            while True:
+                done, _ = await asyncio.wait(
+                    {waiter}, timeout=self._settings.runs.heartbeat_seconds
+                )
+                if done:
+                    break
+                yield b"\n"
+            finished = True
+            yield dumps(await self._outcome(run, job))
+        finally:
+            waiter.cancel()
+            if not finished and cancel_on_disconnect:
+                self._executor.cancel(run.run_id, "interrupt")
+
+    async def _until_done(self, run: Run, job: RunJob | None) -> None:
+        if job is not None:
+            await job.done.wait()
+            return
+        while run.status in INFLIGHT:  # executed by another process
+            await asyncio.sleep(0.5)
+            run = await self._records.get(run.thread_id, run.run_id)
 
     async def _outcome(self, run: Run, job: RunJob | None) -> Any:
         if job is not None and job.error is not None:
@@ -279,16 +307,9 @@ class RunService:
 
         return events()
 
-    async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Any:
+    async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> AsyncIterator[bytes]:
         run = await self._records.get(thread_id, run_id)
-        job = self._executor.job(run_id)
-        if job is not None:
-            await asyncio.shield(job.done.wait())
-        else:
-            while run.status in INFLIGHT:  # executed by another process
-                await asyncio.sleep(0.5)
-                run = await self._records.get(thread_id, run_id)
-        return await self._outcome(run, job)
+        return self._json_when_done(run, self._executor.job(run_id))
 
     async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
         return await self._records.get(thread_id, run_id)
