@@ -437,3 +437,35 @@ async def test_a_long_wait_sends_newlines_before_its_json(settings: Any, chat_mo
         assert json.loads(response.text)["messages"][-1]["content"] == "slept 1.0"
         joined = await client.get(f"/threads/{thread}/runs/{run_id}/join")
         assert joined.json()["messages"][-1]["content"] == "slept 1.0"
+
+
+async def test_a_cancel_sent_to_another_server_process_reaches_the_run(
+    settings: Any, chat_model: Any
+) -> None:
+    """Two app instances on one database: the run lives in one, the cancel lands on the other."""
+    import msgspec
+
+    from langstar.app import create_app
+    from tests.support.asgi import asgi_client
+    from tests.support.fakes import FakeModelProvider
+    from tests.support.graphs import TEST_GRAPHS
+
+    both = msgspec.structs.replace(settings, graphs=TEST_GRAPHS)
+    async with (
+        asgi_client(create_app(both, FakeModelProvider(chat_model))) as first,
+        asgi_client(create_app(both, FakeModelProvider(chat_model))) as second,
+    ):
+        thread = await new_thread(first)
+        run = (
+            await first.post(f"/threads/{thread}/runs", json=body("slow", context={"delay": 30}))
+        ).json()
+        await asyncio.sleep(0.3)
+        response = await second.post(f"/threads/{thread}/runs/{run['run_id']}/cancel")
+        assert response.status_code == 202
+        status = "running"
+        for _ in range(100):
+            status = (await second.get(f"/threads/{thread}/runs/{run['run_id']}")).json()["status"]
+            if status != "running":
+                break
+            await asyncio.sleep(0.05)
+        assert status == "interrupted"

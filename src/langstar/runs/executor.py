@@ -17,6 +17,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import Command
 from litestar.exceptions import ServiceUnavailableException
+from psycopg import AsyncConnection
 
 from langstar.db.pool import Pool
 from langstar.graphs.registry import RegisteredGraph
@@ -69,21 +70,55 @@ class RunExecutor:
         # Names this process in the runs it holds.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keeper: asyncio.Task[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._jobs: dict[uuid.UUID, tuple[RunJob, asyncio.Task[Any]]] = {}
         self._cancel_actions: dict[uuid.UUID, str] = {}
+        self._cancel_requested: set[uuid.UUID] = set()
         self._thread_turns: dict[uuid.UUID, asyncio.Event] = {}
         self._closing = False
 
     def open(self) -> None:
-        """Start renewing this process's leases and failing runs whose process died."""
+        """Start renewing leases, failing runs whose process died, and hearing cancels."""
         self._keeper = asyncio.create_task(self._keep_leases())
+        self._listener = asyncio.create_task(self._hear_cancels())
+
+    async def _hear_cancels(self) -> None:
+        """Cancel runs held here when any process (this one included) asks for it."""
+        while True:
+            try:
+                conninfo = self._pool.conninfo
+                assert isinstance(conninfo, str)
+                async with await AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                    await conn.execute(f"LISTEN {records.CANCEL_CHANNEL}")
+                    async for note in conn.notifies():
+                        run_id, _, action = note.payload.partition(":")
+                        self.cancel(uuid.UUID(run_id), action or "interrupt")
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database may be restarting; listen again
+                log.warning("lost the cancel channel (%s); listening again", exc)
+                await asyncio.sleep(1.0)
+
+    async def _cancel_flagged(self) -> None:
+        """Runs flagged while a notification could not arrive are cancelled here too."""
+        if not self._jobs:
+            return
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT run_id, cancel_action FROM runs WHERE run_id = ANY(%s) "
+                "AND cancel_action IS NOT NULL",
+                (list(self._jobs),),
+            )
+            for row in await cur.fetchall():
+                self.cancel(row["run_id"], row["cancel_action"])
 
     async def _keep_leases(self) -> None:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
                 await records.renew(self._pool, self.worker, list(self._jobs), self.lease_seconds)
+                await self._cancel_flagged()
                 if lost := await records.reap(self._pool):
                     log.warning("failed the runs of %d thread(s) whose server died", lost)
             except Exception as exc:  # the database may be restarting; try again next time
@@ -103,8 +138,12 @@ class RunExecutor:
         stream = self._bus.open(job.run.run_id)
         task = self.start(self._drive(job, stream))
         self._jobs[job.run.run_id] = (job, task)
-        task.add_done_callback(lambda _: self._jobs.pop(job.run.run_id, None))
+        task.add_done_callback(lambda _: self._forget(job.run.run_id))
         return stream
+
+    def _forget(self, run_id: uuid.UUID) -> None:
+        self._jobs.pop(run_id, None)
+        self._cancel_requested.discard(run_id)
 
     def job(self, run_id: uuid.UUID) -> RunJob | None:
         entry = self._jobs.get(run_id)
@@ -115,8 +154,10 @@ class RunExecutor:
         entry = self._jobs.get(run_id)
         if entry is None:
             return False
-        self._cancel_actions[run_id] = action
-        entry[1].cancel()
+        if run_id not in self._cancel_requested:  # a second request must not cut the cleanup
+            self._cancel_requested.add(run_id)
+            self._cancel_actions[run_id] = action
+            entry[1].cancel()
         return True
 
     def _turn(self, thread_id: uuid.UUID) -> asyncio.Event:
@@ -290,8 +331,9 @@ class RunExecutor:
 
     async def aclose(self) -> None:
         self._closing = True
-        if self._keeper is not None:
-            self._keeper.cancel()
+        for helper in (self._keeper, self._listener):
+            if helper is not None:
+                helper.cancel()
         if not self._tasks:
             return
         log.info("waiting up to %.0fs for %d run(s) to finish", self._grace, len(self._tasks))

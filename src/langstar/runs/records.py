@@ -122,14 +122,31 @@ class RunRecords:
 
     async def request_cancel(self, run_ids: list[uuid.UUID], action: str) -> list[uuid.UUID]:
         """Flag in-flight runs for cancellation; returns those that were in flight."""
-        async with self._pool.connection() as conn:
+        async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "UPDATE runs SET cancel_action = %s, updated_at = now() "
                 "WHERE run_id = ANY(%s) AND owner = %s AND status IN ('pending', 'running') "
                 "RETURNING run_id",
                 (action, run_ids, self._owner),
             )
-            return [row["run_id"] for row in await cur.fetchall()]
+            flagged = [row["run_id"] for row in await cur.fetchall()]
+            await announce_cancel(conn, flagged, action)
+        return flagged
+
+
+CANCEL_CHANNEL = "langstar_cancel"
+
+
+async def announce_cancel(
+    conn: AsyncConnection[DictRow], run_ids: list[uuid.UUID], action: str
+) -> None:
+    """Tell every server process, on commit, that these runs are to stop.
+
+    The flag in `runs.cancel_action` is the durable record; the notification only makes
+    the process that runs them act at once.
+    """
+    for run_id in run_ids:
+        await conn.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, f"{run_id}:{action}"))
 
 
 LOST = {

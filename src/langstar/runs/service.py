@@ -125,6 +125,7 @@ class RunService:
                     "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
                     (strategy, inflight),
                 )
+                await records.announce_cancel(conn, inflight, strategy)
                 to_cancel = inflight
             run = await self._records.insert(
                 conn,
