@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import empty_checkpoint
@@ -19,6 +21,19 @@ from langstar.settings import DatabaseSettings
 from tests.conftest import settings_for
 from tests.support.asgi import asgi_client
 from tests.support.fakes import FakeModelProvider, GatedChatModel, RecordingChatModel
+
+
+async def until_status(
+    client: httpx.AsyncClient, thread: str, done: Callable[[str | None], bool]
+) -> str | None:
+    """Poll the thread until its status satisfies `done` (or four seconds pass)."""
+    status = None
+    for _ in range(200):
+        status = (await client.get(f"/threads/{thread}")).json().get("status")
+        if done(status):
+            break
+        await asyncio.sleep(0.02)
+    return status
 
 
 def say(text: str) -> dict[str, Any]:
@@ -54,11 +69,7 @@ async def test_a_second_run_on_a_busy_thread_is_rejected_not_lost(
     thread = str(uuid.uuid4())
     async with asgi_client(app) as client:
         first = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("one")))
-        for _ in range(200):
-            status = (await client.get(f"/threads/{thread}")).json().get("status")
-            if status == "busy":
-                break
-            await asyncio.sleep(0.02)
+        await until_status(client, thread, lambda status: status == "busy")
         second = await client.post(
             f"/threads/{thread}/runs/wait", json=say("two") | {"multitask_strategy": "reject"}
         )
@@ -105,19 +116,11 @@ async def test_a_client_that_disconnects_does_not_cancel_its_run(
     thread = str(uuid.uuid4())
     async with asgi_client(app) as client:
         request = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("hi")))
-        for _ in range(200):
-            if (await client.get(f"/threads/{thread}")).json().get("status") == "busy":
-                break
-            await asyncio.sleep(0.02)
+        await until_status(client, thread, lambda status: status == "busy")
         request.cancel()  # the client goes away mid-run
         with contextlib.suppress(asyncio.CancelledError):
             await request
         gate.set()
-        for _ in range(200):
-            thread_now = (await client.get(f"/threads/{thread}")).json()
-            if thread_now["status"] != "busy":
-                break
-            await asyncio.sleep(0.02)
-        assert thread_now["status"] == "idle"
+        assert await until_status(client, thread, lambda status: status != "busy") == "idle"
         state = (await client.get(f"/threads/{thread}/state")).json()
     assert [m["content"] for m in state["values"]["messages"]] == ["hi", "echo: hi"]

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -19,6 +21,23 @@ def body(graph: str, text: str | None = "hi", **extra: Any) -> dict[str, Any]:
     if text is not None:
         payload["input"] = {"messages": [{"role": "user", "content": text}]}
     return payload
+
+
+@contextlib.asynccontextmanager
+async def graphs_app_with(settings: Any, chat_model: Any, **runs: Any) -> AsyncIterator[Client]:
+    """The test graphs served by an app whose `[runs]` settings are changed by `runs`."""
+    import msgspec
+
+    from langstar.app import create_app
+    from tests.support.asgi import asgi_client
+    from tests.support.fakes import FakeModelProvider
+    from tests.support.graphs import TEST_GRAPHS
+
+    changed = msgspec.structs.replace(
+        settings, graphs=TEST_GRAPHS, runs=msgspec.structs.replace(settings.runs, **runs)
+    )
+    async with asgi_client(create_app(changed, FakeModelProvider(chat_model))) as client:
+        yield client
 
 
 async def new_thread(client: Client) -> str:
@@ -370,16 +389,7 @@ async def test_a_run_left_by_a_dead_server_is_failed_and_frees_its_thread(
 
 
 async def test_a_long_run_keeps_its_lease(settings: Any, chat_model: Any) -> None:
-    import msgspec
-
-    from langstar.app import create_app
-    from tests.support.asgi import asgi_client
-    from tests.support.fakes import FakeModelProvider
-    from tests.support.graphs import TEST_GRAPHS
-
-    runs = msgspec.structs.replace(settings.runs, lease_seconds=3.0)
-    short_leases = msgspec.structs.replace(settings, graphs=TEST_GRAPHS, runs=runs)
-    async with asgi_client(create_app(short_leases, FakeModelProvider(chat_model))) as client:
+    async with graphs_app_with(settings, chat_model, lease_seconds=3.0) as client:
         thread = await new_thread(client)
         waited = await client.post(
             f"/threads/{thread}/runs/wait", json=body("slow", context={"delay": 5})
@@ -417,16 +427,7 @@ async def test_command_update_and_goto(graphs_client: Client) -> None:
 async def test_a_long_wait_sends_newlines_before_its_json(settings: Any, chat_model: Any) -> None:
     import json
 
-    import msgspec
-
-    from langstar.app import create_app
-    from tests.support.asgi import asgi_client
-    from tests.support.fakes import FakeModelProvider
-    from tests.support.graphs import TEST_GRAPHS
-
-    runs = msgspec.structs.replace(settings.runs, heartbeat_seconds=0.2)
-    chatty = msgspec.structs.replace(settings, graphs=TEST_GRAPHS, runs=runs)
-    async with asgi_client(create_app(chatty, FakeModelProvider(chat_model))) as client:
+    async with graphs_app_with(settings, chat_model, heartbeat_seconds=0.2) as client:
         thread = await new_thread(client)
         response = await client.post(
             f"/threads/{thread}/runs/wait", json=body("slow", context={"delay": 1})
@@ -443,17 +444,9 @@ async def test_a_cancel_sent_to_another_server_process_reaches_the_run(
     settings: Any, chat_model: Any
 ) -> None:
     """Two app instances on one database: the run lives in one, the cancel lands on the other."""
-    import msgspec
-
-    from langstar.app import create_app
-    from tests.support.asgi import asgi_client
-    from tests.support.fakes import FakeModelProvider
-    from tests.support.graphs import TEST_GRAPHS
-
-    both = msgspec.structs.replace(settings, graphs=TEST_GRAPHS)
     async with (
-        asgi_client(create_app(both, FakeModelProvider(chat_model))) as first,
-        asgi_client(create_app(both, FakeModelProvider(chat_model))) as second,
+        graphs_app_with(settings, chat_model) as first,
+        graphs_app_with(settings, chat_model) as second,
     ):
         thread = await new_thread(first)
         run = (
