@@ -9,8 +9,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import msgspec
 import pytest
 
+from langstar.app import create_app
+from tests.support.asgi import asgi_client
+from tests.support.fakes import FakeModelProvider
+from tests.support.graphs import TEST_GRAPHS
 from tests.support.sse import Event, parse
 
 Client = httpx.AsyncClient
@@ -26,13 +31,6 @@ def body(graph: str, text: str | None = "hi", **extra: Any) -> dict[str, Any]:
 @contextlib.asynccontextmanager
 async def graphs_app_with(settings: Any, chat_model: Any, **runs: Any) -> AsyncIterator[Client]:
     """The test graphs served by an app whose `[runs]` settings are changed by `runs`."""
-    import msgspec
-
-    from langstar.app import create_app
-    from tests.support.asgi import asgi_client
-    from tests.support.fakes import FakeModelProvider
-    from tests.support.graphs import TEST_GRAPHS
-
     changed = msgspec.structs.replace(
         settings, graphs=TEST_GRAPHS, runs=msgspec.structs.replace(settings.runs, **runs)
     )
