@@ -259,3 +259,34 @@ def test_a_stream_client_leaving_cancels_its_run_when_asked(server: ServerProces
                 break
             time.sleep(0.2)
         assert status == expected, on_disconnect
+
+
+async def test_sdk_resumes_a_resumable_stream_after_a_dropped_connection(
+    server: ServerProcess,
+) -> None:
+    client = get_client(url=server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    parts = [
+        part
+        async for part in client.runs.stream(
+            thread_id,
+            "streamer",
+            input=say("resume"),
+            stream_mode=["messages-tuple", "values"],
+            stream_resumable=True,
+        )
+    ]
+    assert all(part.id for part in parts)
+    run_id = parts[0].data["run_id"]
+    # As if the connection dropped after the third event: replay from there.
+    replayed = [
+        part async for part in client.runs.join_stream(thread_id, run_id, last_event_id=parts[2].id)
+    ]
+    assert [p.id for p in replayed] == [p.id for p in parts[3:]]
+    only_values = [
+        part
+        async for part in client.runs.join_stream(
+            thread_id, run_id, stream_mode="values", last_event_id="0"
+        )
+    ]
+    assert {p.event for p in only_values} == {"metadata", "values"}

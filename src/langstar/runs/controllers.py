@@ -123,9 +123,18 @@ class ThreadRunController(Controller):
         run_id: RunId,
         runs: FromDishka[RunService],
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
+        cancel_on_disconnect: FromQuery[bool] = False,
+        stream_mode: FromQuery[list[str] | None] = None,
     ) -> Stream:
         thread, run = _ids(thread_id, run_id)
-        body = await runs.join_stream(thread, run, last_event_id)
+        body = await runs.join_stream(
+            thread,
+            run,
+            last_event_id,
+            cancel_on_disconnect=cancel_on_disconnect,
+            # The SDK sends an empty `stream_mode=` when it means "all of them".
+            modes=[mode for mode in stream_mode or [] if mode],
+        )
         record = await runs.get(thread, run)
         return _sse(body, thread, record)
 

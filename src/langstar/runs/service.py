@@ -246,31 +246,57 @@ class RunService:
         return job.run, self._sse(job.run.run_id, 0, job.resumable, cancel_on_disconnect)
 
     async def _sse(
-        self, run_id: uuid.UUID, after: int, resumable: bool, cancel_on_disconnect: bool
+        self,
+        run_id: uuid.UUID,
+        after: int,
+        resumable: bool,
+        cancel_on_disconnect: bool,
+        modes: builtins.list[str] | None = None,
     ) -> AsyncIterator[bytes]:
+        def wanted(event: str) -> bool:
+            if not modes or event in ("metadata", "error"):
+                return True
+            mode = event.split("|", 1)[0].split("/", 1)[0]
+            return mode in modes or (mode == "messages" and "messages-tuple" in modes)
+
         stream = self._bus.get(run_id)
         finished = False
         try:
             if stream is None:
                 for seq, event, data in await records.saved_events(self._pool, run_id, after):
-                    yield frame(event, data, seq)
+                    if wanted(event):
+                        yield frame(event, data, seq)
                 finished = True
                 return
             heartbeat = self._settings.runs.heartbeat_seconds
             async for item in stream.read(after, idle=heartbeat):
                 if item is None:
                     yield HEARTBEAT
-                    continue
-                yield _frame(item, resumable)
+                elif wanted(item.event):
+                    yield _frame(item, resumable)
             finished = True
         finally:
             if not finished and cancel_on_disconnect:
                 self._executor.cancel(run_id, "interrupt")
 
     async def join_stream(
-        self, thread_id: uuid.UUID, run_id: uuid.UUID, last_event_id: str | None
+        self,
+        thread_id: uuid.UUID,
+        run_id: uuid.UUID,
+        last_event_id: str | None,
+        *,
+        cancel_on_disconnect: bool = False,
+        modes: builtins.list[str] | None = None,
     ) -> AsyncIterator[bytes]:
+        """The run's events after `last_event_id`, optionally only some of its stream modes."""
         run = await self._records.get(thread_id, run_id)
+        if modes:
+            started = set(run.kwargs.get("stream_mode") or [])
+            extra = sorted(set(modes) - started)
+            if extra:
+                raise UnprocessableEntity(
+                    f"stream_mode: {extra[0]!r} was not requested when the run started"
+                )
         after = 0
         if last_event_id:
             try:
@@ -278,7 +304,7 @@ class RunService:
             except ValueError:
                 raise UnprocessableEntity("Last-Event-ID: not an event id of this run") from None
         resumable = bool(run.kwargs.get("resumable"))
-        return self._sse(run_id, after, resumable, cancel_on_disconnect=False)
+        return self._sse(run_id, after, resumable, cancel_on_disconnect, modes=modes)
 
     async def watch_thread(
         self, thread_id: uuid.UUID, modes: builtins.list[str]
