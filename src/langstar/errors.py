@@ -34,6 +34,12 @@ def check_page(limit: int, offset: int = 0) -> None:
         raise UnprocessableEntity("offset: must not be negative")
 
 
+def refuse_if_given(name: str, value: object) -> None:
+    """A query parameter the server does not act on is refused, not silently ignored."""
+    if value not in (None, "", [], False):
+        raise UnprocessableEntity(f"{name}: not supported by this server")
+
+
 def parse_uuid(value: str, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(value)

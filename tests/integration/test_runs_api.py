@@ -460,3 +460,26 @@ async def test_a_cancel_sent_to_another_server_process_reaches_the_run(
                 break
             await asyncio.sleep(0.05)
         assert status == "interrupted"
+
+
+async def test_run_list_select_and_refused_query_parameters(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "x"))
+    selected = await graphs_client.get(
+        f"/threads/{thread}/runs", params=[("select", "run_id"), ("select", "status")]
+    )
+    assert [set(r) for r in selected.json()] == [{"run_id", "status"}]
+    assert (
+        await graphs_client.get(f"/threads/{thread}/runs", params={"select": "secret"})
+    ).status_code == 422
+    for path, params in (
+        (f"/threads/{thread}", {"include": "ttl"}),
+        (f"/threads/{thread}/state", {"select": "values"}),
+    ):
+        refused = await graphs_client.get(path, params=params)
+        assert refused.status_code == 422, path
+    created = (await graphs_client.post("/assistants", json={"graph_id": "streamer"})).json()
+    refused = await graphs_client.delete(
+        f"/assistants/{created['assistant_id']}", params={"delete_threads": "true"}
+    )
+    assert refused.status_code == 422

@@ -19,7 +19,7 @@ from langstar.assistants.schemas import (
     LatestVersion,
 )
 from langstar.assistants.service import AssistantService
-from langstar.errors import UnprocessableEntity
+from langstar.errors import UnprocessableEntity, refuse_if_given
 
 AssistantId = FromPath[str]
 
@@ -63,8 +63,12 @@ class AssistantController(Controller):
 
     @delete("/{assistant_id:str}", status_code=204, summary="Delete an assistant")
     async def delete_assistant(
-        self, assistant_id: AssistantId, assistants: FromDishka[AssistantService]
+        self,
+        assistant_id: AssistantId,
+        assistants: FromDishka[AssistantService],
+        delete_threads: FromQuery[bool] = False,
     ) -> None:
+        refuse_if_given("delete_threads", delete_threads)
         await assistants.delete(assistant_id)
 
     @post("/{assistant_id:str}/versions", status_code=200, summary="List an assistant's versions")

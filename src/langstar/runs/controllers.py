@@ -6,6 +6,7 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any, Literal
 
+import msgspec
 from dishka.integrations.litestar import FromDishka
 from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
@@ -92,10 +93,19 @@ class ThreadRunController(Controller):
         limit: FromQuery[int] = 10,
         offset: FromQuery[int] = 0,
         status: FromQuery[str | None] = None,
-    ) -> list[Run]:
-        return await runs.list_runs(
+        select: FromQuery[list[str] | None] = None,
+    ) -> list[dict[str, Any]]:
+        found = await runs.list_runs(
             parse_uuid(thread_id, "thread_id"), limit=limit, offset=offset, status=status
         )
+        rows = [msgspec.to_builtins(run) for run in found]
+        fields = [field for field in select or [] if field]
+        if not fields:
+            return rows
+        unknown = sorted(set(fields) - set(Run.__struct_fields__))
+        if unknown:
+            raise UnprocessableEntity(f"select: unknown field {unknown[0]!r}")
+        return [{k: v for k, v in row.items() if k in fields} for row in rows]
 
     @get("/{run_id:str}", summary="Get a run")
     async def get_run(

@@ -8,7 +8,7 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from langstar.errors import parse_uuid
+from langstar.errors import parse_uuid, refuse_if_given
 from langstar.graphs.registry import RegisteredGraph
 from langstar.threads.schemas import (
     CheckpointConfig,
@@ -59,7 +59,13 @@ class ThreadController(Controller):
         return ThreadPruned(pruned_count=await threads.prune(data))
 
     @get("/{thread_id:str}", summary="Get a thread")
-    async def get_thread(self, thread_id: ThreadId, threads: FromDishka[ThreadService]) -> Thread:
+    async def get_thread(
+        self,
+        thread_id: ThreadId,
+        threads: FromDishka[ThreadService],
+        include: FromQuery[str | None] = None,
+    ) -> Thread:
+        refuse_if_given("include", include)  # only `ttl` exists, and threads have none here
         return await threads.get(parse_uuid(thread_id, "thread_id"))
 
     @patch("/{thread_id:str}", summary="Merge metadata into a thread")
@@ -83,7 +89,9 @@ class ThreadController(Controller):
         threads: FromDishka[ThreadService],
         graph: FromDishka[RegisteredGraph],
         subgraphs: FromQuery[bool] = False,
+        select: FromQuery[str | None] = None,
     ) -> ThreadState:
+        refuse_if_given("select", select)
         thread = parse_uuid(thread_id, "thread_id")
         return await threads.state(graph.compiled, thread, subgraphs=subgraphs)
 
