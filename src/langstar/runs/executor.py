@@ -173,6 +173,9 @@ class RunExecutor:
             why = await records.claim(self._pool, job.run)
             if why != "waiting" and why != "busy":
                 return why
+            # A run left by a dead process must not block the thread for good.
+            if await records.reap(self._pool, job.run.thread_id):
+                continue
             turn = self._turn(job.run.thread_id)
             with contextlib.suppress(TimeoutError):
                 # Another process may finish the run ahead of this one: poll as well.

@@ -197,7 +197,6 @@ async def claim(pool: Pool, run: Run) -> str | None:
     The partial unique index on running runs is what guarantees one run per thread,
     even across server processes; the ordering clause keeps queued runs first-in first-out.
     """
-    await reap(pool, run.thread_id)  # a run left by a dead process must not block the thread
     async with pool.connection() as conn:
         try:
             cur = await conn.execute(
