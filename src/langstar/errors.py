@@ -34,6 +34,17 @@ def check_page(limit: int, offset: int = 0) -> None:
         raise UnprocessableEntity("offset: must not be negative")
 
 
+def selected_fields(select: list[str] | None, fields: tuple[str, ...]) -> list[str]:
+    """The fields a `select` asks for, in their usual order; all of them when it is empty."""
+    wanted = [field for field in select or [] if field]
+    if not wanted:
+        return list(fields)
+    unknown = sorted(set(wanted) - set(fields))
+    if unknown:
+        raise UnprocessableEntity(f"select: unknown field {unknown[0]!r}")
+    return [field for field in fields if field in wanted]
+
+
 def refuse_if_given(name: str, value: object) -> None:
     """A query parameter the server does not act on is refused, not silently ignored."""
     if value not in (None, "", [], False):

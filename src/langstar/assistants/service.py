@@ -23,7 +23,7 @@ from langstar.assistants.schemas import (
     GraphSchemas,
 )
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, UnprocessableEntity, check_page
+from langstar.errors import Conflict, check_page, selected_fields
 from langstar.graphs.registry import GraphRegistry, RegisteredGraph
 from langstar.identity import Identity
 from langstar.runs.config import check_assistant_config
@@ -212,12 +212,7 @@ class AssistantService:
 
     async def search(self, body: AssistantSearch) -> list[dict[str, Any]]:
         check_page(body.limit, body.offset)
-        columns = list(ASSISTANT_FIELDS)
-        if body.select is not None:
-            unknown = sorted(set(body.select) - set(ASSISTANT_FIELDS))
-            if unknown:
-                raise UnprocessableEntity(f"select: unknown field {unknown[0]!r}")
-            columns = [c for c in ASSISTANT_FIELDS if c in body.select]
+        columns = selected_fields(body.select, ASSISTANT_FIELDS)
         where, params = self._filters(body)
         async with self._pool.connection() as conn:
             cur = await conn.execute(

@@ -45,8 +45,3 @@ def record_versions(table: str, versions: Iterable[int]) -> None:
     """Insert LangGraph's own version rows, so that its `setup()` finds nothing left to do."""
     values = ", ".join(f"({v})" for v in versions)
     execute(f"INSERT INTO {table} (v) VALUES {values} ON CONFLICT (v) DO NOTHING")
-
-
-def forget_versions(table: str, versions: Iterable[int]) -> None:
-    listed = ", ".join(str(v) for v in versions)
-    execute(f"DELETE FROM {table} WHERE v IN ({listed})")

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Stream
 
 from langstar.assistants.service import AssistantService
-from langstar.errors import UnprocessableEntity, parse_uuid
+from langstar.errors import UnprocessableEntity, parse_uuid, selected_fields
 from langstar.graphs.registry import RegisteredGraph
 from langstar.runs.records import Run
 from langstar.runs.schemas import RunCancel, RunCreate
@@ -98,14 +98,8 @@ class ThreadRunController(Controller):
         found = await runs.list_runs(
             parse_uuid(thread_id, "thread_id"), limit=limit, offset=offset, status=status
         )
-        rows = [msgspec.to_builtins(run) for run in found]
-        fields = [field for field in select or [] if field]
-        if not fields:
-            return rows
-        unknown = sorted(set(fields) - set(Run.__struct_fields__))
-        if unknown:
-            raise UnprocessableEntity(f"select: unknown field {unknown[0]!r}")
-        return [{k: v for k, v in row.items() if k in fields} for row in rows]
+        fields = selected_fields(select, Run.__struct_fields__)
+        return [{f: v for f, v in msgspec.to_builtins(run).items() if f in fields} for run in found]
 
     @get("/{run_id:str}", summary="Get a run")
     async def get_run(

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from psycopg.types.json import Jsonb
 
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, UnprocessableEntity, check_page
+from langstar.errors import Conflict, UnprocessableEntity, check_page, selected_fields
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.serde import dumps, to_jsonable
@@ -229,12 +229,7 @@ class ThreadService:
         check_page(body.limit, body.offset)
         if body.extract:
             raise UnprocessableEntity("extract: not supported by this server")
-        columns = list(THREAD_FIELDS)
-        if body.select is not None:
-            unknown = sorted(set(body.select) - set(THREAD_FIELDS))
-            if unknown:
-                raise UnprocessableEntity(f"select: unknown field {unknown[0]!r}")
-            columns = [c for c in THREAD_FIELDS if c in body.select]
+        columns = selected_fields(body.select, THREAD_FIELDS)
         where, params = self._filters(body)
         if body.ids is not None:
             where += " AND thread_id = ANY(%s)"
