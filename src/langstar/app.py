@@ -18,6 +18,7 @@ from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.errors import exception_handlers
 from langstar.ioc import get_providers
+from langstar.protocol.controllers import ThreadProtocolController
 from langstar.runs.controllers import (
     StatelessRunController,
     ThreadRunController,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
                     ThreadRunController,
                     StatelessRunController,
                     ThreadStreamController,
+                    ThreadProtocolController,
                     StoreController,
                     AssistantController,
                 ],

@@ -9,6 +9,7 @@ from langstar.assistants.providers import AssistantsProvider
 from langstar.db.providers import DatabaseProvider
 from langstar.graphs.providers import GraphProvider
 from langstar.models.providers import ModelProvider
+from langstar.protocol.providers import ProtocolProvider
 from langstar.runs.providers import RunsProvider
 from langstar.settings import Settings
 from langstar.store.providers import StoreProvider
@@ -29,5 +30,6 @@ def get_providers() -> list[Provider]:
         AssistantsProvider(),
         ThreadsProvider(),
         RunsProvider(),
+        ProtocolProvider(),
         StoreProvider(),
     ]

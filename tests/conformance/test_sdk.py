@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from langgraph_sdk import get_client, get_sync_client
 
 from tests.support.postgres import PostgresForTests
 from tests.support.server import ServerProcess
+from tests.support.sse import data_lines
 
 GRAPHS = Path(__file__).resolve().parents[1] / "support" / "graphs.py"
 
@@ -35,6 +37,8 @@ def server(
         "LANGSTAR_GRAPHS__HITL": f"{GRAPHS}:hitl",
         "LANGSTAR_GRAPHS__SLOW": f"{GRAPHS}:slow",
         "LANGSTAR_GRAPHS__STREAMER": f"{GRAPHS}:streamer",
+        "LANGSTAR_GRAPHS__FAILING": f"{GRAPHS}:failing",
+        "LANGSTAR_GRAPHS__NESTED": f"{GRAPHS}:nested",
     }
     process = ServerProcess(env, tmp_path_factory.mktemp("sdk-server")).start()
     yield process
@@ -119,6 +123,139 @@ async def test_thread_stream_sees_runs_as_they_happen(server: ServerProcess) -> 
     await asyncio.wait_for(watcher, timeout=20)
     assert "values" in seen
     assert seen[-1] == "metadata"
+
+
+async def test_threads_stream_messages_values_and_output(server: ServerProcess) -> None:
+    """`client.threads.stream()`: the thread-centric protocol, from run.start to output."""
+    client = get_client(url=server.url)
+    async with client.threads.stream(assistant_id="streamer") as thread:
+        await thread.run.start(input=say("stream me"))
+        streams = [m async for m in thread.messages]
+        texts = [await m.text for m in streams]
+        output = await thread.output.with_timeout(20)
+    assert len(streams) == 1
+    reply = output["messages"][-1]
+    assert texts == [_text_of(reply["content"])]
+    assert texts[0]  # the offline model answered something
+    state = await client.threads.get_state(thread.thread_id)
+    assert state["values"] == output
+    # A second run on the same thread session: its values stream starts from the REST state.
+    async with client.threads.stream(thread.thread_id, assistant_id="streamer") as again:
+        await again.run.start(input=say("and again"))
+        snapshots = [v async for v in again.values]
+    assert len(snapshots[-1]["messages"]) == 4
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    return "".join(block.get("text", "") for block in content if isinstance(block, dict))
+
+
+async def test_threads_stream_interrupt_and_respond(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    async with client.threads.stream(assistant_id="hitl") as thread:
+        await thread.run.start(input=say("may I?"))
+        _ = [v async for v in thread.values]  # ends when the run pauses at its interrupt
+        assert thread.interrupted
+        [pending] = thread.interrupts
+        await thread.run.respond("yes")
+        output = await thread.output.with_timeout(20)
+    assert output["messages"][-1]["content"] == "approved: yes"
+    assert pending["namespace"] == []
+    assert (await client.threads.get(thread.thread_id))["status"] == "idle"
+
+
+async def test_threads_stream_reports_a_failed_run(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    async with client.threads.stream(assistant_id="failing") as thread:
+        await thread.run.start(input=say("boom"))
+        with pytest.raises(RuntimeError, match="this graph always fails"):
+            await thread.output.with_timeout(20)
+    assert (await client.threads.get(thread.thread_id))["status"] == "error"
+
+
+async def test_threads_stream_subgraph_events_carry_their_namespace(
+    server: ServerProcess,
+) -> None:
+    client = get_client(url=server.url)
+    async with client.threads.stream(assistant_id="nested") as thread:
+        await thread.run.start(input=say("deep"))
+        await thread.output.with_timeout(20)
+        thread_id = thread.thread_id
+    events = _protocol_events(server.url, thread_id, {"channels": ["updates"]})
+    namespaces = {tuple(e["params"]["namespace"]) for e in events}
+    assert () in namespaces
+    assert any(ns and ns[0].startswith("child:") for ns in namespaces)
+    # `depth: 0` under the root prefix keeps only the root's own events.
+    root_only = _protocol_events(
+        server.url, thread_id, {"channels": ["updates"], "namespaces": [[]], "depth": 0}
+    )
+    assert root_only
+    assert {tuple(e["params"]["namespace"]) for e in root_only} == {()}
+    # A prefix without a task id matches the subgraph's namespace whatever its task.
+    child = _protocol_events(
+        server.url, thread_id, {"channels": ["updates"], "namespaces": [["child"]]}
+    )
+    assert child
+    assert all(e["params"]["namespace"][0].startswith("child:") for e in child)
+
+
+def _protocol_events(
+    url: str, thread_id: str, body: dict[str, Any], *, until: int | None = None
+) -> list[dict[str, Any]]:
+    """Events of a thread's stream that are already stored: read until a quiet second."""
+    events: list[dict[str, Any]] = []
+    client = httpx.Client(base_url=url, timeout=httpx.Timeout(30, read=1.5))
+    path = f"/threads/{thread_id}/stream/events"
+    with (
+        client,
+        contextlib.suppress(httpx.ReadTimeout),
+        client.stream("POST", path, json=body) as response,
+    ):
+        assert response.status_code == 200, response.read()
+        for event in data_lines(response.iter_lines()):
+            events.append(event)
+            if until is not None and len(events) >= until:
+                break
+    return events
+
+
+async def test_thread_protocol_replays_after_since(server: ServerProcess) -> None:
+    client = get_client(url=server.url)
+    async with client.threads.stream(assistant_id="streamer") as thread:
+        await thread.run.start(input=say("replay me"))
+        await thread.output.with_timeout(20)
+        thread_id = thread.thread_id
+    everything = _protocol_events(
+        server.url, thread_id, {"channels": ["values", "messages", "lifecycle"]}
+    )
+    seqs = [e["seq"] for e in everything]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == len(seqs)
+    assert next(e["method"] for e in everything) == "lifecycle"
+    assert everything[-1]["params"]["data"]["event"] == "completed"
+    # As if the connection dropped after the fourth event: resume with `since`.
+    cut = everything[3]["seq"]
+    resumed = _protocol_events(
+        server.url, thread_id, {"channels": ["values", "messages", "lifecycle"], "since": cut}
+    )
+    assert [e["event_id"] for e in resumed] == [e["event_id"] for e in everything[4:]]
+    # A new run continues the thread's sequence, and run.start says where it starts.
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as c:
+        started = (
+            await c.post(
+                f"/threads/{thread_id}/commands",
+                json={"id": 1, "method": "run.start",
+                      "params": {"assistant_id": "streamer", "input": say("more")}},
+            )
+        ).json()  # fmt: skip
+    assert started["type"] == "success"
+    assert started["meta"]["applied_through_seq"] == everything[-1]["seq"]
+    later = _protocol_events(
+        server.url, thread_id, {"channels": ["lifecycle"], "since": everything[-1]["seq"]}, until=2
+    )
+    assert [e["params"]["data"]["event"] for e in later] == ["running", "completed"]
 
 
 async def test_runs_methods(server: ServerProcess) -> None:

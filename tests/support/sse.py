@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,3 +27,10 @@ def parse(body: str) -> list[Event]:
         if "event" in fields:
             events.append(Event(fields["event"], json.loads(fields["data"]), fields.get("id")))
     return events
+
+
+def data_lines(lines: Iterable[str]) -> Iterator[Any]:
+    """The decoded `data:` of each event, as the lines of a live stream arrive."""
+    for line in lines:
+        if line.startswith("data: "):
+            yield json.loads(line[6:])

@@ -14,6 +14,7 @@ from typing import Any, TypeVar, cast
 
 from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
+from langgraph._internal._constants import CONFIG_KEY_STREAM_MESSAGES_V2
 from langgraph.pregel import Pregel
 from langgraph.types import Command
 from litestar.exceptions import ServiceUnavailableException
@@ -21,6 +22,7 @@ from psycopg import AsyncConnection
 
 from langstar.db.pool import Pool
 from langstar.graphs.registry import RegisteredGraph
+from langstar.protocol.translate import GRAPH_MODES, ProtocolEvent, Translator
 from langstar.runs import records
 from langstar.runs.records import Run
 from langstar.serde import dumps, to_jsonable
@@ -47,6 +49,7 @@ class RunJob:
     context: dict[str, Any] | None = None
     durability: str | None = None
     after_seconds: float = 0
+    protocol: bool = False  # started by the streaming protocol: emits its events per thread
     done: asyncio.Event = field(default_factory=asyncio.Event)
     result: Any = None  # the final values, with `__interrupt__` when the run stopped at one
     error: dict[str, str] | None = None
@@ -232,12 +235,37 @@ class RunExecutor:
         for feed in self._bus.watchers(job.run.thread_id):
             await feed.publish(event, encoded)
 
+    async def _emit(self, job: RunJob, events: list[ProtocolEvent]) -> None:
+        """Store protocol events in the thread's order, then wake the thread's readers."""
+        if not events:
+            return
+        run = job.run
+        rows = [
+            (run.thread_id, run.run_id, e.event_id, e.method, dumps(e.params).decode())
+            for e in events
+        ]
+        async with self._pool.connection() as conn, conn.cursor() as cur:
+            await cur.executemany(
+                "INSERT INTO thread_events (thread_id, run_id, event_id, method, params) "
+                "VALUES (%s, %s, %s, %s, %s)",
+                rows,
+            )
+        self._bus.threads.changed(run.thread_id)
+
     async def _execute(self, job: RunJob, stream: RunStream) -> None:
         graph = job.graph.compiled
         wanted = set(job.stream_modes)
         modes = {"values"} | {
             "messages" if m.startswith("messages") else m for m in wanted if m != "events"
         }
+        config = job.config
+        translator: Translator | None = None
+        if job.protocol:
+            translator = Translator(job.run.run_id, job.graph.graph_id)
+            modes = set(GRAPH_MODES)
+            configurable = {**config.get("configurable", {}), CONFIG_KEY_STREAM_MESSAGES_V2: True}
+            config = cast(RunnableConfig, {**config, "configurable": configurable})
+            await self._emit(job, translator.started())
         payload: Any = job.input
         if job.command is not None:
             payload = Command(
@@ -260,13 +288,18 @@ class RunExecutor:
                 "interrupt_after": job.interrupt_after,
                 **kwargs,
             }
-            async for item in _graph_items(graph, payload, job.config, options, "events" in wanted):
+            if translator is not None:
+                options["version"] = "v2"
+            async for item in _graph_items(graph, payload, config, options, "events" in wanted):
                 if len(item) == 2:
                     await self._publish(job, stream, "events", item[1])
                     continue
                 namespace, mode, chunk = cast(tuple[tuple[str, ...], str, Any], item)
                 if mode == "values" and not namespace:
                     last_values = chunk
+                if translator is not None:
+                    await self._emit(job, translator.feed(namespace, mode, chunk))
+                    continue
                 if namespace and not job.subgraphs:
                     continue
                 suffix = "|" + "|".join(namespace) if namespace else ""
@@ -288,15 +321,22 @@ class RunExecutor:
                     await records.discard(self._pool, job.run)
                 else:
                     await self._finish(job, status="interrupted", values=None)
+                    if translator is not None:
+                        await self._emit(job, translator.finished("interrupted"))
             raise
         except Exception as exc:
             error = job.error = records.encode_error(exc)
             log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], exc)
             await self._finish(job, status="error", values=None, error=error)
+            if translator is not None:
+                await self._emit(job, translator.finished("failed", error["message"]))
             await self._publish(job, stream, "error", error)
             return
         job.result = to_jsonable(last_values)
-        await self._finish(job, status="success", values=last_values)
+        thread_status = await self._finish(job, status="success", values=last_values)
+        if translator is not None:
+            ended = "interrupted" if thread_status == "interrupted" else "completed"
+            await self._emit(job, translator.finished(ended))
 
     async def _finish(
         self,
@@ -305,7 +345,8 @@ class RunExecutor:
         status: records.RunStatus,
         values: Any,
         error: dict[str, str] | None = None,
-    ) -> None:
+    ) -> str:
+        """Record how the run ended; returns the thread's status now."""
         graph = job.graph.compiled
         interrupts: dict[str, Any] = {}
         thread_status = "error" if error is not None else "idle"
@@ -331,6 +372,7 @@ class RunExecutor:
             interrupts=interrupts,
             error=error,
         )
+        return thread_status
 
     async def aclose(self) -> None:
         self._closing = True
@@ -356,6 +398,15 @@ async def _graph_items(
     with_events: bool,
 ) -> AsyncIterator[tuple[Any, ...]]:
     """`(namespace, mode, chunk)` from the graph's stream; with `events` also `("events", e)`."""
+    if options.get("version") == "v2":
+        # LangGraph shapes messages as protocol content blocks only in its v2 stream format.
+        async for part in graph.astream(payload, config, **options):
+            part = cast(dict[str, Any], part)
+            data = part["data"]
+            if part["type"] == "values" and part.get("interrupts"):
+                data = {**data, "__interrupt__": part["interrupts"]}
+            yield part["ns"], part["type"], data
+        return
     if not with_events:
         async for item in graph.astream(payload, config, **options):
             yield cast(tuple[Any, ...], item)

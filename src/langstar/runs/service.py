@@ -63,9 +63,17 @@ class RunService:
         return [(await self.create(None, b, g)).run for b, g in zip(bodies, graphs, strict=True)]
 
     async def create(
-        self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
+        self,
+        thread_id: uuid.UUID | None,
+        body: RunCreate,
+        graph: RegisteredGraph,
+        *,
+        protocol: bool = False,
     ) -> RunJob:
-        """Record the run, apply the multitask strategy, and start it in the background."""
+        """Record the run, apply the multitask strategy, and start it in the background.
+
+        A `protocol` run writes its events to the thread, for `POST /threads/{id}/stream/events`.
+        """
         stateless = thread_id is None
         refuse_unsupported(body, stateless=stateless)
         run_id = uuid.uuid4()
@@ -91,6 +99,7 @@ class RunService:
             "resumable": body.stream_resumable,
             "durability": _durability(body),
             "temporary": stateless and body.on_completion != "keep",
+            "protocol": protocol,
         }
         to_cancel: list[uuid.UUID] = []
         if thread_id is not None:
@@ -164,6 +173,7 @@ class RunService:
             context={**graph.context, **(body.context or {})} or None,
             durability=_durability(body),
             after_seconds=body.after_seconds or 0,
+            protocol=protocol,
         )
         self._executor.submit(job)
         if kwargs["temporary"]:

@@ -70,6 +70,7 @@ class EventBus:
         self._retention = retention_seconds
         self._streams: dict[uuid.UUID, RunStream] = {}
         self._watchers: dict[uuid.UUID, set[RunStream]] = {}
+        self.threads = ThreadSignals()
 
     def watch(self, thread_id: uuid.UUID) -> RunStream:
         """A feed of every event of the thread's runs from now on, until `unwatch`."""
@@ -102,3 +103,38 @@ class EventBus:
         for run_id, stream in list(self._streams.items()):
             if stream.closed_at is not None and stream.closed_at < cutoff:
                 del self._streams[run_id]
+
+
+class ThreadSignals:
+    """Wakes the readers of a thread's protocol events when this process writes one."""
+
+    def __init__(self) -> None:
+        self._events: dict[uuid.UUID, asyncio.Event] = {}
+        self._waiters: dict[uuid.UUID, int] = {}
+
+    def changed(self, thread_id: uuid.UUID) -> None:
+        event = self._events.pop(thread_id, None)
+        if event is not None:
+            event.set()
+
+    def event(self, thread_id: uuid.UUID) -> asyncio.Event:
+        """What to wait on; take it before reading, so no write in between is missed."""
+        event = self._events.get(thread_id)
+        if event is None:
+            event = self._events[thread_id] = asyncio.Event()
+        return event
+
+    async def wait(self, thread_id: uuid.UUID, event: asyncio.Event, patience: float) -> None:
+        """Return once the thread changed after `event` was taken, or after `patience` seconds."""
+        self._waiters[thread_id] = self._waiters.get(thread_id, 0) + 1
+        try:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(event.wait(), patience)
+        finally:
+            left = self._waiters[thread_id] - 1
+            if left:
+                self._waiters[thread_id] = left
+            else:
+                del self._waiters[thread_id]
+                if self._events.get(thread_id) is event and not event.is_set():
+                    del self._events[thread_id]

@@ -1,0 +1,206 @@
+"""A run's graph output, turned into the events of the thread-centric streaming protocol.
+
+The SDK's `client.threads.stream()` reads these. Each event has a `method` (its channel),
+and `params` with the `namespace` it came from, a millisecond `timestamp`, its `data` and,
+for updates, the `node`. LangGraph itself shapes message events as content blocks when
+the run's config asks for it; this module adds what the server owns: the root lifecycle,
+one `input.requested` per interrupt, checkpoint envelopes and the custom-event wrapper.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from langstar.serde import to_jsonable
+
+# The stream modes a protocol run asks the graph for.
+GRAPH_MODES = (
+    "values",
+    "updates",
+    "messages",
+    "tools",
+    "lifecycle",
+    "custom",
+    "tasks",
+    "checkpoints",
+)
+# The channels a client may subscribe to, besides `custom:<name>`.
+CHANNELS = frozenset(
+    {
+        "values",
+        "updates",
+        "checkpoints",
+        "messages",
+        "tools",
+        "custom",
+        "lifecycle",
+        "input",
+        "tasks",
+    }
+)
+INTERRUPT = "__interrupt__"
+
+
+@dataclass(frozen=True, slots=True)
+class ProtocolEvent:
+    event_id: str
+    method: str
+    params: dict[str, Any]
+
+
+class Translator:
+    """Turns one run's `(namespace, mode, chunk)` items into protocol events."""
+
+    def __init__(self, run_id: uuid.UUID, graph_name: str) -> None:
+        self._run_id = run_id
+        self._graph_name = graph_name
+        self._count = 0
+        self._interrupts: set[str] = set()
+        self._checkpoints: set[tuple[tuple[str, ...], str]] = set()
+        self.terminal_sent = False
+
+    def _event(
+        self, method: str, namespace: tuple[str, ...], data: Any, node: str | None = None
+    ) -> ProtocolEvent:
+        self._count += 1
+        params: dict[str, Any] = {
+            "namespace": list(namespace),
+            "timestamp": int(time.time() * 1000),
+            "data": data,
+        }
+        if node is not None:
+            params["node"] = node
+        return ProtocolEvent(f"{self._run_id}:{self._count}", method, params)
+
+    def _lifecycle(self, event: str, error: str | None = None) -> ProtocolEvent:
+        data: dict[str, Any] = {"event": event, "graph_name": self._graph_name}
+        if error is not None:
+            data["error"] = error
+        return self._event("lifecycle", (), data)
+
+    def started(self) -> list[ProtocolEvent]:
+        return [self._lifecycle("running")]
+
+    def finished(self, status: str, error: str | None = None) -> list[ProtocolEvent]:
+        """The root's last lifecycle event: `completed`, `failed` or `interrupted`."""
+        if self.terminal_sent:
+            return []
+        self.terminal_sent = True
+        return [self._lifecycle(status, error)]
+
+    def feed(self, namespace: tuple[str, ...], mode: str, chunk: Any) -> list[ProtocolEvent]:
+        if mode == "values":
+            events = self._interrupted(namespace, _interrupts_in(chunk))
+            values = _without_interrupts(to_jsonable(chunk))
+            if values:
+                events.insert(0, self._event("values", namespace, values))
+            return events
+        if mode == "updates":
+            if not isinstance(chunk, dict):
+                return []
+            events = []
+            for node, update in chunk.items():
+                if node == INTERRUPT:
+                    events.extend(self._interrupted(namespace, to_jsonable(update)))
+                elif update is not None:
+                    data = to_jsonable(update)
+                    data = data if isinstance(data, dict) else {"value": data}
+                    events.append(self._event("updates", namespace, data, node=str(node)))
+            return events
+        if mode == "messages":
+            data, _metadata = chunk
+            if isinstance(data, dict) and isinstance(data.get("event"), str):
+                return [self._event("messages", namespace, to_jsonable(data))]
+            return []
+        if mode == "custom":
+            return [self._event("custom", namespace, {"payload": to_jsonable(chunk)})]
+        if mode == "tasks":
+            return [self._event("tasks", namespace, to_jsonable(chunk))]
+        if mode == "checkpoints":
+            return self._checkpoint(namespace, chunk)
+        if mode == "tools" and isinstance(chunk, dict):
+            data = dict(chunk)
+            node = data.pop("__node", None)
+            return [self._event("tools", namespace, to_jsonable(data), node=node)]
+        if mode == "lifecycle" and namespace and isinstance(chunk, dict):
+            # The root's lifecycle is the server's to tell; a subgraph's comes from LangGraph.
+            return [self._event("lifecycle", namespace, to_jsonable(chunk))]
+        return []
+
+    def _interrupted(self, namespace: tuple[str, ...], interrupts: Any) -> list[ProtocolEvent]:
+        events = []
+        for item in interrupts if isinstance(interrupts, list) else []:
+            interrupt_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(interrupt_id, str) or interrupt_id in self._interrupts:
+                continue
+            self._interrupts.add(interrupt_id)
+            request = {"interrupt_id": interrupt_id, "payload": item.get("value")}
+            events.append(self._event("input.requested", namespace, request))
+        if events and not self.terminal_sent:
+            # The run now waits for `input.respond`: say so at once, not when it has ended.
+            events.extend(self.finished("interrupted"))
+        return events
+
+    def _checkpoint(self, namespace: tuple[str, ...], chunk: Any) -> list[ProtocolEvent]:
+        if not isinstance(chunk, dict):
+            return []
+        configurable = (chunk.get("config") or {}).get("configurable") or {}
+        checkpoint_id = configurable.get("checkpoint_id")
+        if not isinstance(checkpoint_id, str) or (namespace, checkpoint_id) in self._checkpoints:
+            return []
+        self._checkpoints.add((namespace, checkpoint_id))
+        metadata = chunk.get("metadata") or {}
+        envelope: dict[str, Any] = {"id": checkpoint_id}
+        parent = ((chunk.get("parent_config") or {}).get("configurable") or {}).get("checkpoint_id")
+        if parent is not None:
+            envelope["parent_id"] = parent
+        envelope["step"] = metadata.get("step")
+        envelope["source"] = metadata.get("source")
+        return [self._event("checkpoints", namespace, envelope)]
+
+
+def _interrupts_in(values: Any) -> Any:
+    if isinstance(values, dict) and INTERRUPT in values:
+        return to_jsonable(values[INTERRUPT])
+    return []
+
+
+def _without_interrupts(values: Any) -> Any:
+    if isinstance(values, dict):
+        return {k: v for k, v in values.items() if k != INTERRUPT}
+    return values
+
+
+def channel_of(method: str, params: dict[str, Any]) -> str:
+    """The channel a subscriber names to receive an event: `custom:<name>` for named ones."""
+    if method == "input.requested":
+        return "input"
+    if method == "custom":
+        data = params.get("data")
+        name = data.get("name") if isinstance(data, dict) else None
+        return f"custom:{name}" if name else "custom"
+    return method
+
+
+def namespace_matches(
+    namespace: list[str], prefixes: list[list[str]] | None, depth: int | None
+) -> bool:
+    """Whether an event's namespace lies under one of `prefixes`, at most `depth` below it.
+
+    A prefix segment without `:` also matches a namespace segment carrying a task id
+    (`agent` matches `agent:1f0...`).
+    """
+    if not prefixes:
+        return True
+    for prefix in prefixes:
+        if len(prefix) > len(namespace):
+            continue
+        if all(
+            want == have or (":" not in want and have.split(":", 1)[0] == want)
+            for want, have in zip(prefix, namespace, strict=False)
+        ) and (depth is None or len(namespace) - len(prefix) <= depth):
+            return True
+    return False
