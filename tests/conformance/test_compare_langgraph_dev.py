@@ -24,7 +24,7 @@ import pytest
 
 from tests.support.postgres import PostgresForTests
 from tests.support.server import ServerProcess, free_port
-from tests.support.sse import parse
+from tests.support.sse import data_lines, parse
 
 GRAPHS = Path(__file__).resolve().parents[1] / "support" / "compare_graphs.py"
 LANGGRAPH_JSON = {
@@ -121,6 +121,92 @@ def blank(value: Any) -> Any:
 
 def say(text: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}]}
+
+
+PROTOCOL_CHANNELS = ["lifecycle", "values", "messages", "input"]
+ROOT_ENDS = ("completed", "failed", "interrupted")
+
+
+def protocol_events(c: httpx.Client, tid: str, since: int | None) -> list[dict[str, Any]]:
+    """The thread's protocol events after `since`, up to the root's next terminal lifecycle."""
+    body: dict[str, Any] = {"channels": PROTOCOL_CHANNELS}
+    if since is not None:
+        body["since"] = since
+    events: list[dict[str, Any]] = []
+    with c.stream("POST", f"/threads/{tid}/stream/events", json=body) as response:
+        assert response.status_code == 200
+        for event in data_lines(response.iter_lines()):
+            events.append(event)
+            data = event["params"]["data"]
+            root = not event["params"]["namespace"]
+            if event["method"] == "lifecycle" and root and data["event"] in ROOT_ENDS:
+                break
+    return events
+
+
+def protocol_shape(events: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    """Method names in order, with the lifecycle phase or message event of each."""
+    shape = []
+    for event in events:
+        data = event["params"]["data"]
+        detail = data.get("event") if event["method"] in ("lifecycle", "messages") else None
+        shape.append((event["method"], detail))
+    return shape
+
+
+def protocol_scenarios(c: httpx.Client, seen: dict[str, Any]) -> None:
+    def start(tid: str, params: dict[str, Any]) -> httpx.Response:
+        return c.post(
+            f"/threads/{tid}/commands", json={"id": 1, "method": "run.start", "params": params}
+        )
+
+    for graph in ("echo", "chatty"):
+        tid = str(uuid.uuid4())
+        started = start(tid, {"assistant_id": graph, "input": say("hi")})
+        body = started.json()
+        seen[f"protocol {graph} run.start"] = (
+            started.status_code, body["type"], sorted(body["result"]), sorted(body["meta"])
+        )  # fmt: skip
+        events = protocol_events(c, tid, None)
+        seen[f"protocol {graph} events"] = protocol_shape(events)
+        seen[f"protocol {graph} event keys"] = sorted({k for e in events for k in e})
+        final = c.get(f"/threads/{tid}/state").json()["values"]["messages"]
+        seen[f"protocol {graph} final"] = [(m["type"], blank(m["content"])) for m in final]
+
+    tid = str(uuid.uuid4())
+    start(tid, {"assistant_id": "hitl", "input": say("may I?")})
+    paused = protocol_events(c, tid, None)
+    seen["protocol hitl until interrupted"] = protocol_shape(paused)
+    [requested] = [e for e in paused if e["method"] == "input.requested"]
+    params = requested["params"]
+    seen["protocol hitl input.requested"] = (
+        params["namespace"],
+        sorted(params),
+        sorted(params["data"]),
+        params["data"]["payload"],
+    )
+    responded = c.post(
+        f"/threads/{tid}/commands",
+        json={"id": 2, "method": "input.respond",
+              "params": {"interrupt_id": requested["params"]["data"]["interrupt_id"],
+                         "namespace": [], "response": "yes"}},
+    ).json()  # fmt: skip
+    seen["protocol input.respond"] = (responded["type"], responded["result"])
+    resumed = protocol_events(c, tid, paused[-1]["seq"])
+    seen["protocol hitl resumed"] = protocol_shape(resumed)
+    seen["protocol hitl final"] = blank(c.get(f"/threads/{tid}/state").json()["values"])[
+        "messages"
+    ][-1]["content"]
+
+    path = f"/threads/{uuid.uuid4()}/commands"
+    bogus = c.post(path, json={"id": 3, "method": "bogus", "params": {}})
+    seen["protocol unknown command"] = (bogus.status_code, bogus.json()["error"])
+    malformed = c.post(path, json={"method": "run.start"})
+    seen["protocol malformed command"] = (malformed.status_code, malformed.json()["error"])
+    missing = start(str(uuid.uuid4()), {"assistant_id": "nope", "input": say("x")})
+    seen["protocol unknown assistant"] = (missing.status_code, missing.json()["type"])
+    bad = c.post(f"/threads/{uuid.uuid4()}/stream/events", json={"channels": ["nope"]})
+    seen["protocol bad channel"] = bad.status_code
 
 
 def run_scenarios(base: str) -> dict[str, Any]:
@@ -254,6 +340,7 @@ def run_scenarios(base: str) -> dict[str, Any]:
         keys("store search", c.post("/store/items/search", json={"namespace_prefix": ["cmp"]}))
         seen["store namespaces"] = c.post("/store/namespaces", json={"prefix": ["cmp"]}).json()
         status("delete thread", c.delete(f"/threads/{hitl_thread}"))
+        protocol_scenarios(c, seen)
     return seen
 
 

@@ -33,4 +33,5 @@ def test_the_sdk_example_in_the_readme_runs(tmp_path: Path) -> None:
         "Noted. You said: My name is Ada.",
         "paused before: ['respond']",
         "You told me: My name is Ada.",
+        "streamed: You told me: My name is Ada.",
     ]

@@ -94,8 +94,9 @@ async def test_respond_to_an_unknown_interrupt_is_refused(
         {"interrupt_id": interrupt["id"], "namespace": [], "response": "yes"},
         3,
     )
-    assert right["type"] == "success"
-    await graphs_client.get(f"/threads/{thread_id}/runs/{right['result']['run_id']}/join")
+    assert right == {"type": "success", "id": 3, "result": {}, "meta": right["meta"]}
+    [resumed, _] = (await graphs_client.get(f"/threads/{thread_id}/runs")).json()
+    await graphs_client.get(f"/threads/{thread_id}/runs/{resumed['run_id']}/join")
     final = (await graphs_client.get(f"/threads/{thread_id}/state")).json()
     assert final["values"]["messages"][-1]["content"] == "approved: yes"
     again = await command(

@@ -259,7 +259,8 @@ class ProtocolService:
             command={"resume": resume},
             multitask_strategy="enqueue",
         )
-        return await self._start(thread_id, body)
+        applied, _ = await self._start(thread_id, body)
+        return applied, {}  # the resumed run is seen on the stream, as the protocol has it
 
     async def _pending_interrupts(self, thread_id: uuid.UUID) -> tuple[str | None, set[str]]:
         """The thread's assistant and open interrupt ids, once its run has recorded them."""
