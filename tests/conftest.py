@@ -14,7 +14,7 @@ from litestar import Litestar
 from langstar.app import create_app
 from langstar.db import migrations
 from langstar.db.embedded import EmbeddedPostgres
-from langstar.settings import DatabaseSettings, Settings
+from langstar.settings import AuthSettings, DatabaseSettings, Settings
 from tests.support.asgi import asgi_client
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.postgres import PostgresForTests
@@ -42,6 +42,8 @@ def settings_for(url: str, data_dir: Path | None = None) -> Settings:
     return Settings(
         data_dir=str(data_dir or ".langstar"),
         database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=10),
+        # Tests name the database by URL, which needs the open mode said out loud.
+        auth=AuthSettings(mode="none"),
     )
 
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from pathlib import Path
 
 from dishka import AsyncContainer, Provider, make_async_container
 from dishka.entities.validation_settings import STRICT_VALIDATION
@@ -16,7 +17,10 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
+from langstar.auth.authenticators import Authenticator
+from langstar.auth.middleware import authentication_middleware
 from langstar.errors import exception_handlers
+from langstar.graphs.registry import load_object
 from langstar.ioc import get_providers
 from langstar.protocol.controllers import ThreadProtocolController
 from langstar.runs.controllers import (
@@ -26,7 +30,7 @@ from langstar.runs.controllers import (
 )
 from langstar.runs.executor import RunExecutor
 from langstar.serde import encode_default
-from langstar.settings import Settings, load_settings
+from langstar.settings import Settings, SettingsError, load_settings
 from langstar.store.controllers import StoreController
 from langstar.system.controllers import system_handlers
 from langstar.threads.controllers import ThreadController
@@ -37,6 +41,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *overrides: Provider) -> Litestar:
     """Build the app; `overrides` are providers that replace the defaults (tests use them)."""
     settings = settings if settings is not None else load_settings()
+    if settings.auth.mode == "custom":
+        overrides = (custom_auth_provider(settings), *overrides)
     container = make_async_container(
         *get_providers(),
         *overrides,
@@ -51,6 +57,8 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             # instead of failing the first request.
             await container.get(DefaultAssistants)
             await container.get(RunExecutor)
+            # After the schema check (the pool's), so an un-migrated database is named first.
+            await container.get(Authenticator)
             yield
         finally:
             await container.close()
@@ -72,6 +80,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             )
         ],
         lifespan=[lifespan],
+        middleware=[authentication_middleware()],
         exception_handlers=exception_handlers,
         type_encoders={BaseException: encode_default},
         openapi_config=OpenAPIConfig(
@@ -88,6 +97,16 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     setup_dishka(container, app)
     app.state.container = container
     return app
+
+
+def custom_auth_provider(settings: Settings) -> Provider:
+    """The Dishka provider `auth.provider` names: a Provider subclass or instance."""
+    spec = settings.auth.provider
+    found = load_object(spec, Path.cwd())
+    provider = found() if isinstance(found, type) and issubclass(found, Provider) else found
+    if not isinstance(provider, Provider):
+        raise SettingsError("auth.provider", f"{spec} is not a Dishka Provider")
+    return provider
 
 
 def container_of(app: Litestar) -> AsyncContainer:

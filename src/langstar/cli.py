@@ -35,6 +35,14 @@ def _parser() -> argparse.ArgumentParser:
     db_commands.add_parser("upgrade", help="migrate the database to the latest schema")
     db_commands.add_parser("current", help="show the schema revision of the database")
     db_commands.add_parser("check", help="exit 1 unless the database is at the latest schema")
+    keys = commands.add_parser("keys", help="manage API keys (auth.mode = api_key)")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", help="make a key; it is printed last, once")
+    create.add_argument("--user", required=True, help="the user id the key acts as")
+    create.add_argument("--name", default="", help="a label to recognise the key by")
+    key_commands.add_parser("list", help="list keys (never the keys themselves)")
+    revoke = key_commands.add_parser("revoke", help="revoke a key at once")
+    revoke.add_argument("key_id", help="the key's id, as `langstar keys list` shows it")
     return parser
 
 
@@ -54,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "serve":
         raise SystemExit(serve(settings))
+    if args.command == "keys":
+        raise SystemExit(keys_command(args, settings))
     raise SystemExit(db_command(args.db_command, settings))
 
 
@@ -75,6 +85,7 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     from langstar.app import create_app
+    from langstar.auth.authenticators import AuthConfigError, effective_mode
     from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
 
     if settings.database.url:
@@ -86,6 +97,11 @@ def serve(settings: Settings) -> int:
         except OSError as exc:
             print(f"langstar: cannot reach the database: {exc}", file=sys.stderr)
             return 1
+    try:
+        effective_mode(settings)
+    except AuthConfigError as exc:
+        print(f"langstar: {exc}", file=sys.stderr)
+        return 2
     app = create_app(settings)
     config = uvicorn.Config(
         app,
@@ -136,4 +152,46 @@ def db_command(name: str, settings: Settings) -> int:
             print(f"langstar: {exc}", file=sys.stderr)
             return 1
         print(f"ok: at head {', '.join(migrations.head_revisions())}")
+        return 0
+
+
+def keys_command(args: argparse.Namespace, settings: Settings) -> int:
+    import uuid
+
+    from langstar.auth import keys
+    from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
+
+    with _database_url(settings) as url:
+        try:
+            asyncio.run(require_schema_at_head(url, settings))
+        except SchemaNotAtHeadError as exc:
+            print(f"langstar: {exc}", file=sys.stderr)
+            return 1
+        if args.keys_command == "create":
+            try:
+                key_id, key = asyncio.run(keys.create_key(url, args.user, args.name))
+            except ValueError as exc:
+                print(f"langstar: {exc}", file=sys.stderr)
+                return 2
+            print(f"key {key_id} for user {args.user!r}; store it now, it is not shown again:")
+            print(key)
+            return 0
+        if args.keys_command == "list":
+            print("key_id\tuser\tname\tprefix\tcreated\trevoked")
+            for k in asyncio.run(keys.list_keys(url)):
+                revoked = k.revoked_at.isoformat() if k.revoked_at else "-"
+                print(
+                    f"{k.key_id}\t{k.user_id}\t{k.name}\t{k.prefix}...\t"
+                    f"{k.created_at.isoformat()}\t{revoked}"
+                )
+            return 0
+        try:
+            key_id = uuid.UUID(args.key_id)
+        except ValueError:
+            print(f"langstar: not a key id: {args.key_id!r}", file=sys.stderr)
+            return 2
+        if not asyncio.run(keys.revoke_key(url, key_id)):
+            print(f"langstar: no live key {key_id}", file=sys.stderr)
+            return 1
+        print(f"revoked {key_id}")
         return 0

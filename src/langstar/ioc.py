@@ -6,6 +6,7 @@ from dishka import Provider, Scope, from_context
 from dishka.integrations.litestar import LitestarProvider
 
 from langstar.assistants.providers import AssistantsProvider
+from langstar.auth.providers import AuthProvider
 from langstar.db.providers import DatabaseProvider
 from langstar.graphs.providers import GraphProvider
 from langstar.models.providers import ModelProvider
@@ -25,6 +26,7 @@ def get_providers() -> list[Provider]:
         SettingsProvider(),
         LitestarProvider(),
         DatabaseProvider(),
+        AuthProvider(),
         ModelProvider(),
         GraphProvider(),
         AssistantsProvider(),

@@ -81,6 +81,20 @@ class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     stream_retention_seconds: Positive = 300.0
 
 
+class AuthSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    mode: Literal["", "none", "api_key", "jwt", "custom"] = ""
+    provider: str = ""
+    jwt_secret_env: str = "LANGSTAR_JWT_SECRET"
+    jwt_jwks: str = ""
+    jwt_algorithms: list[Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]] = (
+        msgspec.field(default_factory=lambda: ["HS256", "RS256", "ES256"])
+    )
+    jwt_user_claim: str = "sub"
+    jwt_audience: str = ""
+    jwt_issuer: str = ""
+    jwt_leeway_seconds: Annotated[float, msgspec.Meta(ge=0, le=600)] = 30.0
+
+
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything langstar reads from its configuration, built once at startup."""
 
@@ -92,6 +106,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     model: ModelSettings = msgspec.field(default_factory=ModelSettings)
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     runs: RunSettings = msgspec.field(default_factory=RunSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     graphs: dict[str, str] = msgspec.field(
         default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
     )
@@ -191,6 +206,12 @@ def _check(settings: Settings) -> None:
         raise SettingsError("runs.recursion_limit", "is larger than runs.max_recursion_limit")
     if settings.model.provider == "openai" and not settings.model.model:
         raise SettingsError("model.model", "is required when model.provider is 'openai'")
+    if settings.auth.mode == "custom" and ":" not in settings.auth.provider:
+        raise SettingsError(
+            "auth.provider", "mode 'custom' needs 'module:attr' naming a Dishka provider"
+        )
+    if not settings.auth.jwt_user_claim:
+        raise SettingsError("auth.jwt_user_claim", "must name a claim")
     for name, spec in settings.graphs.items():
         if ":" not in spec:
             raise SettingsError(

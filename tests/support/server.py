@@ -23,7 +23,8 @@ class ServerProcess:
     def __init__(self, env: Mapping[str, str], cwd: Path, *args: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self._env = {**os.environ, **env}
+        # An open server on DATABASE_URL must say so; tests that test auth set their own mode.
+        self._env = {**os.environ, "LANGSTAR_AUTH__MODE": "none", **env}
         self._cwd = cwd
         self._args = args
         self.proc: subprocess.Popen[str] | None = None

@@ -32,6 +32,12 @@ def user_id_of(config: RunnableConfig) -> str:
     return str(user or "anonymous")
 
 
+def memory_namespace(config: RunnableConfig) -> tuple[str, str]:
+    """Where the agent keeps a user's facts; "." (not allowed in a label) is %-escaped."""
+    user = user_id_of(config).replace("%", "%25").replace(".", "%2E")
+    return (MEMORY_NAMESPACE, user)
+
+
 def facts_in(text: str) -> list[str]:
     """Statements a user makes about themselves ("My name is Ada."), questions excluded."""
     found = []
@@ -53,7 +59,7 @@ def graph(*, model: BaseChatModel) -> StateGraph[Any, Any, Any, Any]:
     """Build the agent around the configured chat model."""
 
     async def remember(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
-        namespace = (MEMORY_NAMESPACE, user_id_of(config))
+        namespace = memory_namespace(config)
         store = get_store()
         for fact in facts_in(_last_human_text(state["messages"])):
             key = str(uuid.uuid5(_NAMESPACE_UUID, fact.lower()))
@@ -61,7 +67,7 @@ def graph(*, model: BaseChatModel) -> StateGraph[Any, Any, Any, Any]:
         return {}
 
     async def respond(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
-        namespace = (MEMORY_NAMESPACE, user_id_of(config))
+        namespace = memory_namespace(config)
         memories = await get_store().asearch(namespace, limit=100)
         prompt = "You are a helpful assistant."
         if memories:

@@ -164,6 +164,18 @@ thread_events = Table(
     Index("ix_thread_events_run", "run_id"),
 )
 
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", UUID(as_uuid=True), primary_key=True),
+    Column("user_id", Text, nullable=False),
+    Column("name", Text, nullable=False, server_default=text("''")),
+    Column("prefix", Text, nullable=False),
+    Column("key_hash", Text, nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
 # LangGraph's checkpointer and store own these; their revisions replay the library's DDL.
 LANGGRAPH_TABLES = frozenset(
     {

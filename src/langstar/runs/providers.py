@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide
+from langgraph.store.base import BaseStore
 
 from langstar.db.pool import Pool
 from langstar.identity import Identity
@@ -41,5 +42,6 @@ class RunsProvider(Provider):
         bus: EventBus,
         settings: Settings,
         identity: Identity,
+        store: BaseStore,
     ) -> RunService:
-        return RunService(pool, threads, executor, bus, settings, identity)
+        return RunService(pool, threads, executor, bus, settings, identity, store)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import dataclasses
 import logging
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+from langgraph.store.base import BaseStore
 from litestar.exceptions import NotFoundException
 
 from langstar.db.pool import Pool
@@ -22,6 +24,7 @@ from langstar.runs.records import INFLIGHT, Run, RunRecords
 from langstar.runs.schemas import RunCancel, RunCreate
 from langstar.serde import dumps, to_jsonable
 from langstar.settings import Settings
+from langstar.store.scoped import store_for
 from langstar.streaming.events import EventBus, RunEvent
 from langstar.streaming.sse import HEARTBEAT, frame
 from langstar.threads.service import ThreadService, jsonb
@@ -48,8 +51,10 @@ class RunService:
         bus: EventBus,
         settings: Settings,
         identity: Identity,
+        store: BaseStore,
     ) -> None:
         self._pool = pool
+        self._store = store
         self._threads = threads
         self._executor = executor
         self._bus = bus
@@ -76,6 +81,10 @@ class RunService:
         """
         stateless = thread_id is None
         refuse_unsupported(body, stateless=stateless)
+        if self._identity.is_authenticated:
+            # The graph reads and writes the caller's own store, as the store API does.
+            scoped = store_for(self._store, self._identity)
+            graph = dataclasses.replace(graph, compiled=graph.compiled.copy({"store": scoped}))
         run_id = uuid.uuid4()
         thread = thread_id or uuid.uuid4()
         config = build_config(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dishka import Provider, Scope, provide
 from langgraph.store.base import BaseStore
 
+from langstar.identity import Identity
+from langstar.store.scoped import store_for
 from langstar.store.service import StoreService
 
 
@@ -12,5 +14,5 @@ class StoreProvider(Provider):
     scope = Scope.REQUEST
 
     @provide
-    def provide_store_service(self, store: BaseStore) -> StoreService:
-        return StoreService(store)
+    def provide_store_service(self, store: BaseStore, identity: Identity) -> StoreService:
+        return StoreService(store_for(store, identity))

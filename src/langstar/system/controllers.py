@@ -13,12 +13,17 @@ from langstar.db.schema import schema_status
 from langstar.settings import Settings
 
 
-@get("/ok", tags=["System"], summary="Liveness")
+@get("/ok", tags=["System"], summary="Liveness", exclude_from_auth=True)
 async def ok() -> dict[str, bool]:
     return {"ok": True}
 
 
-@get("/ready", tags=["System"], summary="Readiness: the database answers and is at head")
+@get(
+    "/ready",
+    tags=["System"],
+    summary="Readiness: the database answers and is at head",
+    exclude_from_auth=True,
+)
 async def ready(pool: FromDishka[Pool], settings: FromDishka[Settings]) -> Response[dict[str, Any]]:
     try:
         async with pool.connection(timeout=settings.database.pool_timeout_seconds) as conn:
@@ -30,7 +35,7 @@ async def ready(pool: FromDishka[Pool], settings: FromDishka[Settings]) -> Respo
     return Response({"ok": True}, status_code=200)
 
 
-@get("/info", tags=["System"], summary="Server information")
+@get("/info", tags=["System"], summary="Server information", exclude_from_auth=True)
 async def info() -> dict[str, Any]:
     return {
         "version": version("langstar"),
@@ -39,7 +44,7 @@ async def info() -> dict[str, Any]:
     }
 
 
-@get("/openapi.json", include_in_schema=False, media_type=MediaType.JSON)
+@get("/openapi.json", include_in_schema=False, media_type=MediaType.JSON, exclude_from_auth=True)
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
     return request.app.openapi_schema.to_schema()
 

@@ -13,10 +13,5 @@ class ThreadsProvider(Provider):
     scope = Scope.REQUEST
 
     @provide
-    def provide_identity(self) -> Identity:
-        # Everyone is the anonymous user until an authenticator is configured.
-        return Identity()
-
-    @provide
     def provide_thread_service(self, pool: Pool, identity: Identity) -> ThreadService:
         return ThreadService(pool, identity)

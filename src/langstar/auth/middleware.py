@@ -1,0 +1,32 @@
+"""Every request but health checks and API docs passes the configured Authenticator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.middleware.base import DefineMiddleware
+
+from langstar.auth.authenticators import Authenticator
+
+# Routes marked with this opt key answer without credentials.
+PUBLIC = "exclude_from_auth"
+
+
+class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
+    async def authenticate_request(
+        self, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> AuthenticationResult:
+        authenticator = await connection.app.state.container.get(Authenticator)
+        identity = await authenticator.authenticate(connection)
+        return AuthenticationResult(user=identity, auth=None)
+
+
+def authentication_middleware() -> DefineMiddleware:
+    return DefineMiddleware(
+        AuthenticationMiddleware,
+        exclude=["^/docs", "^/swagger"],
+        exclude_from_auth_key=PUBLIC,
+        exclude_http_methods=["OPTIONS"],
+    )

@@ -1,0 +1,235 @@
+"""Authentication: API keys, JWTs (HMAC secret, JWKS file, JWKS URL), a custom provider,
+and a server that refuses to start open on a database it was pointed at."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import msgspec
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from dishka import Provider, Scope, provide
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+
+from langstar.app import create_app
+from langstar.auth.authenticators import AuthConfigError, Authenticator
+from langstar.auth.keys import create_key, list_keys, revoke_key
+from langstar.db.schema import SchemaNotAtHeadError
+from langstar.identity import Identity
+from langstar.settings import AuthSettings, Settings
+from tests.conftest import settings_for
+from tests.support.asgi import asgi_client
+from tests.support.fakes import FakeModelProvider, RecordingChatModel
+
+SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+
+
+def with_auth(settings: Settings, **auth: Any) -> Settings:
+    return msgspec.structs.replace(settings, auth=AuthSettings(**auth))
+
+
+@asynccontextmanager
+async def serving(settings: Settings, *overrides: Provider) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(settings, FakeModelProvider(RecordingChatModel()), *overrides)
+    async with asgi_client(app) as client:
+        yield client
+
+
+async def startup_error(settings: Settings) -> BaseException:
+    with pytest.raises(BaseException) as raised:  # noqa: PT011
+        async with serving(settings):
+            pass
+    error = raised.value
+    while isinstance(error, BaseExceptionGroup):  # Litestar's lifespan runs in a task group
+        error = error.exceptions[0]
+    return error
+
+
+def token(key: Any, algorithm: str, **claims: Any) -> str:
+    claims = {"sub": "alice", "exp": int(time.time()) + 300, **claims}
+    headers = {"kid": "k1"} if algorithm != "HS256" else None
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+def bearer(value: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {value}"}
+
+
+async def assert_refused(client: httpx.AsyncClient, headers: dict[str, str], why: str) -> None:
+    response = await client.post("/threads", json={}, headers=headers)
+    assert response.status_code == 401, response.text
+    assert why in response.json()["detail"]
+    assert response.headers["www-authenticate"].startswith("Bearer")
+
+
+async def test_api_keys_authenticate_by_header_and_stop_at_revocation(
+    settings: Settings, migrated_url: str
+) -> None:
+    key_id, key = await create_key(migrated_url, "alice", "laptop")
+    other_id, other = await create_key(migrated_url, "bob")
+    listed = {k.key_id: k for k in await list_keys(migrated_url)}
+    assert listed[key_id].user_id == "alice"
+    assert listed[key_id].prefix == key[:10]
+    assert key not in repr(listed[key_id])  # only a hash is kept
+    async with serving(with_auth(settings, mode="api_key")) as client:
+        await assert_refused(client, {}, "Missing credentials")
+        await assert_refused(client, {"x-api-key": key + "x"}, "Invalid")
+        made = await client.post("/threads", json={}, headers={"x-api-key": key})
+        assert made.status_code == 200
+        thread = made.json()["thread_id"]
+        assert (await client.get(f"/threads/{thread}", headers=bearer(key))).status_code == 200
+        # Bob's key works, but Alice's thread is not his to see.
+        theirs = await client.get(f"/threads/{thread}", headers={"x-api-key": other})
+        assert theirs.status_code == 404
+        # Health checks and the API description need no key.
+        for path in ("/ok", "/info", "/openapi.json", "/docs"):
+            assert (await client.get(path)).status_code == 200, path
+        assert await revoke_key(migrated_url, key_id)
+        assert not await revoke_key(migrated_url, key_id)
+        await assert_refused(client, {"x-api-key": key}, "revoked")
+    assert await revoke_key(migrated_url, other_id)
+
+
+async def test_hs256_tokens(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGSTAR_JWT_SECRET", SECRET)
+    async with serving(with_auth(settings, mode="jwt", jwt_audience="langstar")) as client:
+        good = token(SECRET, "HS256", aud="langstar")
+        made = await client.post("/threads", json={}, headers=bearer(good))
+        assert made.status_code == 200
+        thread = made.json()["thread_id"]
+        bob = token(SECRET, "HS256", aud="langstar", sub="bob")
+        assert (await client.get(f"/threads/{thread}", headers=bearer(bob))).status_code == 404
+        await assert_refused(client, {}, "Missing credentials")
+        await assert_refused(client, {"x-api-key": good}, "Missing credentials")
+        await assert_refused(client, bearer("not-a-token"), "Malformed")
+        await assert_refused(
+            client, bearer(token(SECRET, "HS256", aud="langstar", exp=1)), "expired"
+        )
+        await assert_refused(client, bearer(token("x" * 40, "HS256", aud="langstar")), "Invalid")
+        await assert_refused(client, bearer(token(SECRET, "HS256", aud="other")), "Invalid")
+        await assert_refused(client, bearer(token(SECRET, "HS256", aud="langstar", sub="")), "sub")
+        no_expiry = jwt.encode({"sub": "alice", "aud": "langstar"}, SECRET, algorithm="HS256")
+        await assert_refused(client, bearer(no_expiry), "exp")
+        unsigned = jwt.encode({"sub": "alice", "exp": time.time() + 60}, None, algorithm="none")
+        await assert_refused(client, bearer(unsigned), "not accepted")
+
+
+def jwks(public_key: Any, algorithm: str) -> dict[str, Any]:
+    family = jwt.algorithms.RSAAlgorithm if algorithm == "RS256" else jwt.algorithms.ECAlgorithm
+    key = json.loads(family.to_jwk(public_key))
+    return {"keys": [{**key, "kid": "k1", "alg": algorithm, "use": "sig"}]}
+
+
+async def test_rs256_tokens_from_a_jwks_file(settings: Settings, tmp_path: Path) -> None:
+    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps(jwks(private.public_key(), "RS256")))
+    async with serving(with_auth(settings, mode="jwt", jwt_jwks=str(path))) as client:
+        good = await client.post("/threads", json={}, headers=bearer(token(private, "RS256")))
+        assert good.status_code == 200
+        stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        await assert_refused(client, bearer(token(stranger, "RS256")), "Invalid")
+        # No HMAC secret is configured, so an HS256 token cannot be checked: refused.
+        await assert_refused(client, bearer(token(SECRET, "HS256")), "HMAC")
+
+
+@pytest.fixture
+def jwks_server() -> Iterator[tuple[str, ec.EllipticCurvePrivateKey]]:
+    private = ec.generate_private_key(ec.SECP256R1())
+    body = json.dumps(jwks(private.public_key(), "ES256")).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/jwks.json", private
+    server.shutdown()
+
+
+async def test_es256_tokens_from_a_jwks_url(
+    settings: Settings, jwks_server: tuple[str, ec.EllipticCurvePrivateKey]
+) -> None:
+    url, private = jwks_server
+    configured = with_auth(settings, mode="jwt", jwt_jwks=url, jwt_user_claim="email")
+    async with serving(configured) as client:
+        signed = token(private, "ES256", email="ada@example.com")
+        made = await client.post("/threads", json={}, headers=bearer(signed))
+        assert made.status_code == 200
+        await assert_refused(client, bearer(token(private, "ES256")), "'email'")
+
+
+class HeaderAuth:
+    """A custom authenticator: trusts an `x-user` header (as behind an auth proxy)."""
+
+    async def authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+        user = connection.headers.get("x-user")
+        if not user:
+            raise NotAuthorizedException("no x-user header")
+        return Identity(user_id=user, is_authenticated=True)
+
+
+class HeaderAuthProvider(Provider):
+    authenticator = provide(HeaderAuth, provides=Authenticator, scope=Scope.APP, override=True)
+
+
+async def test_a_custom_authenticator_is_a_dishka_provider(settings: Settings) -> None:
+    async with serving(settings, HeaderAuthProvider()) as client:
+        assert (await client.post("/threads", json={})).status_code == 401
+        made = await client.post("/threads", json={}, headers={"x-user": "carol"})
+        thread = made.json()["thread_id"]
+        mine = await client.get(f"/threads/{thread}", headers={"x-user": "carol"})
+        assert mine.status_code == 200
+        theirs = await client.get(f"/threads/{thread}", headers={"x-user": "dave"})
+        assert theirs.status_code == 404
+
+
+async def test_custom_mode_loads_the_named_provider(settings: Settings) -> None:
+    spec = f"{__name__}:HeaderAuthProvider"
+    async with serving(with_auth(settings, mode="custom", provider=spec)) as client:
+        assert (await client.post("/threads", json={})).status_code == 401
+        made = await client.post("/threads", json={}, headers={"x-user": "erin"})
+        assert made.status_code == 200
+
+
+async def test_an_open_server_on_a_named_database_must_be_chosen(settings: Settings) -> None:
+    error = await startup_error(with_auth(settings))
+    assert isinstance(error, AuthConfigError)
+    assert "LANGSTAR_AUTH__MODE=none" in str(error)
+
+
+async def test_the_schema_check_comes_before_the_auth_check(
+    empty_database: str, tmp_path: Path
+) -> None:
+    error = await startup_error(with_auth(settings_for(empty_database, tmp_path)))
+    assert isinstance(error, SchemaNotAtHeadError)
+
+
+async def test_jwt_mode_without_keys_refuses_to_start(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("LANGSTAR_JWT_SECRET", raising=False)
+    error = await startup_error(with_auth(settings, mode="jwt"))
+    assert isinstance(error, AuthConfigError)
+    monkeypatch.setenv("LANGSTAR_JWT_SECRET", "short")
+    error = await startup_error(with_auth(settings, mode="jwt"))
+    assert isinstance(error, AuthConfigError)
+    assert "32 bytes" in str(error)
