@@ -133,6 +133,10 @@ class ProtocolService:
     # Commands
 
     async def command(self, thread_id: uuid.UUID, payload: Any) -> dict[str, Any]:
+        """The command's result or error envelope; another user's thread is a 404."""
+        owner = await self._thread_owner(thread_id)
+        if owner is not None and owner != self._identity.user_id:
+            raise NotFoundException(f"Thread {thread_id} not found")
         command_id = payload["id"]
         params = payload.get("params", {})
         method = payload["method"]

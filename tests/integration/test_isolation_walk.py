@@ -1,0 +1,133 @@
+"""Two users, every route of the OpenAPI document: another user's ids answer 404, never data.
+
+The walk reads the live OpenAPI document, so a route added later is walked too; a route
+whose path names a thread, run, assistant or checkpoint must answer 404 to the user who
+does not own it, and leave the owner's objects as they were.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+
+from langstar.settings import Settings
+from tests.integration.test_auth import HeaderAuthProvider, serving
+from tests.support.graphs import TEST_GRAPHS
+
+ALICE = {"x-user": "alice"}
+BOB = {"x-user": "bob"}
+OWNED = {"thread_id", "run_id", "assistant_id", "checkpoint_id"}
+# A valid body for each route that takes one, so that only ownership can refuse it.
+BODIES: dict[tuple[str, str], Any] = {
+    ("PATCH", "/threads/{thread_id}"): {"metadata": {"stolen": True}},
+    ("POST", "/threads/{thread_id}/history"): {"limit": 5},
+    ("POST", "/threads/{thread_id}/state"): {"values": {"messages": []}},
+    ("POST", "/threads/{thread_id}/state/checkpoint"): {"checkpoint": {}},
+    ("POST", "/threads/{thread_id}/runs"): {"assistant_id": "hitl"},
+    ("POST", "/threads/{thread_id}/runs/stream"): {"assistant_id": "hitl"},
+    ("POST", "/threads/{thread_id}/runs/wait"): {"assistant_id": "hitl"},
+    ("POST", "/threads/{thread_id}/commands"): {
+        "id": 1, "method": "run.start", "params": {"assistant_id": "hitl"}
+    },
+    ("POST", "/threads/{thread_id}/stream/events"): {"channels": ["values"]},
+    ("PATCH", "/assistants/{assistant_id}"): {"name": "stolen"},
+    ("POST", "/assistants/{assistant_id}/versions"): {},
+    ("POST", "/assistants/{assistant_id}/latest"): {"version": 1},
+}  # fmt: skip
+
+
+@pytest.fixture
+def graphs_settings(settings: Settings) -> Settings:
+    return msgspec.structs.replace(settings, graphs=TEST_GRAPHS)
+
+
+def say(text: str) -> dict[str, Any]:
+    return {"messages": [{"role": "user", "content": text}]}
+
+
+async def alices_objects(client: httpx.AsyncClient) -> dict[str, str]:
+    thread = (await client.post("/threads", json={}, headers=ALICE)).json()["thread_id"]
+    run = await client.post(
+        f"/threads/{thread}/runs/wait", json={"assistant_id": "hitl", "input": say("secret")},
+        headers=ALICE,
+    )  # fmt: skip
+    assert run.status_code == 200
+    run_id = run.headers["content-location"].rsplit("/", 1)[1]
+    state = (await client.get(f"/threads/{thread}/state", headers=ALICE)).json()
+    assistant = await client.post(
+        "/assistants", json={"graph_id": "hitl", "name": "alice's"}, headers=ALICE
+    )
+    return {
+        "thread_id": thread,
+        "run_id": run_id,
+        "assistant_id": assistant.json()["assistant_id"],
+        "checkpoint_id": state["checkpoint"]["checkpoint_id"],
+        "namespace": "ask",
+    }
+
+
+async def test_every_route_hides_one_users_objects_from_another(
+    graphs_settings: Settings,
+) -> None:
+    async with serving(graphs_settings, HeaderAuthProvider()) as client:
+        ids = await alices_objects(client)
+        document = (await client.get("/openapi.json")).json()
+        walked, leaks = [], []
+        for template, operations in document["paths"].items():
+            names = set(re.findall(r"{(\w+)}", template))
+            if not names & OWNED:
+                continue
+            path = template.format(**ids)
+            for method in operations:
+                if method not in ("get", "post", "put", "patch", "delete"):
+                    continue
+                body = BODIES.get((method.upper(), template))
+                walked.append(f"{method.upper()} {template}")
+                request = client.request(method.upper(), path, json=body, headers=BOB)
+                try:
+                    response = await asyncio.wait_for(request, timeout=10)
+                except TimeoutError:  # a stream was opened: it never ends
+                    leaks.append(f"{method.upper()} {template}: a stream of Alice's thread")
+                    continue
+                # A 404 may repeat the id Bob sent; it must not carry Alice's content.
+                if response.status_code != 404 or "secret" in response.text:
+                    leaks.append(f"{method.upper()} {template}: {response.status_code}")
+        assert not leaks, "\n".join(leaks)
+        assert len(walked) >= 25, walked
+
+        # Lists and searches show Bob nothing of Alice's.
+        for path, body in (
+            ("/threads/search", {}),
+            ("/assistants/search", {"graph_id": "hitl"}),
+            ("/store/items/search", {"namespace_prefix": []}),
+            ("/store/namespaces", {}),
+        ):
+            seen = await client.post(path, json=body, headers=BOB)
+            assert seen.status_code == 200
+            assert ids["thread_id"] not in seen.text
+            assert ids["assistant_id"] not in seen.text
+        counted = await client.post("/threads/count", json={}, headers=BOB)
+        assert counted.json() == 0
+        cancel = await client.post(
+            "/runs/cancel",
+            json={"thread_id": ids["thread_id"], "run_ids": [ids["run_id"]]},
+            headers=BOB,
+        )
+        assert cancel.status_code == 404
+
+        # Nothing Bob tried changed Alice's objects.
+        thread = await client.get(f"/threads/{ids['thread_id']}", headers=ALICE)
+        assert thread.status_code == 200
+        assert "stolen" not in thread.json()["metadata"]
+        assert thread.json()["status"] == "interrupted"
+        run = await client.get(f"/threads/{ids['thread_id']}/runs/{ids['run_id']}", headers=ALICE)
+        assert run.status_code == 200
+        assistant = await client.get(f"/assistants/{ids['assistant_id']}", headers=ALICE)
+        assert assistant.json()["name"] == "alice's"
+        runs = (await client.get(f"/threads/{ids['thread_id']}/runs", headers=ALICE)).json()
+        assert len(runs) == 1
