@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         ],
         lifespan=[lifespan],
         middleware=[authentication_middleware()],
+        request_max_body_size=settings.limits.max_body_bytes,
         exception_handlers=exception_handlers,
         type_encoders={BaseException: encode_default},
         openapi_config=OpenAPIConfig(

@@ -81,6 +81,17 @@ class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     stream_retention_seconds: Positive = 300.0
 
 
+class LimitSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10_000_000
+    max_input_messages: Annotated[int, msgspec.Meta(ge=1)] = 500
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=64)] = 262_144
+    max_metadata_bytes: Annotated[int, msgspec.Meta(ge=64)] = 65_536
+    max_runs_per_user: Annotated[int, msgspec.Meta(ge=1)] = 20
+    max_streams_per_user: Annotated[int, msgspec.Meta(ge=1)] = 50
+    max_stream_seconds: Positive = 3600.0
+    run_timeout_seconds: Positive = 3600.0
+
+
 class AuthSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     mode: Literal["", "none", "api_key", "jwt", "custom"] = ""
     provider: str = ""
@@ -107,6 +118,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     store: StoreSettings = msgspec.field(default_factory=StoreSettings)
     runs: RunSettings = msgspec.field(default_factory=RunSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     graphs: dict[str, str] = msgspec.field(
         default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
     )

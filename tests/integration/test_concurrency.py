@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import empty_checkpoint
@@ -17,7 +18,7 @@ from langgraph.checkpoint.base import empty_checkpoint
 from langstar.app import create_app
 from langstar.db.pool import open_pool
 from langstar.db.savers import PooledPostgresSaver
-from langstar.settings import DatabaseSettings
+from langstar.settings import DatabaseSettings, LimitSettings
 from tests.conftest import settings_for
 from tests.support.asgi import asgi_client
 from tests.support.fakes import FakeModelProvider, GatedChatModel, RecordingChatModel
@@ -47,7 +48,10 @@ def say(text: str) -> dict[str, Any]:
 async def test_fifty_concurrent_runs_on_different_threads_all_persist(
     migrated_url: str, tmp_path: Path
 ) -> None:
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
+    # One user, fifty runs at once: above the default per-user cap, on purpose.
+    settings = settings_for(migrated_url, tmp_path)
+    settings = msgspec.structs.replace(settings, limits=LimitSettings(max_runs_per_user=100))
+    app = create_app(settings, FakeModelProvider(RecordingChatModel()))
     threads = [str(uuid.uuid4()) for _ in range(50)]
     async with asgi_client(app) as client:
         responses = await asyncio.gather(

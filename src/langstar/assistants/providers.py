@@ -39,4 +39,4 @@ class AssistantsProvider(Provider):
         defaults: DefaultAssistants,
     ) -> AssistantService:
         del defaults  # depended on so that the rows exist before any request reads them
-        return AssistantService(pool, identity, registry, settings.runs)
+        return AssistantService(pool, identity, registry, settings.runs, settings.limits)

@@ -26,8 +26,9 @@ from langstar.db.pool import Pool
 from langstar.errors import Conflict, check_page, selected_fields
 from langstar.graphs.registry import GraphRegistry, RegisteredGraph
 from langstar.identity import Identity
+from langstar.limits import check_metadata
 from langstar.runs.config import check_assistant_config
-from langstar.settings import RunSettings
+from langstar.settings import LimitSettings, RunSettings
 
 # Default assistants belong to no user: everyone may read them, nobody may change them.
 SYSTEM_OWNER = ""
@@ -62,8 +63,14 @@ class AssistantService:
     """Assistants visible to one caller: the defaults and their own."""
 
     def __init__(
-        self, pool: Pool, identity: Identity, registry: GraphRegistry, settings: RunSettings
+        self,
+        pool: Pool,
+        identity: Identity,
+        registry: GraphRegistry,
+        settings: RunSettings,
+        limits: LimitSettings | None = None,
     ) -> None:
+        self._limits = limits or LimitSettings()
         self._pool = pool
         self._owner = identity.user_id
         self._registry = registry
@@ -124,6 +131,7 @@ class AssistantService:
         )
 
     async def create(self, body: AssistantCreate) -> Assistant:
+        check_metadata(body.metadata, self._limits)
         graph = self._graph(body.graph_id)
         check_assistant_config(body.config, graph, self._settings)
         assistant_id = body.assistant_id or uuid.uuid4()
@@ -161,6 +169,7 @@ class AssistantService:
         )
 
     async def patch(self, assistant_id: str, body: AssistantPatch) -> Assistant:
+        check_metadata(body.metadata, self._limits)
         """Every change makes a new version, which becomes the current one."""
         row = await self._owned(assistant_id)
         graph_id = body.graph_id or row["graph_id"]

@@ -21,6 +21,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from langstar.assistants.service import AssistantService
 from langstar.db.pool import Pool
 from langstar.identity import Identity
+from langstar.limits import StreamSlots
 from langstar.protocol.translate import CHANNELS, channel_of, namespace_matches
 from langstar.runs.schemas import RunCreate
 from langstar.runs.service import RunService
@@ -122,7 +123,9 @@ class ProtocolService:
         bus: EventBus,
         settings: Settings,
         identity: Identity,
+        slots: StreamSlots,
     ) -> None:
+        self._slots = slots
         self._pool = pool
         self._runs = runs
         self._assistants = assistants
@@ -296,7 +299,7 @@ class ProtocolService:
         owner = await self._thread_owner(thread_id)
         if owner is not None and owner != self._identity.user_id:
             raise NotFoundException(f"Thread {thread_id} not found")
-        return self._follow(thread_id, sub)
+        return self._slots.hold(self._identity.user_id, self._follow(thread_id, sub))
 
     async def _thread_owner(self, thread_id: uuid.UUID) -> str | None:
         async with self._pool.connection() as conn:

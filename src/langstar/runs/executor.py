@@ -64,8 +64,14 @@ class RunExecutor:
     """
 
     def __init__(
-        self, pool: Pool, bus: EventBus, grace_seconds: float, lease_seconds: float
+        self,
+        pool: Pool,
+        bus: EventBus,
+        grace_seconds: float,
+        lease_seconds: float,
+        run_timeout_seconds: float = 3600.0,
     ) -> None:
+        self._run_timeout = run_timeout_seconds
         self._pool = pool
         self._bus = bus
         self._grace = grace_seconds
@@ -280,6 +286,7 @@ class RunExecutor:
             kwargs["durability"] = job.durability
         last_values: Any = None
         messages = _MessageAccumulator()
+        deadline = asyncio.timeout(self._run_timeout)
         try:
             options = {
                 "stream_mode": sorted(modes),
@@ -290,28 +297,32 @@ class RunExecutor:
             }
             if translator is not None:
                 options["version"] = "v2"
-            async for item in _graph_items(graph, payload, config, options, "events" in wanted):
-                if len(item) == 2:
-                    await self._publish(job, stream, "events", item[1])
-                    continue
-                namespace, mode, chunk = cast(tuple[tuple[str, ...], str, Any], item)
-                if mode == "values" and not namespace:
-                    last_values = chunk
-                if translator is not None:
-                    await self._emit(job, translator.feed(namespace, mode, chunk))
-                    continue
-                if namespace and not job.subgraphs:
-                    continue
-                suffix = "|" + "|".join(namespace) if namespace else ""
-                if mode == "messages":
-                    message, metadata = chunk
-                    if "messages-tuple" in wanted:
-                        await self._publish(job, stream, "messages" + suffix, [message, metadata])
-                    if "messages" in wanted:
-                        for event, data in messages.feed(message, metadata):
-                            await self._publish(job, stream, event + suffix, data)
-                elif mode in wanted:
-                    await self._publish(job, stream, mode + suffix, chunk)
+            items = _graph_items(graph, payload, config, options, "events" in wanted)
+            async with deadline:
+                async for item in items:
+                    if len(item) == 2:
+                        await self._publish(job, stream, "events", item[1])
+                        continue
+                    namespace, mode, chunk = cast(tuple[tuple[str, ...], str, Any], item)
+                    if mode == "values" and not namespace:
+                        last_values = chunk
+                    if translator is not None:
+                        await self._emit(job, translator.feed(namespace, mode, chunk))
+                        continue
+                    if namespace and not job.subgraphs:
+                        continue
+                    suffix = "|" + "|".join(namespace) if namespace else ""
+                    if mode == "messages":
+                        message, metadata = chunk
+                        if "messages-tuple" in wanted:
+                            await self._publish(
+                                job, stream, "messages" + suffix, [message, metadata]
+                            )
+                        if "messages" in wanted:
+                            for event, data in messages.feed(message, metadata):
+                                await self._publish(job, stream, event + suffix, data)
+                    elif mode in wanted:
+                        await self._publish(job, stream, mode + suffix, chunk)
             for event, data in messages.complete():
                 await self._publish(job, stream, event, data)
         except asyncio.CancelledError:
@@ -325,9 +336,16 @@ class RunExecutor:
                         await self._emit(job, translator.finished("interrupted"))
             raise
         except Exception as exc:
-            error = job.error = records.encode_error(exc)
-            log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], exc)
-            await self._finish(job, status="error", values=None, error=error)
+            status: records.RunStatus = "error"
+            failure: BaseException = exc
+            if deadline.expired():
+                status = "timeout"
+                failure = RunTimeoutError(
+                    f"the run took longer than {self._run_timeout:g}s (limits.run_timeout_seconds)"
+                )
+            error = job.error = records.encode_error(failure)
+            log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], failure)
+            await self._finish(job, status=status, values=None, error=error)
             if translator is not None:
                 await self._emit(job, translator.finished("failed", error["message"]))
             await self._publish(job, stream, "error", error)
@@ -418,6 +436,10 @@ async def _graph_items(
             yield cast(tuple[Any, ...], event["data"]["chunk"])
         else:
             yield ("events", event)
+
+
+class RunTimeoutError(Exception):
+    """The run went on longer than `limits.run_timeout_seconds`."""
 
 
 class _MessageAccumulator:

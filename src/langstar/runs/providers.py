@@ -9,6 +9,7 @@ from langgraph.store.base import BaseStore
 
 from langstar.db.pool import Pool
 from langstar.identity import Identity
+from langstar.limits import StreamSlots
 from langstar.runs.executor import RunExecutor
 from langstar.runs.service import RunService
 from langstar.settings import Settings
@@ -17,6 +18,10 @@ from langstar.threads.service import ThreadService
 
 
 class RunsProvider(Provider):
+    @provide(scope=Scope.APP)
+    def provide_stream_slots(self, settings: Settings) -> StreamSlots:
+        return StreamSlots(settings.limits)
+
     @provide(scope=Scope.APP)
     def provide_event_bus(self, settings: Settings) -> EventBus:
         return EventBus(settings.runs.stream_retention_seconds)
@@ -27,7 +32,11 @@ class RunsProvider(Provider):
     ) -> AsyncIterator[RunExecutor]:
         # Taking the pool makes the container close the executor (draining runs) before it.
         executor = RunExecutor(
-            pool, bus, settings.server.shutdown_grace_seconds, settings.runs.lease_seconds
+            pool,
+            bus,
+            settings.server.shutdown_grace_seconds,
+            settings.runs.lease_seconds,
+            settings.limits.run_timeout_seconds,
         )
         executor.open()
         yield executor
@@ -43,5 +52,6 @@ class RunsProvider(Provider):
         settings: Settings,
         identity: Identity,
         store: BaseStore,
+        slots: StreamSlots,
     ) -> RunService:
-        return RunService(pool, threads, executor, bus, settings, identity, store)
+        return RunService(pool, threads, executor, bus, settings, identity, store, slots)

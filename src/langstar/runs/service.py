@@ -17,6 +17,7 @@ from langstar.db.pool import Pool
 from langstar.errors import Conflict, UnprocessableEntity, check_page
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
+from langstar.limits import StreamSlots, check_input, check_metadata, too_many
 from langstar.runs import records
 from langstar.runs.config import build_config, refuse_unsupported, stream_modes
 from langstar.runs.executor import RunExecutor, RunJob
@@ -52,7 +53,9 @@ class RunService:
         settings: Settings,
         identity: Identity,
         store: BaseStore,
+        slots: StreamSlots,
     ) -> None:
+        self._slots = slots
         self._pool = pool
         self._store = store
         self._threads = threads
@@ -81,6 +84,9 @@ class RunService:
         """
         stateless = thread_id is None
         refuse_unsupported(body, stateless=stateless)
+        limits = self._settings.limits
+        check_input(body.input, limits)
+        check_metadata(body.metadata, limits)
         if self._identity.is_authenticated:
             # The graph reads and writes the caller's own store, as the store API does.
             scoped = store_for(self._store, self._identity)
@@ -129,6 +135,17 @@ class RunService:
                 await conn.execute(
                     "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
                     (thread, owner, jsonb({})),
+                )
+            cur = await conn.execute(
+                "SELECT count(*) AS n FROM runs WHERE owner = %s "
+                "AND status IN ('pending', 'running')",
+                (owner,),
+            )
+            row = await cur.fetchone()
+            if row is not None and row["n"] >= limits.max_runs_per_user:
+                raise too_many(
+                    f"{limits.max_runs_per_user} runs already pending or running for this user "
+                    "(limits.max_runs_per_user); retry when one has finished"
                 )
             cur = await conn.execute(
                 "SELECT run_id FROM runs WHERE thread_id = %s AND status IN ('pending', 'running')",
@@ -260,9 +277,16 @@ class RunService:
     async def stream(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
     ) -> tuple[Run, AsyncIterator[bytes]]:
-        job = await self.create(thread_id, body, graph)
+        # The stream's slot is taken first: a refused stream must not leave a run behind.
+        release = self._slots.take(self._identity.user_id)
+        try:
+            job = await self.create(thread_id, body, graph)
+        except BaseException:
+            release()
+            raise
         cancel_on_disconnect = body.on_disconnect == "cancel"
-        return job.run, self._sse(job.run.run_id, 0, job.resumable, cancel_on_disconnect)
+        events = self._sse(job.run.run_id, 0, job.resumable, cancel_on_disconnect)
+        return job.run, self._slots.bounded(events, release)
 
     async def _sse(
         self,
@@ -323,7 +347,8 @@ class RunService:
             except ValueError:
                 raise UnprocessableEntity("Last-Event-ID: not an event id of this run") from None
         resumable = bool(run.kwargs.get("resumable"))
-        return self._sse(run_id, after, resumable, cancel_on_disconnect, modes=modes)
+        events = self._sse(run_id, after, resumable, cancel_on_disconnect, modes=modes)
+        return self._slots.hold(self._identity.user_id, events)
 
     async def watch_thread(
         self, thread_id: uuid.UUID, modes: builtins.list[str]
@@ -351,7 +376,7 @@ class RunService:
             finally:
                 self._bus.unwatch(thread_id, feed)
 
-        return events()
+        return self._slots.hold(self._identity.user_id, events())
 
     async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> AsyncIterator[bytes]:
         run = await self._records.get(thread_id, run_id)

@@ -6,6 +6,7 @@ from dishka import Provider, Scope, provide
 
 from langstar.db.pool import Pool
 from langstar.identity import Identity
+from langstar.settings import Settings
 from langstar.threads.service import ThreadService
 
 
@@ -13,5 +14,7 @@ class ThreadsProvider(Provider):
     scope = Scope.REQUEST
 
     @provide
-    def provide_thread_service(self, pool: Pool, identity: Identity) -> ThreadService:
-        return ThreadService(pool, identity)
+    def provide_thread_service(
+        self, pool: Pool, identity: Identity, settings: Settings
+    ) -> ThreadService:
+        return ThreadService(pool, identity, settings.limits)

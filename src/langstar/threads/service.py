@@ -15,7 +15,9 @@ from langstar.db.pool import Pool
 from langstar.errors import Conflict, UnprocessableEntity, check_page, selected_fields
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
+from langstar.limits import check_metadata
 from langstar.serde import dumps, to_jsonable
+from langstar.settings import LimitSettings
 from langstar.threads.schemas import (
     THREAD_FIELDS,
     CheckpointConfig,
@@ -49,11 +51,13 @@ def _not_found(thread_id: uuid.UUID) -> NotFoundException:
 class ThreadService:
     """Threads of one caller; every query is filtered by the caller's identity."""
 
-    def __init__(self, pool: Pool, identity: Identity) -> None:
+    def __init__(self, pool: Pool, identity: Identity, limits: LimitSettings | None = None) -> None:
         self._pool = pool
         self._owner = identity.user_id
+        self._limits = limits or LimitSettings()
 
     async def create(self, body: ThreadCreate) -> Thread:
+        check_metadata(body.metadata, self._limits)
         if body.ttl is not None:
             raise UnprocessableEntity("ttl: thread expiry is not supported by this server")
         if body.supersteps is not None:
@@ -141,6 +145,7 @@ class ThreadService:
             )
 
     async def patch(self, thread_id: uuid.UUID, body: ThreadPatch) -> Thread:
+        check_metadata(body.metadata, self._limits)
         if body.ttl is not None:
             raise UnprocessableEntity("ttl: thread expiry is not supported by this server")
         async with self._pool.connection() as conn:
