@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import msgspec
 import psycopg
+import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import empty_checkpoint
 
@@ -128,3 +129,54 @@ async def test_a_client_that_disconnects_does_not_cancel_its_run(
         assert await until_status(client, thread, lambda status: status != "busy") == "idle"
         state = (await client.get(f"/threads/{thread}/state")).json()
     assert [m["content"] for m in state["values"]["messages"]] == ["hi", "echo: hi"]
+
+
+@pytest.mark.parametrize("strategy", ["enqueue", "reject", "interrupt", "rollback"])
+async def test_twenty_clients_double_texting_one_thread_lose_no_turn(
+    migrated_url: str, tmp_path: Path, strategy: str
+) -> None:
+    settings = settings_for(migrated_url, tmp_path)
+    settings = msgspec.structs.replace(settings, limits=LimitSettings(max_runs_per_user=100))
+    app = create_app(settings, FakeModelProvider(RecordingChatModel()))
+    thread = str(uuid.uuid4())
+    texts = [f"turn {i}" for i in range(20)]
+    async with asgi_client(app) as client:
+        await client.post("/threads", json={"thread_id": thread})
+        responses = await asyncio.gather(
+            *(
+                client.post(
+                    f"/threads/{thread}/runs/wait",
+                    json=say(text) | {"multitask_strategy": strategy},
+                )
+                for text in texts
+            )
+        )
+        runs = (await client.get(f"/threads/{thread}/runs", params={"limit": 100})).json()
+        state = (await client.get(f"/threads/{thread}/state")).json()
+        status = (await client.get(f"/threads/{thread}")).json()["status"]
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {200, 409}
+    said = [m["content"] for m in state["values"]["messages"] if m["type"] == "human"]
+    replies = [m["content"] for m in state["values"]["messages"] if m["type"] == "ai"]
+    succeeded = [
+        r["kwargs"]["input"]["messages"][0]["content"] for r in runs if r["status"] == "success"
+    ]
+    assert status == "idle"
+    assert all(r["status"] in ("success", "interrupted") for r in runs)
+    # Every turn that succeeded is in the thread, once, with its answer.
+    assert succeeded
+    for text in succeeded:
+        assert said.count(text) == 1, (text, said)
+        assert f"echo: {text}" in replies
+    assert len(said) == len(set(said))
+    if strategy == "enqueue":
+        assert codes == [200] * 20
+        assert sorted(said) == sorted(texts)
+    if strategy == "reject":
+        # Refused turns are refused out loud (409), never half-applied.
+        refused = {t for t, code in zip(texts, codes, strict=True) if code == 409}
+        assert refused
+        assert not refused & set(said)
+        assert sorted(said) == sorted(set(texts) - refused)
+    if strategy == "rollback":
+        assert sorted(said) == sorted(succeeded)  # a rolled-back turn leaves nothing behind

@@ -90,6 +90,15 @@ class RunRecords:
             raise NotFoundException(f"Run {run_id} not found")
         return Run(**row)
 
+    async def get_by_id(self, run_id: uuid.UUID) -> Run | None:
+        async with self._pool.connection() as conn:
+            cur = await conn.execute(
+                f"SELECT {_COLUMNS} FROM runs WHERE run_id = %s AND owner = %s",
+                (run_id, self._owner),
+            )
+            row = await cur.fetchone()
+        return None if row is None else Run(**row)
+
     async def error_of(self, run_id: uuid.UUID) -> dict[str, Any] | None:
         async with self._pool.connection() as conn:
             cur = await conn.execute("SELECT error FROM runs WHERE run_id = %s", (run_id,))
@@ -170,6 +179,14 @@ async def renew(pool: Pool, worker: str, run_ids: list[uuid.UUID], lease_seconds
 async def reap(pool: Pool, thread_id: uuid.UUID | None = None) -> int:
     """Fail the in-flight runs whose process died (their lease lapsed), freeing their threads."""
     async with pool.connection() as conn, conn.transaction():
+        # Threads first, in a fixed order, as run creation locks them: no deadlock.
+        await conn.execute(
+            "SELECT 1 FROM threads WHERE thread_id IN (SELECT thread_id FROM runs "
+            "WHERE status IN ('pending', 'running') AND lease_expires_at < now()"
+            + (" AND thread_id = %s" if thread_id is not None else "")
+            + ") ORDER BY thread_id FOR UPDATE",
+            [] if thread_id is None else [thread_id],
+        )
         sql = (
             "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
             "WHERE status IN ('pending', 'running') AND lease_expires_at < now()"
@@ -235,6 +252,7 @@ async def finish(
 ) -> None:
     """Record how the run ended and what the thread now holds, in one transaction."""
     async with pool.connection() as conn, conn.transaction():
+        await lock_thread(conn, run.thread_id)
         # A run already failed as lost keeps that verdict: its thread may have moved on.
         await conn.execute(
             "UPDATE runs SET status = %s, error = %s, updated_at = now() "
@@ -257,9 +275,15 @@ async def finish(
         )
 
 
+async def lock_thread(conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
+    """Take the thread's row lock first, as run creation does, so the two never deadlock."""
+    await conn.execute("SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE", (thread_id,))
+
+
 async def discard(pool: Pool, run: Run) -> None:
     """Roll a run back: its row and every checkpoint it wrote go away."""
     async with pool.connection() as conn, conn.transaction():
+        await lock_thread(conn, run.thread_id)
         run_id = str(run.run_id)
         thread_id = str(run.thread_id)
         cur = await conn.execute(

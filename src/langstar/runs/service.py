@@ -6,8 +6,9 @@ import asyncio
 import builtins
 import dataclasses
 import logging
+import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from langgraph.store.base import BaseStore
@@ -39,6 +40,10 @@ def _durability(body: RunCreate) -> str | None:
     if body.checkpoint_during is not None:
         return "async" if body.checkpoint_during else "exit"
     return None
+
+
+# How often a reader looks at a run that another server process executes.
+POLL_SECONDS = 0.25
 
 
 class RunService:
@@ -306,9 +311,8 @@ class RunService:
         finished = False
         try:
             if stream is None:
-                for seq, event, data in await records.saved_events(self._pool, run_id, after):
-                    if wanted(event):
-                        yield frame(event, data, seq)
+                async for chunk in self._follow_elsewhere(run_id, after, wanted):
+                    yield chunk
                 finished = True
                 return
             heartbeat = self._settings.runs.heartbeat_seconds
@@ -321,6 +325,41 @@ class RunService:
         finally:
             if not finished and cancel_on_disconnect:
                 self._executor.cancel(run_id, "interrupt")
+
+    async def _follow_elsewhere(
+        self, run_id: uuid.UUID, after: int, wanted: Callable[[str], bool]
+    ) -> AsyncIterator[bytes]:
+        """A run this process does not hold (another replica does, or it ended long ago).
+
+        Its stored events (a resumable run's) are read as they are written; once it has
+        ended, a run that stored none sends its outcome as one `values` event.
+        """
+        heartbeat = self._settings.runs.heartbeat_seconds
+        sent_any, quiet_since = False, time.monotonic()
+        while True:
+            run = await self._records.get_by_id(run_id)
+            ended = run is None or run.status not in INFLIGHT
+            for seq, event, data in await records.saved_events(self._pool, run_id, after):
+                after, sent_any = seq, True
+                if wanted(event):
+                    yield frame(event, data, seq)
+                    quiet_since = time.monotonic()
+            if ended:
+                if not sent_any and run is not None:
+                    outcome = await self._outcome(run, None)
+                    name = (
+                        "error"
+                        if isinstance(outcome, dict) and "__error__" in outcome
+                        else "values"
+                    )
+                    data = outcome["__error__"] if name == "error" else outcome
+                    if wanted(name):
+                        yield frame(name, dumps(data))
+                return
+            if time.monotonic() - quiet_since >= heartbeat:
+                yield HEARTBEAT
+                quiet_since = time.monotonic()
+            await asyncio.sleep(POLL_SECONDS)
 
     async def join_stream(
         self,
