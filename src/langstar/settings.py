@@ -47,6 +47,8 @@ class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     pool_timeout_seconds: Positive = 10.0
     pool_max_lifetime_seconds: Positive = 1800.0
     pool_max_idle_seconds: Positive = 300.0
+    strict_checkpoint_types: bool = True
+    checkpoint_allowed_types: list[str] = msgspec.field(default_factory=list)
 
 
 class ModelSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -17,7 +17,7 @@ from langgraph.store.postgres.base import PostgresIndexConfig
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.db.migrations import upgrade_async
 from langstar.db.pool import Pool, open_pool
-from langstar.db.savers import PooledPostgresSaver
+from langstar.db.savers import PooledPostgresSaver, checkpoint_serializer
 from langstar.db.schema import require_schema_at_head
 from langstar.db.urls import redact
 from langstar.models.providers import build_embeddings
@@ -65,9 +65,11 @@ class DatabaseProvider(Provider):
             await pool.close()
 
     @provide
-    async def provide_checkpointer(self, pool: Pool) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    async def provide_checkpointer(
+        self, pool: Pool, settings: Settings
+    ) -> AsyncIterator[BaseCheckpointSaver[Any]]:
         # No setup(): Alembic owns the schema.
-        yield PooledPostgresSaver(pool)
+        yield PooledPostgresSaver(pool, checkpoint_serializer(settings.database))
 
     @provide
     async def provide_store(self, pool: Pool, settings: Settings) -> AsyncIterator[BaseStore]:
