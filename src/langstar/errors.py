@@ -9,8 +9,13 @@ from typing import Any
 from langgraph.store.base import InvalidNamespaceError
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
-from litestar.status_codes import HTTP_422_UNPROCESSABLE_ENTITY, HTTP_500_INTERNAL_SERVER_ERROR
-from psycopg import DataError
+from litestar.status_codes import (
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from psycopg import DataError, OperationalError
+from psycopg_pool import PoolTimeout
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +126,20 @@ def data_error_handler(request: Request[Any, Any, Any], exc: DataError) -> Respo
     )
 
 
+def database_unavailable_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    # The database went away (a restart, a failover) or every connection is busy.
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return Response(
+        {"detail": f"database unavailable, retry shortly: {type(exc).__name__}"},
+        status_code=HTTP_503_SERVICE_UNAVAILABLE,
+        headers={"Retry-After": "1"},
+        media_type=MediaType.JSON,
+    )
+
+
 exception_handlers: dict[type[Exception] | int, Any] = {
+    OperationalError: database_unavailable_handler,
+    PoolTimeout: database_unavailable_handler,
     HTTPException: http_exception_handler,
     InvalidNamespaceError: invalid_namespace_handler,
     DataError: data_error_handler,

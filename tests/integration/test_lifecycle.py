@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -147,3 +150,55 @@ async def test_server_runs_under_a_role_without_ddl_rights(
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             await AsyncPostgresSaver(conn).setup()  # type: ignore[arg-type]
+
+
+async def test_postgres_restarting_under_load_hangs_no_request_and_loses_no_turn(
+    postgres: PostgresForTests, migrated_url: str, tmp_path: Path
+) -> None:
+    """Sixteen clients keep talking while PostgreSQL restarts under them."""
+    if postgres.embedded is None:
+        pytest.skip("restarting PostgreSQL needs the embedded server")
+    embedded = postgres.embedded
+    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
+    outcomes: list[tuple[str, int, str, Any]] = []
+    restarted_at: list[float] = []
+    recovered_after: dict[int, float] = {}
+
+    async def client_loop(client: httpx.AsyncClient, index: int) -> None:
+        thread = (await client.post("/threads", json={})).json()["thread_id"]
+        turn = 0
+        while index not in recovered_after:
+            text = f"client {index} turn {turn}"
+            turn += 1
+            # No request may hang: each must answer well within its deadline.
+            response = await asyncio.wait_for(
+                client.post(f"/threads/{thread}/runs/wait", json=say(text)), timeout=30
+            )
+            body = response.json()
+            outcomes.append((thread, response.status_code, text, body))
+            if response.status_code == 503:
+                assert "database unavailable" in body["detail"]
+                assert response.headers["retry-after"] == "1"
+                await asyncio.sleep(0.2)
+            elif restarted_at and "__error__" not in body:
+                recovered_after[index] = time.monotonic() - restarted_at[0]
+
+    async with asgi_client(app) as client:
+        loops = [asyncio.create_task(client_loop(client, i)) for i in range(16)]
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(embedded.restart)
+        restarted_at.append(time.monotonic())
+        await asyncio.wait_for(asyncio.gather(*loops), timeout=90)
+        states = {
+            thread: (await client.get(f"/threads/{thread}/state")).json()
+            for thread in {t for t, _, _, _ in outcomes}
+        }
+    assert {code for _, code, _, _ in outcomes} <= {200, 503}
+    assert len(outcomes) > 32  # the load ran before, during and after the restart
+    assert max(recovered_after.values()) < 10, recovered_after
+    # Every turn a client was told succeeded is in its thread, answered.
+    for thread, code, text, body in outcomes:
+        if code == 200 and "__error__" not in body:
+            contents = [m["content"] for m in states[thread]["values"]["messages"]]
+            assert text in contents
+            assert f"echo: {text}" in contents
