@@ -126,3 +126,11 @@ async def test_bad_store_requests_are_422(
     response = await client.request(method, path, json=body)
     assert response.status_code == 422, response.text
     assert mentions in response.json()["detail"]
+
+
+async def test_a_filter_with_an_unknown_operator_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/store/items/search", json={"filter": {"field": {"$nope": 1, "x": {}}}}
+    )
+    assert response.status_code == 422
+    assert "filter" in response.json()["detail"]

@@ -76,14 +76,17 @@ class StoreService:
 
     async def search(self, body: StoreSearch) -> SearchItems:
         check_page(body.limit, body.offset)
-        items = await self._store.asearch(
-            tuple(body.namespace_prefix or ()),
-            query=body.query,
-            filter=body.filter,
-            limit=body.limit,
-            offset=body.offset,
-            refresh_ttl=body.refresh_ttl,
-        )
+        try:
+            items = await self._store.asearch(
+                tuple(body.namespace_prefix or ()),
+                query=body.query,
+                filter=body.filter,
+                limit=body.limit,
+                offset=body.offset,
+                refresh_ttl=body.refresh_ttl,
+            )
+        except ValueError as exc:  # the store's verdict on a filter it cannot apply
+            raise UnprocessableEntity(f"filter: {exc}") from None
         return SearchItems(items=[_search_item(item) for item in items])
 
     async def list_namespaces(self, body: StoreListNamespaces) -> Namespaces:
