@@ -17,6 +17,11 @@ from langstar.streaming.events import EventBus
 from langstar.threads.service import ThreadService
 
 
+# A finished run's events stay in memory this long, for a client that joins just after it
+# ended; later joiners read the stored events (resumable runs) or get the run's outcome.
+IN_MEMORY_SECONDS = 10.0
+
+
 class RunsProvider(Provider):
     @provide(scope=Scope.APP)
     def provide_stream_slots(self, settings: Settings) -> StreamSlots:
@@ -24,7 +29,7 @@ class RunsProvider(Provider):
 
     @provide(scope=Scope.APP)
     def provide_event_bus(self, settings: Settings) -> EventBus:
-        return EventBus(settings.runs.stream_retention_seconds)
+        return EventBus(min(settings.runs.stream_retention_seconds, IN_MEMORY_SECONDS))
 
     @provide(scope=Scope.APP)
     async def provide_executor(
