@@ -228,6 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--connections", default="1,16,64", help="comma-separated")
+    parser.add_argument(
+        "--only", choices=PEERS, help="measure one server alone (to try a lever); no report"
+    )
     args = parser.parse_args(argv)
     connections = [int(c) for c in args.connections.split(",")]
     if 16 not in connections:
@@ -244,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="langstar-bench-") as folder:
         work = Path(folder)
         with postgres(work) as (admin, _):
-            for peer in PEERS:
+            for peer in [args.only] if args.only else PEERS:
                 db = new_database(admin, "bench_" + peer.replace(" ", "_"))
                 if peer == "langstar":
                     from langstar.db import migrations
@@ -266,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
                         say(f"{peer}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, "
                             f"p99 {row['p99_ms']:.0f} ms, generator CPU "
                             f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
+            if args.only:
+                return 0
             say("in-process ceiling (graph.ainvoke, no HTTP)")
             db = new_database(admin, "bench_ceiling")
             results["ceiling"] = ceiling(peers, db, 16, args.seconds)

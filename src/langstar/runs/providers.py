@@ -16,7 +16,6 @@ from langstar.settings import Settings
 from langstar.streaming.events import EventBus
 from langstar.threads.service import ThreadService
 
-
 # A finished run's events stay in memory this long, for a client that joins just after it
 # ended; later joiners read the stored events (resumable runs) or get the run's outcome.
 IN_MEMORY_SECONDS = 10.0
