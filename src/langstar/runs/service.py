@@ -122,9 +122,6 @@ class RunService:
             "protocol": protocol,
         }
         to_cancel: list[uuid.UUID] = []
-        if thread_id is not None:
-            # A run whose server died must neither block nor be cancelled by this one.
-            await records.reap(self._pool, thread_id)
         async with self._pool.connection() as conn, conn.transaction():
             owner = self._identity.user_id
             cur = await conn.execute(
@@ -141,22 +138,28 @@ class RunService:
                     "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
                     (thread, owner, jsonb({})),
                 )
+            # The caller's in-flight runs: for the per-user cap, and this thread's turn.
             cur = await conn.execute(
-                "SELECT count(*) AS n FROM runs WHERE owner = %s "
-                "AND status IN ('pending', 'running')",
-                (owner,),
+                "SELECT run_id, thread_id = %s AS here, lease_expires_at < now() AS lapsed "
+                "FROM runs WHERE owner = %s AND status IN ('pending', 'running')",
+                (thread, owner),
             )
-            row = await cur.fetchone()
-            if row is not None and row["n"] >= limits.max_runs_per_user:
+            rows = await cur.fetchall()
+            # A run whose server died must neither block nor be cancelled by this one.
+            lost = [r["run_id"] for r in rows if r["here"] and r["lapsed"]]
+            if lost:
+                await conn.execute(
+                    "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+                    "WHERE run_id = ANY(%s) AND status IN ('pending', 'running')",
+                    (jsonb(records.LOST), lost),
+                )
+            live = [r for r in rows if not r["lapsed"]]
+            if len(live) >= limits.max_runs_per_user:
                 raise too_many(
                     f"{limits.max_runs_per_user} runs already pending or running for this user "
                     "(limits.max_runs_per_user); retry when one has finished"
                 )
-            cur = await conn.execute(
-                "SELECT run_id FROM runs WHERE thread_id = %s AND status IN ('pending', 'running')",
-                (thread,),
-            )
-            inflight = [r["run_id"] for r in await cur.fetchall()]
+            inflight = [r["run_id"] for r in live if r["here"]]
             strategy = body.multitask_strategy
             if inflight and strategy == "reject":
                 raise Conflict(f"Thread {thread} is already running a run; try again later")
