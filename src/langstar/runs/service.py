@@ -170,27 +170,31 @@ class RunService:
                 )
                 await records.announce_cancel(conn, inflight, strategy)
                 to_cancel = inflight
-            run = await self._records.insert(
-                conn,
-                run_id=run_id,
-                thread_id=thread,
-                assistant_id=graph.assistant_id,
-                graph_id=graph.graph_id,
-                metadata=body.metadata or {},
-                kwargs=kwargs,
-                multitask_strategy=strategy,
-                worker=self._executor.worker,
-                lease_seconds=self._executor.lease_seconds,
-            )
-            await conn.execute(
-                "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
-                "metadata = metadata || %s WHERE thread_id = %s",
-                (
-                    graph.graph_id,
-                    jsonb({"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}),
-                    thread,
-                ),
-            )
+            # One round trip for both: the thread update needs no answer.
+            async with conn.pipeline():
+                await conn.execute(
+                    "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
+                    "metadata = metadata || %s WHERE thread_id = %s",
+                    (
+                        graph.graph_id,
+                        jsonb(
+                            {"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}
+                        ),
+                        thread,
+                    ),
+                )
+                run = await self._records.insert(
+                    conn,
+                    run_id=run_id,
+                    thread_id=thread,
+                    assistant_id=graph.assistant_id,
+                    graph_id=graph.graph_id,
+                    metadata=body.metadata or {},
+                    kwargs=kwargs,
+                    multitask_strategy=strategy,
+                    worker=self._executor.worker,
+                    lease_seconds=self._executor.lease_seconds,
+                )
         for previous in to_cancel:
             self._executor.cancel(previous, strategy)
         job = RunJob(
