@@ -33,6 +33,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PEERS = ("langstar", "seed", "langgraph dev")
+TALKS, TURNS = 8, 20  # the multi-turn workload: conversations at once, turns each
 
 
 def say(message: str) -> None:
@@ -93,9 +94,9 @@ def process(
         log.close()
 
 
-def load(url: str, connections: int, seconds: float) -> dict[str, float]:
+def load(url: str, connections: int, *how: str) -> dict[str, float]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.load", url, str(connections), str(seconds)],
+        [sys.executable, "-m", "bench.load", url, str(connections), *how],
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
@@ -206,6 +207,12 @@ def table(results: dict[str, Any]) -> str:
         f"{ceil['stock']:.0f} runs/s, pooled saver {ceil['pooled']:.0f} runs/s; langstar at "
         f"16 connections is {results['targets']['of_ceiling']:.0%} of the pooled ceiling."
     )
+    lines.append(f"\nMulti-turn ({TALKS} conversations of {TURNS} turns), p50 latency:")
+    for peer, talk in results["turns"].items():
+        lines.append(
+            f"- {peer}: turn 1 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} "
+            f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms ({talk['last_over_first']:.2f}x)"
+        )
     return "\n".join(lines)
 
 
@@ -216,7 +223,10 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
         "vs_dev": at16["langstar"] / at16["langgraph dev"],
         "of_ceiling": at16["langstar"] / results["ceiling"]["pooled"],
     }
+    turns = results["turns"]["langstar"]
+    found["turn_20_over_turn_1"] = turns["last_over_first"]
     found["met"] = {
+        "turn_20_over_turn_1 <= 1.2": turns["last_over_first"] <= 1.2,
         "vs_seed >= 1.5": found["vs_seed"] >= 1.5,
         "vs_dev >= 3": found["vs_dev"] >= 3,
         "of_ceiling >= 0.85": found["of_ceiling"] >= 0.85,
@@ -264,11 +274,16 @@ def main(argv: list[str] | None = None) -> int:
                 with running:
                     for c in connections:
                         say(f"{peer}: runs/wait at {c} connections for {args.seconds:g}s")
-                        row = load(url, c, args.seconds)
+                        row = load(url, c, str(args.seconds))
                         results["wait"][peer][str(c)] = row
                         say(f"{peer}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, "
                             f"p99 {row['p99_ms']:.0f} ms, generator CPU "
                             f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
+                    say(f"{peer}: {TALKS} conversations of {TURNS} turns")
+                    talk = load(url, TALKS, "turns", str(TURNS))
+                    results.setdefault("turns", {})[peer] = talk
+                    say(f"{peer}: turn 1 p50 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} p50 "
+                        f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms")  # fmt: skip
             if args.only:
                 return 0
             say("in-process ceiling (graph.ainvoke, no HTTP)")

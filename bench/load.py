@@ -1,6 +1,10 @@
 """A load generator in its own process: POST /threads/<fresh id>/runs/wait for N seconds.
 
     python -m bench.load URL CONNECTIONS SECONDS
+    python -m bench.load URL CONNECTIONS turns TURNS
+
+The second form holds CONNECTIONS conversations of TURNS turns each, one thread per
+conversation, and reports the latency of each turn number.
 
 Prints one JSON line: requests, errors, requests per second, p50/p99 latency in ms, and the
 CPU seconds this process used, so the report can show the generator was not the limit.
@@ -61,6 +65,29 @@ async def main(url: str, connections: int, seconds: float) -> dict[str, float]:
     }
 
 
+async def conversations(url: str, connections: int, turns: int) -> dict[str, float]:
+    """Latency by turn number: does a run get slower as its thread grows?"""
+    by_turn: list[list[float]] = [[] for _ in range(turns)]
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+
+        async def talk() -> None:
+            thread = uuid.uuid4()
+            for turn in range(turns):
+                started = time.perf_counter()
+                response = await client.post(f"/threads/{thread}/runs/wait", json=BODY)
+                response.raise_for_status()
+                by_turn[turn].append(time.perf_counter() - started)
+
+        await asyncio.gather(*(talk() for _ in range(connections)))
+    p50 = [sorted(times)[len(times) // 2] * 1000 for times in by_turn]
+    return {"turn_1_p50_ms": p50[0], f"turn_{turns}_p50_ms": p50[-1],
+            "last_over_first": p50[-1] / p50[0]}  # fmt: skip
+
+
 if __name__ == "__main__":
-    target, conns, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    print(json.dumps(asyncio.run(main(target, conns, secs))))
+    target, conns = sys.argv[1], int(sys.argv[2])
+    if sys.argv[3] == "turns":
+        print(json.dumps(asyncio.run(conversations(target, conns, int(sys.argv[4])))))
+    else:
+        print(json.dumps(asyncio.run(main(target, conns, float(sys.argv[3])))))
