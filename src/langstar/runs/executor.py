@@ -202,6 +202,8 @@ class RunExecutor:
                 await self._cancelled_before_start(job)
                 return
             if why is not None:
+                # Never report a run that did not run as done (its thread's old values).
+                job.error = {"error": "RunNotStarted", "message": f"the run could not start: {why}"}
                 return
             started = True
             await self._execute(job, stream)
@@ -209,6 +211,12 @@ class RunExecutor:
             if not started:
                 await self._cancelled_before_start(job)
             raise
+        except Exception as exc:
+            # The database failed around the run (claiming it, or recording its end): the
+            # client is told it failed, whatever the graph itself did.
+            job.error = records.encode_error(exc)
+            log.warning("run %s failed outside its graph: %s", run.run_id, job.error)
+            await self._finish_eventually(job, error=job.error)
         finally:
             done = dumps({"status": "run_done", "run_id": str(run.run_id)})
             for feed in self._bus.watchers(run.thread_id):
@@ -216,6 +224,17 @@ class RunExecutor:
             await stream.close()
             self._pass_turn(run.thread_id)
             job.done.set()
+
+    async def _finish_eventually(self, job: RunJob, error: dict[str, str]) -> None:
+        """Mark the run failed, retrying while the database comes back (a restart)."""
+        for _ in range(FINISH_ATTEMPTS):
+            try:
+                await self._finish(job, status="error", values=None, error=error)
+                return
+            except Exception as exc:
+                log.warning("could not record the end of run %s yet: %s", job.run.run_id, exc)
+                await asyncio.sleep(0.5)
+        # Still unreachable: the lease lapses and any server marks the run lost.
 
     async def _cancelled_before_start(self, job: RunJob) -> None:
         action = self._cancel_actions.pop(job.run.run_id, None)
@@ -436,6 +455,9 @@ async def _graph_items(
             yield cast(tuple[Any, ...], event["data"]["chunk"])
         else:
             yield ("events", event)
+
+
+FINISH_ATTEMPTS = 20
 
 
 class RunTimeoutError(Exception):
