@@ -29,6 +29,7 @@ from langstar.identity import Identity
 from langstar.settings import AuthSettings, Settings
 from tests.conftest import settings_for
 from tests.support.asgi import asgi_client
+from tests.support.asgi import startup_error as failed_start
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
@@ -46,13 +47,7 @@ async def serving(settings: Settings, *overrides: Provider) -> AsyncIterator[htt
 
 
 async def startup_error(settings: Settings) -> BaseException:
-    with pytest.raises(BaseException) as raised:  # noqa: PT011
-        async with serving(settings):
-            pass
-    error = raised.value
-    while isinstance(error, BaseExceptionGroup):  # Litestar's lifespan runs in a task group
-        error = error.exceptions[0]
-    return error
+    return await failed_start(create_app(settings, FakeModelProvider(RecordingChatModel())))
 
 
 def token(key: Any, algorithm: str, **claims: Any) -> str:

@@ -24,7 +24,7 @@ from langstar.db.savers import PooledPostgresSaver
 from langstar.db.schema import SchemaNotAtHeadError
 from langstar.graphs.registry import GraphRegistry
 from tests.conftest import settings_for
-from tests.support.asgi import asgi_client
+from tests.support.asgi import asgi_client, startup_error
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.postgres import PostgresForTests, database_name
 
@@ -80,12 +80,7 @@ async def test_unmigrated_database_stops_startup_naming_the_command(
     app = create_app(
         settings_for(empty_database, tmp_path), FakeModelProvider(RecordingChatModel())
     )
-    with pytest.raises(BaseException) as raised:  # noqa: PT011
-        async with asgi_client(app):
-            pass
-    error = raised.value
-    while isinstance(error, BaseExceptionGroup):  # Litestar's lifespan runs in a task group
-        error = error.exceptions[0]
+    error = await startup_error(app)
     assert isinstance(error, SchemaNotAtHeadError)
     assert "alembic upgrade head" in str(error)
 

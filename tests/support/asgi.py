@@ -44,3 +44,16 @@ async def asgi_client(
     finally:
         stop.set()
         await lifespan
+
+
+async def startup_error(app: Litestar) -> BaseException:
+    """The error that stops `app` from starting (unwrapped from the lifespan's task group)."""
+    try:
+        async with asgi_client(app):
+            pass
+    except BaseException as raised:
+        error: BaseException = raised
+        while isinstance(error, BaseExceptionGroup):
+            error = error.exceptions[0]
+        return error
+    raise AssertionError("the app started")

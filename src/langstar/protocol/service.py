@@ -170,26 +170,19 @@ class ProtocolService:
                 "meta": {"applied_through_seq": applied}}  # fmt: skip
 
     async def _last_seq(self, thread_id: uuid.UUID) -> int:
+        """The thread's newest event, in the same trip as forgetting its expired ones."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT coalesce(max(seq), 0) AS seq FROM thread_events WHERE thread_id = %s",
-                (thread_id,),
+                "WITH gone AS (DELETE FROM thread_events WHERE thread_id = %(t)s "
+                "AND created_at < now() - make_interval(secs => %(keep)s)) "
+                "SELECT coalesce(max(seq), 0) AS seq FROM thread_events WHERE thread_id = %(t)s",
+                {"t": thread_id, "keep": self._settings.runs.stream_retention_seconds},
             )
             row = await cur.fetchone()
         return int(row["seq"]) if row else 0
 
-    async def _forget_old_events(self, thread_id: uuid.UUID) -> None:
-        retention = self._settings.runs.stream_retention_seconds
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                "DELETE FROM thread_events WHERE thread_id = %s "
-                "AND created_at < now() - make_interval(secs => %s)",
-                (thread_id, retention),
-            )
-
     async def _start(self, thread_id: uuid.UUID, body: RunCreate) -> tuple[int, dict[str, Any]]:
         graph = await self._assistants.resolve(body.assistant_id)
-        await self._forget_old_events(thread_id)
         # Events before this point belong to earlier runs: a reader resumes after them.
         applied = await self._last_seq(thread_id)
         job = await self._runs.create(thread_id, body, graph, protocol=True)
