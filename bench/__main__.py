@@ -1,9 +1,19 @@
 """langstar beside its peers, in one run, on one PostgreSQL: `uv run python -m bench`.
 
-Workload: `POST /threads/<fresh id>/runs/wait` on the shared one-node chat graph, at each
-number of connections, against langstar, the seed pattern (FastAPI + the stock saver) and
-`langgraph dev`, plus the in-process ceiling (`graph.ainvoke`, no HTTP). Prints absolute
-figures and ratios to langstar, and writes `bench/results/bench.json` and `wait.png`.
+Workloads, each against langstar, the seed pattern (FastAPI + the stock saver) and
+`langgraph dev`, one server after another:
+
+- wait: `POST /threads/<fresh id>/runs/wait` on the shared one-node chat graph, at each
+  number of connections, plus the in-process ceiling (`graph.ainvoke`, no HTTP);
+- turns: conversations of 20 turns, turn 20's latency against turn 1's;
+- stream: the peers' `stream_probe.py` (time to the first `messages` event on the `fast`
+  graph, then many concurrent streams of the `slow` one), not against the seed, which
+  has no stream endpoint;
+- state: latest-state and history reads on threads of 10, 100 and 1,000 checkpoints (not
+  against the seed either).
+
+Prints absolute figures and ratios to langstar, and writes `bench/results/bench.json`,
+`wait.png` and a py-spy flame graph of langstar serving `runs/wait`.
 
 Absolute numbers on a shared machine are noise; the ratios, measured in the same run, are
 the result.
@@ -33,7 +43,10 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
 PEERS = ("langstar", "seed", "langgraph dev")
+WORKLOADS = ("wait", "turns", "stream", "state")
 TALKS, TURNS = 8, 20  # the multi-turn workload: conversations at once, turns each
+LENGTHS = (10, 100, 1000)  # checkpoints per thread, for the state workload
+FLAME = RESULTS / "flame-wait.svg"
 
 
 def say(message: str) -> None:
@@ -94,13 +107,71 @@ def process(
         log.close()
 
 
-def load(url: str, connections: int, *how: str) -> dict[str, float]:
+def load(url: str, connections: int, *how: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.load", url, str(connections), *how],
-        cwd=ROOT, capture_output=True, text=True, check=True,
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True,
     )  # fmt: skip
-    result: dict[str, float] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
+
+
+FAST = re.compile(r"first messages event median ([\d.]+) ms, whole 200-token stream median "
+                  r"([\d.]+) ms, events (\d+)")  # fmt: skip
+SLOW = re.compile(r"slow x(\d+): ok (\d+)/\d+ in ([\d.]+)s; RSS ([\d.]+) -> peak ([\d.]+) MB; "
+                  r"event gap p50 ([\d.]+) ms p99 ([\d.]+) ms")  # fmt: skip
+
+
+def probe(peers: Path, url: str, pid: int, streams: int) -> dict[str, Any]:
+    """The peers' stream probe, then a count of the slow runs that really succeeded.
+
+    The probe counts a stream as done when its HTTP response ends; a refused request or a
+    run that failed also ends. The servers' own thread status says which runs finished.
+    """
+    out = subprocess.run(
+        [sys.executable, str(peers / "stream_probe.py"), url, str(pid), str(streams)],
+        stdout=subprocess.PIPE, text=True, check=True,
+    )  # fmt: skip
+    fast, slow = FAST.search(out.stdout), SLOW.search(out.stdout)
+    if fast is None or slow is None:
+        raise SystemExit(f"bench: cannot read the stream probe's report:\n{out.stdout}")
+    first_ms, whole_ms, events = float(fast[1]), float(fast[2]), int(fast[3])
+    succeeded = httpx.post(
+        url + "/threads/count",
+        json={"status": "idle", "metadata": {"graph_id": "slow"}},
+        timeout=60,
+    ).json()
+    return {
+        "first_messages_ms": first_ms,
+        "fast_stream_ms": whole_ms,
+        "fast_events_per_s": events / (whole_ms / 1000),
+        "streams": int(slow[1]),
+        "streams_ended": int(slow[2]),
+        "streams_succeeded": int(succeeded),
+        "total_s": float(slow[3]),
+        "rss_before_mb": float(slow[4]),
+        "rss_peak_mb": float(slow[5]),
+        "rss_growth_mb": float(slow[5]) - float(slow[4]),
+        "gap_p50_ms": float(slow[6]),
+        "gap_p99_ms": float(slow[7]),
+    }
+
+
+def flame(url: str, pid: int, seconds: float) -> str:
+    """Sample langstar with py-spy while it serves runs/wait at 16 connections."""
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        return "py-spy is not installed"
+    sampler = subprocess.Popen(
+        [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+         "--rate", "100", "--nonblocking", "--output", str(FLAME)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    load(url, 16, str(seconds))
+    _, errors = sampler.communicate(timeout=120)
+    if sampler.returncode != 0:
+        return f"py-spy could not sample langstar: {errors.strip().splitlines()[-1:]}"
+    return f"wrote {FLAME}"
 
 
 @contextmanager
@@ -138,8 +209,12 @@ def serve(name: str, peers: Path, work: Path, db: str) -> Any:
             "DATABASE_URL": db,
             "LANGSTAR_AUTH__MODE": "none",
             "LANGSTAR_GRAPHS__AGENT": f"{peers / 'bench_graph.py'}:graph",
+            "LANGSTAR_GRAPHS__FAST": f"{peers / 'stream_graph.py'}:fast",
+            "LANGSTAR_GRAPHS__SLOW": f"{peers / 'stream_graph.py'}:slow",
             "LANGSTAR_LOG_LEVEL": "warning",
+            # The workloads are one user's; the per-user caps are for many users.
             "LANGSTAR_LIMITS__MAX_RUNS_PER_USER": "100000",
+            "LANGSTAR_LIMITS__MAX_STREAMS_PER_USER": "100000",
         }
         args = [sys.executable, "-m", "langstar", "serve", "--port", str(port)]
         return url, process(name, args, env, work, url + "/ok")
@@ -150,7 +225,15 @@ def serve(name: str, peers: Path, work: Path, db: str) -> Any:
     project = work / "dev-project"
     project.mkdir(exist_ok=True)
     shutil.copy(peers / "bench_graph.py", project / "bench_graph.py")
-    graphs = {"dependencies": ["."], "graphs": {"agent": "./bench_graph.py:graph"}}
+    shutil.copy(peers / "stream_graph.py", project / "stream_graph.py")
+    graphs = {
+        "dependencies": ["."],
+        "graphs": {
+            "agent": "./bench_graph.py:graph",
+            "fast": "./stream_graph.py:fast",
+            "slow": "./stream_graph.py:slow",
+        },
+    }
     (project / "langgraph.json").write_text(json.dumps(graphs))
     binary = str(Path(sys.executable).with_name("langgraph"))
     args = [binary, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
@@ -192,72 +275,193 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 
 def table(results: dict[str, Any]) -> str:
-    lines = ["| connections | peer | req/s | p50 ms | p99 ms | langstar / peer (req/s) |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
-    for c in results["connections"]:
-        ours = results["wait"]["langstar"][str(c)]["rps"]
-        for peer in PEERS:
-            row = results["wait"][peer][str(c)]
-            ratio = "" if peer == "langstar" else f"{ours / max(row['rps'], 1e-9):.2f}x"
-            lines.append(f"| {c} | {peer} | {row['rps']:.0f} | {row['p50_ms']:.0f} | "
-                         f"{row['p99_ms']:.0f} | {ratio} |")  # fmt: skip
-    ceil = results["ceiling"]
-    lines.append(
-        f"\nIn-process ceiling at {results['ceiling_connections']} tasks: stock saver "
-        f"{ceil['stock']:.0f} runs/s, pooled saver {ceil['pooled']:.0f} runs/s; langstar at "
-        f"16 connections is {results['targets']['of_ceiling']:.0%} of the pooled ceiling."
-    )
-    lines.append(f"\nMulti-turn ({TALKS} conversations of {TURNS} turns), p50 latency:")
-    for peer, talk in results["turns"].items():
+    lines: list[str] = []
+    if "wait" in results:
+        lines += ["| connections | peer | req/s | p50 ms | p99 ms | langstar / peer (req/s) |",
+                  "|---|---|---|---|---|---|"]  # fmt: skip
+        for c in results["connections"]:
+            ours = results["wait"]["langstar"][str(c)]["rps"]
+            for peer in PEERS:
+                row = results["wait"][peer][str(c)]
+                ratio = "" if peer == "langstar" else f"{ours / max(row['rps'], 1e-9):.2f}x"
+                lines.append(f"| {c} | {peer} | {row['rps']:.0f} | {row['p50_ms']:.0f} | "
+                             f"{row['p99_ms']:.0f} | {ratio} |")  # fmt: skip
+        ceil = results["ceiling"]
         lines.append(
-            f"- {peer}: turn 1 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} "
-            f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms ({talk['last_over_first']:.2f}x)"
+            f"\nIn-process ceiling at {results['ceiling_connections']} tasks: stock saver "
+            f"{ceil['stock']:.0f} runs/s, pooled saver {ceil['pooled']:.0f} runs/s; langstar at "
+            f"16 connections is {results['targets']['of_ceiling']:.0%} of the pooled ceiling."
         )
+    if "turns" in results:
+        lines.append(f"\nMulti-turn ({TALKS} conversations of {TURNS} turns), p50 latency:")
+        for peer, talk in results["turns"].items():
+            lines.append(
+                f"- {peer}: turn 1 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} "
+                f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms ({talk['last_over_first']:.2f}x)"
+            )
+    if "stream" in results:
+        lines += ["\n| streaming | " + " | ".join(results["stream"]) + " | langstar / dev |",
+                  "|---|" + "---|" * (len(results["stream"]) + 1)]  # fmt: skip
+        rows = [
+            ("first `messages` event, ms", "first_messages_ms", "{:.0f}"),
+            ("`fast` events per second", "fast_events_per_s", "{:.0f}"),
+            ("slow streams succeeded", "streams_succeeded", "{:.0f}"),
+            ("slow streams: total time, s", "total_s", "{:.1f}"),
+            ("server RSS growth, MB", "rss_growth_mb", "{:.0f}"),
+            ("gap between events p50, ms", "gap_p50_ms", "{:.0f}"),
+            ("gap between events p99, ms", "gap_p99_ms", "{:.0f}"),
+        ]
+        for label, key, shape in rows:
+            values = [results["stream"][peer][key] for peer in results["stream"]]
+            dev = results["stream"].get("langgraph dev", {}).get(key)
+            ratio = f"{values[0] / dev:.2f}x" if dev else ""
+            lines.append(f"| {label} | " + " | ".join(shape.format(v) for v in values)
+                         + f" | {ratio} |")  # fmt: skip
+    if "state" in results:
+        lines += ["\n| checkpoints | peer | latest state p50 ms | history (10) p50 ms |",
+                  "|---|---|---|---|"]  # fmt: skip
+        for length in LENGTHS:
+            for peer, reads in results["state"].items():
+                row = reads[str(length)]
+                lines.append(f"| {length} | {peer} | {row['state_p50_ms']:.1f} | "
+                             f"{row['history_p50_ms']:.1f} |")  # fmt: skip
+    if "targets" in results:
+        lines.append("\nTargets:")
+        for name, met in results["targets"]["met"].items():
+            lines.append(f"- {'met' if met else 'NOT met'}: {name}")
     return "\n".join(lines)
 
 
 def targets(results: dict[str, Any]) -> dict[str, Any]:
-    at16 = {peer: results["wait"][peer]["16"]["rps"] for peer in PEERS}
-    found = {
-        "vs_seed": at16["langstar"] / at16["seed"],
-        "vs_dev": at16["langstar"] / at16["langgraph dev"],
-        "of_ceiling": at16["langstar"] / results["ceiling"]["pooled"],
-    }
-    turns = results["turns"]["langstar"]
-    found["turn_20_over_turn_1"] = turns["last_over_first"]
-    found["met"] = {
-        "turn_20_over_turn_1 <= 1.2": turns["last_over_first"] <= 1.2,
-        "vs_seed >= 1.5": found["vs_seed"] >= 1.5,
-        "vs_dev >= 3": found["vs_dev"] >= 3,
-        "of_ceiling >= 0.85": found["of_ceiling"] >= 0.85,
-    }
+    """The ratios the issue states, each with whether it holds."""
+    found: dict[str, Any] = {"met": {}}
+    met = found["met"]
+    if "wait" in results and "ceiling" in results:
+        at16 = {peer: results["wait"][peer]["16"]["rps"] for peer in PEERS}
+        found["vs_seed"] = at16["langstar"] / at16["seed"]
+        found["vs_dev"] = at16["langstar"] / at16["langgraph dev"]
+        found["of_ceiling"] = at16["langstar"] / results["ceiling"]["pooled"]
+        met[f"runs/wait at 16: {found['vs_seed']:.2f}x seed >= 1.5"] = found["vs_seed"] >= 1.5
+        met[f"runs/wait at 16: {found['vs_dev']:.2f}x langgraph dev >= 3"] = found["vs_dev"] >= 3
+        met[f"runs/wait at 16: {found['of_ceiling']:.0%} of the pooled ceiling >= 85%"] = (
+            found["of_ceiling"] >= 0.85
+        )
+    if "turns" in results:
+        ratio = found["turn_20_over_turn_1"] = results["turns"]["langstar"]["last_over_first"]
+        met[f"turn {TURNS} / turn 1: {ratio:.2f}x <= 1.2"] = ratio <= 1.2
+    stream = results.get("stream", {})
+    if "langstar" in stream and "langgraph dev" in stream:
+        ours, dev = stream["langstar"], stream["langgraph dev"]
+        every = ours["streams_succeeded"] == ours["streams"]
+        met[f"slow streams: {ours['streams_succeeded']}/{ours['streams']} succeeded"] = every
+        for key, limit, label in (
+            ("first_messages_ms", 0.1, "first `messages` event"),
+            ("total_s", 0.5, "slow streams' total time"),
+            ("rss_growth_mb", 0.5, "RSS growth"),
+            ("gap_p99_ms", 0.33, "p99 gap between events"),
+        ):
+            ratio = found[f"{key}_vs_dev"] = ours[key] / max(dev[key], 1e-9)
+            met[f"{label}: {ratio:.2f}x langgraph dev <= {limit}"] = ratio <= limit
+    if "langstar" in results.get("state", {}):
+        reads = results["state"]["langstar"]
+        ratio = reads[str(LENGTHS[-1])]["state_p50_ms"] / reads[str(LENGTHS[0])]["state_p50_ms"]
+        found["state_read_growth"] = ratio
+        # Flat: within the noise of a shared machine between 10 and 1,000 checkpoints.
+        met[f"latest state, {LENGTHS[-1]} vs {LENGTHS[0]} checkpoints: {ratio:.2f}x <= 1.25"] = (
+            ratio <= 1.25
+        )
     return found
 
 
+def measure(
+    peer: str, url: str, pid: int, args: argparse.Namespace, results: dict[str, Any]
+) -> None:
+    """Every chosen workload against one running server."""
+    peers = args.peers
+    if "wait" in args.workloads:
+        results.setdefault("wait", {})[peer] = {}
+        for c in args.connection_counts:
+            say(f"{peer}: runs/wait at {c} connections for {args.seconds:g}s")
+            row = load(url, c, str(args.seconds))
+            results["wait"][peer][str(c)] = row
+            say(f"{peer}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, "
+                f"p99 {row['p99_ms']:.0f} ms, generator CPU "
+                f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
+    if "turns" in args.workloads:
+        say(f"{peer}: {TALKS} conversations of {TURNS} turns")
+        talk = load(url, TALKS, "turns", str(TURNS))
+        results.setdefault("turns", {})[peer] = talk
+        say(f"{peer}: turn 1 p50 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} p50 "
+            f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms")  # fmt: skip
+    if peer == "seed":
+        return  # the seed serves runs/wait only
+    if "state" in args.workloads:
+        say(f"{peer}: state and history reads on threads of {LENGTHS} checkpoints")
+        reads = load(url, 1, "state", ",".join(map(str, LENGTHS)))
+        results.setdefault("state", {})[peer] = reads
+        say(f"{peer}: latest state p50 " + ", ".join(
+            f"{n}: {reads[str(n)]['state_p50_ms']:.1f} ms" for n in LENGTHS))  # fmt: skip
+    if "stream" in args.workloads:
+        say(f"{peer}: stream probe, then {args.streams} slow streams at once")
+        row = probe(peers, url, pid, args.streams)
+        results.setdefault("stream", {})[peer] = row
+        say(f"{peer}: first messages event {row['first_messages_ms']:.0f} ms; "
+            f"{row['streams_succeeded']}/{row['streams']} slow streams succeeded in "
+            f"{row['total_s']:.1f}s, RSS +{row['rss_growth_mb']:.0f} MB, "
+            f"gap p99 {row['gap_p99_ms']:.0f} ms")  # fmt: skip
+    if peer == "langstar" and args.flame:
+        say("langstar: runs/wait at 16 connections under py-spy, for the flame graph")
+        results["flame"] = flame(url, pid, args.seconds)
+        say(f"langstar: {results['flame']}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
     parser.add_argument("--connections", default="1,16,64", help="comma-separated")
+    parser.add_argument("--streams", type=int, default=1000, help="concurrent slow streams")
+    parser.add_argument(
+        "--workloads",
+        default=",".join(WORKLOADS),
+        help="comma-separated, of " + ", ".join(WORKLOADS),
+    )
     parser.add_argument(
         "--only", choices=PEERS, help="measure one server alone (to try a lever); no report"
     )
+    parser.add_argument("--no-flame", dest="flame", action="store_false",
+                        help="skip the py-spy flame graph")  # fmt: skip
     args = parser.parse_args(argv)
+    args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    unknown = sorted(set(args.workloads) - set(WORKLOADS))
+    if unknown:
+        parser.error(f"unknown workload {unknown[0]!r}; choose from {', '.join(WORKLOADS)}")
+    if args.streams < 1 or args.seconds <= 0:
+        parser.error("--streams and --seconds must be positive")
     connections = [int(c) for c in args.connections.split(",")]
     if 16 not in connections:
         connections.append(16)  # the targets are stated at 16 connections
-    peers = peers_folder()
+    args.connection_counts = connections
+    args.peers = peers_folder()
+    RESULTS.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()}",
         "seconds": args.seconds,
         "connections": connections,
-        "wait": {},
+        "streams": args.streams,
+        "workloads": args.workloads,
         "ceiling_connections": 16,
     }
     with tempfile.TemporaryDirectory(prefix="langstar-bench-") as folder:
         work = Path(folder)
         with postgres(work) as (admin, _):
             for peer in [args.only] if args.only else PEERS:
+                if peer == "seed" and not {"wait", "turns"} & set(args.workloads):
+                    continue
                 db = new_database(admin, "bench_" + peer.replace(" ", "_"))
                 if peer == "langstar":
                     from langstar.db import migrations
@@ -269,32 +473,26 @@ def main(argv: list[str] | None = None) -> int:
                         Settings(database=DatabaseSettings(url=db), auth=AuthSettings(mode="none")),
                     )
                 say(f"starting {peer}")
-                url, running = serve(peer, peers, work, db)
-                results["wait"][peer] = {}
-                with running:
-                    for c in connections:
-                        say(f"{peer}: runs/wait at {c} connections for {args.seconds:g}s")
-                        row = load(url, c, str(args.seconds))
-                        results["wait"][peer][str(c)] = row
-                        say(f"{peer}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, "
-                            f"p99 {row['p99_ms']:.0f} ms, generator CPU "
-                            f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
-                    say(f"{peer}: {TALKS} conversations of {TURNS} turns")
-                    talk = load(url, TALKS, "turns", str(TURNS))
-                    results.setdefault("turns", {})[peer] = talk
-                    say(f"{peer}: turn 1 p50 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} p50 "
-                        f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms")  # fmt: skip
+                url, running = serve(peer, args.peers, work, db)
+                with running as proc:
+                    measure(peer, url, proc.pid, args, results)
             if args.only:
+                print(json.dumps({k: v for k, v in results.items() if k not in ("machine",)},
+                                 indent=2))  # fmt: skip
                 return 0
-            say("in-process ceiling (graph.ainvoke, no HTTP)")
-            db = new_database(admin, "bench_ceiling")
-            results["ceiling"] = ceiling(peers, db, 16, args.seconds)
+            if "wait" in args.workloads:
+                say("in-process ceiling (graph.ainvoke, no HTTP)")
+                db = new_database(admin, "bench_ceiling")
+                results["ceiling"] = ceiling(args.peers, db, 16, args.seconds)
     results["targets"] = targets(results)
-    RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
-    chart(results, RESULTS / "wait.png")
+    if "wait" in results:
+        chart(results, RESULTS / "wait.png")
     print(table(results))
-    print(f"\nwrote {RESULTS / 'bench.json'} and {RESULTS / 'wait.png'}")
+    print(
+        f"\nwrote {RESULTS / 'bench.json'}"
+        + (f" and {RESULTS / 'wait.png'}" if "wait" in results else "")
+    )
     return 0
 
 

@@ -2,9 +2,12 @@
 
     python -m bench.load URL CONNECTIONS SECONDS
     python -m bench.load URL CONNECTIONS turns TURNS
+    python -m bench.load URL 1 state LENGTH[,LENGTH...]
 
 The second form holds CONNECTIONS conversations of TURNS turns each, one thread per
-conversation, and reports the latency of each turn number.
+conversation, and reports the latency of each turn number. The third grows one thread
+per LENGTH to that many checkpoints (state updates after a first run), then times reads
+of its latest state and of its newest ten history entries.
 
 Prints one JSON line: requests, errors, requests per second, p50/p99 latency in ms, and the
 CPU seconds this process used, so the report can show the generator was not the limit.
@@ -18,6 +21,7 @@ import resource
 import sys
 import time
 import uuid
+from typing import Any
 
 import httpx
 
@@ -26,6 +30,7 @@ BODY = {
     "input": {"messages": [{"role": "user", "content": "hi"}]},
     "if_not_exists": "create",
 }
+STAGGER_SECONDS = 0.1
 
 
 async def main(url: str, connections: int, seconds: float) -> dict[str, float]:
@@ -70,8 +75,12 @@ async def conversations(url: str, connections: int, turns: int) -> dict[str, flo
     by_turn: list[list[float]] = [[] for _ in range(turns)]
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+        for _ in range(connections):  # warm up, as the throughput workload does
+            await client.post(f"/threads/{uuid.uuid4()}/runs/wait", json=BODY)
 
-        async def talk() -> None:
+        async def talk(order: int) -> None:
+            # Staggered starts, so turn 1 does not measure every conversation colliding.
+            await asyncio.sleep(order * STAGGER_SECONDS)
             thread = uuid.uuid4()
             for turn in range(turns):
                 started = time.perf_counter()
@@ -79,15 +88,54 @@ async def conversations(url: str, connections: int, turns: int) -> dict[str, flo
                 response.raise_for_status()
                 by_turn[turn].append(time.perf_counter() - started)
 
-        await asyncio.gather(*(talk() for _ in range(connections)))
+        await asyncio.gather(*(talk(order) for order in range(connections)))
     p50 = [sorted(times)[len(times) // 2] * 1000 for times in by_turn]
     return {"turn_1_p50_ms": p50[0], f"turn_{turns}_p50_ms": p50[-1],
             "last_over_first": p50[-1] / p50[0]}  # fmt: skip
+
+
+async def state_reads(url: str, lengths: list[int], reads: int = 40) -> dict[str, Any]:
+    """p50 of reading a thread's latest state, and its newest ten checkpoints, by length."""
+    found: dict[str, Any] = {}
+    update = {"values": {"messages": []}, "as_node": "chat"}
+    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        for length in lengths:
+            thread = str(uuid.uuid4())
+            first = await client.post(f"/threads/{thread}/runs/wait", json=BODY)
+            first.raise_for_status()
+            for done in range(length):
+                response = await client.post(f"/threads/{thread}/state", json=update)
+                response.raise_for_status()
+                if done % 250 == 249:
+                    progress(f"{length}-checkpoint thread: {done + 1} updates")
+            timings: dict[str, list[float]] = {"state": [], "history": []}
+            for _ in range(reads):
+                started = time.perf_counter()
+                (await client.get(f"/threads/{thread}/state")).raise_for_status()
+                timings["state"].append(time.perf_counter() - started)
+                started = time.perf_counter()
+                history = await client.post(f"/threads/{thread}/history", json={"limit": 10})
+                history.raise_for_status()
+                timings["history"].append(time.perf_counter() - started)
+            if len(history.json()) != 10:
+                raise SystemExit(f"history of a {length}-checkpoint thread: {history.text[:200]}")
+            found[str(length)] = {
+                f"{name}_p50_ms": sorted(times)[len(times) // 2] * 1000
+                for name, times in timings.items()
+            }
+    return found
+
+
+def progress(message: str) -> None:
+    print(f"bench.load: {message}", file=sys.stderr, flush=True)
 
 
 if __name__ == "__main__":
     target, conns = sys.argv[1], int(sys.argv[2])
     if sys.argv[3] == "turns":
         print(json.dumps(asyncio.run(conversations(target, conns, int(sys.argv[4])))))
+    elif sys.argv[3] == "state":
+        sizes = [int(n) for n in sys.argv[4].split(",")]
+        print(json.dumps(asyncio.run(state_reads(target, sizes))))
     else:
         print(json.dumps(asyncio.run(main(target, conns, float(sys.argv[3])))))

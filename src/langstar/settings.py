@@ -81,6 +81,7 @@ class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     heartbeat_seconds: Positive = 5.0
     lease_seconds: Annotated[float, msgspec.Meta(ge=3)] = 30.0
     stream_retention_seconds: Positive = 300.0
+    database_wait_seconds: Positive = 120.0
 
 
 class LimitSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -180,3 +180,45 @@ async def test_twenty_clients_double_texting_one_thread_lose_no_turn(
         assert sorted(said) == sorted(set(texts) - refused)
     if strategy == "rollback":
         assert sorted(said) == sorted(succeeded)  # a rolled-back turn leaves nothing behind
+
+
+async def test_a_run_waits_out_a_busy_pool_where_a_request_is_told_to_retry(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """A request that cannot get a connection answers 503; a run's own work waits instead.
+
+    The run's checkpoint write comes while the test holds every pooled connection for
+    three times the pool's timeout. Giving up then would fail a run already accepted.
+    """
+    from langstar.app import container_of
+    from langstar.db.pool import Pool
+    from tests.support.graphs import TEST_GRAPHS
+
+    base = settings_for(migrated_url, tmp_path)
+    database = msgspec.structs.replace(
+        base.database, pool_min_size=1, pool_max_size=2, pool_timeout_seconds=0.5
+    )
+    configured = msgspec.structs.replace(base, database=database, graphs=TEST_GRAPHS)
+    app = create_app(configured, FakeModelProvider(RecordingChatModel()))
+    async with asgi_client(app) as client:
+        pool = await container_of(app).get(Pool)
+        thread = (await client.post("/threads", json={})).json()["thread_id"]
+        started = await client.post(
+            f"/threads/{thread}/runs",
+            json={"assistant_id": "slow", "input": {"messages": []}, "context": {"delay": 0.2}},
+        )
+        assert started.status_code == 200, started.text
+        held = [await pool.getconn(timeout=5), await pool.getconn(timeout=5)]
+        try:
+            refused = await client.get(f"/threads/{thread}")
+            assert refused.status_code == 503
+            assert refused.headers["retry-after"]
+            await asyncio.sleep(1.5)
+        finally:
+            for conn in held:
+                await pool.putconn(conn)
+        joined = await client.get(f"/threads/{thread}/runs/{started.json()['run_id']}/join")
+        assert joined.status_code == 200
+        run = (await client.get(f"/threads/{thread}/runs/{started.json()['run_id']}")).json()
+        assert run["status"] == "success", joined.text
+        assert joined.json()["messages"][-1]["content"] == "slept 0.2"

@@ -3,14 +3,58 @@
 from __future__ import annotations
 
 import select
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from langstar.settings import DatabaseSettings
 
-Pool = AsyncConnectionPool[AsyncConnection[DictRow]]
+_patience: ContextVar[float | None] = ContextVar("langstar_pool_patience", default=None)
+
+
+class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
+    """The pool, which waits longer for a connection inside `patient()`.
+
+    A request that cannot get a connection in time is answered 503 and may be retried.
+    A run's work cannot: a checkpoint write that gave up would fail a run that the
+    client already saw start. So while the pool is merely busy, work done for a run
+    keeps waiting, for its own longer time. While PostgreSQL is unreachable (connection
+    attempts fail) it gives up after the ordinary timeout, so no client hangs on an
+    outage.
+    """
+
+    # The signature is the one it extends, `timeout` included.
+    async def getconn(self, timeout: float | None = None) -> AsyncConnection[DictRow]:  # noqa: ASYNC109
+        patience = _patience.get() if timeout is None else None
+        if patience is None or patience <= self.timeout:
+            return await super().getconn(timeout)
+        deadline = time.monotonic() + patience
+        while True:
+            failures = self._connection_failures()
+            left = deadline - time.monotonic()
+            try:
+                return await super().getconn(min(self.timeout, max(left, 0.001)))
+            except PoolTimeout:
+                if left <= self.timeout or self._connection_failures() > failures:
+                    raise
+
+    def _connection_failures(self) -> int:
+        return int(self.get_stats().get("connections_errors", 0))
+
+
+@contextmanager
+def patient(seconds: float) -> Iterator[None]:
+    """Within this block (and the tasks it starts), wait up to `seconds` for a connection."""
+    token = _patience.set(seconds)
+    try:
+        yield
+    finally:
+        _patience.reset(token)
 
 
 async def check_connection(conn: AsyncConnection[DictRow]) -> None:
@@ -34,7 +78,7 @@ async def open_pool(url: str, settings: DatabaseSettings, *, name: str = "langst
     `check` tests a connection before handing it out, so the first requests after a
     PostgreSQL restart get a fresh connection instead of a dead one.
     """
-    pool: Pool = AsyncConnectionPool(
+    pool = Pool(
         url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,

@@ -118,6 +118,12 @@ runs = Table(
     ),
     Index("ix_runs_thread_created_at", "thread_id", "created_at"),
     Index(
+        "ix_runs_inflight_owner",
+        "owner",
+        "thread_id",
+        postgresql_where=text("status IN ('pending', 'running')"),
+    ),
+    Index(
         "ux_runs_one_running_per_thread",
         "thread_id",
         unique=True,

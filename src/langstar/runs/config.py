@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 import warnings
+import weakref
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -39,8 +40,23 @@ def refuse_unsupported(body: RunCreate, *, stateless: bool) -> None:
             raise UnprocessableEntity(f"command.{unknown[0]}: not a command field")
 
 
+_declared: weakref.WeakKeyDictionary[object, frozenset[str]] = weakref.WeakKeyDictionary()
+
+
 def declared_configurable(graph: RegisteredGraph) -> frozenset[str]:
-    """Configurable keys a graph declares in its config schema."""
+    """Configurable keys a graph declares in its config schema, worked out once per graph.
+
+    Building the schema takes milliseconds, so it is kept for the graph's builder, which
+    the per-user copies of a compiled graph share.
+    """
+    key = getattr(graph.compiled, "builder", None) or graph.compiled
+    found = _declared.get(key)
+    if found is None:
+        found = _declared[key] = _read_configurable(graph)
+    return found
+
+
+def _read_configurable(graph: RegisteredGraph) -> frozenset[str]:
     try:
         with warnings.catch_warnings():
             # Deprecated in favour of context schemas, but still how graphs declare config.

@@ -20,7 +20,7 @@ from langgraph.types import Command
 from litestar.exceptions import ServiceUnavailableException
 from psycopg import AsyncConnection
 
-from langstar.db.pool import Pool
+from langstar.db.pool import Pool, patient
 from langstar.graphs.registry import RegisteredGraph
 from langstar.protocol.translate import GRAPH_MODES, ProtocolEvent, Translator
 from langstar.runs import records
@@ -70,8 +70,10 @@ class RunExecutor:
         grace_seconds: float,
         lease_seconds: float,
         run_timeout_seconds: float = 3600.0,
+        database_wait_seconds: float = 120.0,
     ) -> None:
         self._run_timeout = run_timeout_seconds
+        self._database_wait = database_wait_seconds
         self._pool = pool
         self._bus = bus
         self._grace = grace_seconds
@@ -126,7 +128,11 @@ class RunExecutor:
         while True:
             await asyncio.sleep(self.lease_seconds / 3)
             try:
-                await records.renew(self._pool, self.worker, list(self._jobs), self.lease_seconds)
+                # A busy pool must not cost the leases: they lapse only if renewals stop.
+                with patient(self.lease_seconds / 3):
+                    await records.renew(
+                        self._pool, self.worker, list(self._jobs), self.lease_seconds
+                    )
                 await self._cancel_flagged()
                 if lost := await records.reap(self._pool):
                     log.warning("failed the runs of %d thread(s) whose server died", lost)
@@ -178,6 +184,8 @@ class RunExecutor:
             event.set()
 
     async def _wait_for_turn(self, job: RunJob) -> str | None:
+        if job.run.status == "running":  # created running: nothing was ahead of it
+            return None
         while True:
             why = await records.claim(self._pool, job.run)
             if why != "waiting" and why != "busy":
@@ -191,6 +199,10 @@ class RunExecutor:
                 await asyncio.wait_for(turn.wait(), timeout=1.0)
 
     async def _drive(self, job: RunJob, stream: RunStream) -> None:
+        with patient(self._database_wait):
+            await self._drive_patiently(job, stream)
+
+    async def _drive_patiently(self, job: RunJob, stream: RunStream) -> None:
         run = job.run
         started = False
         try:

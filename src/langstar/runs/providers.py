@@ -41,6 +41,7 @@ class RunsProvider(Provider):
             settings.server.shutdown_grace_seconds,
             settings.runs.lease_seconds,
             settings.limits.run_timeout_seconds,
+            settings.runs.database_wait_seconds,
         )
         executor.open()
         yield executor

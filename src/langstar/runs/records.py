@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import msgspec
 from litestar.exceptions import NotFoundException
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
 
@@ -56,11 +56,13 @@ class RunRecords:
         multitask_strategy: str,
         worker: str,
         lease_seconds: float,
-    ) -> Run:
-        cur = await conn.execute(
+        status: RunStatus = "pending",
+    ) -> AsyncCursor[DictRow]:
+        """Queue the run's row; `run_from(cursor)` reads it once the transaction is sent."""
+        return await conn.execute(
             f"INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, metadata, "
-            f"kwargs, multitask_strategy, worker, lease_expires_at) "
-            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s)) "
+            f"kwargs, multitask_strategy, worker, lease_expires_at, status) "
+            f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s) "
             f"RETURNING {_COLUMNS}",
             (
                 run_id,
@@ -73,11 +75,9 @@ class RunRecords:
                 multitask_strategy,
                 worker,
                 lease_seconds,
+                status,
             ),
         )
-        row = await cur.fetchone()
-        assert row is not None
-        return Run(**row)
 
     async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
         async with self._pool.connection() as conn:
@@ -208,6 +208,12 @@ async def reap(pool: Pool, thread_id: uuid.UUID | None = None) -> int:
     return len(threads)
 
 
+async def run_from(cursor: AsyncCursor[DictRow]) -> Run:
+    row = await cursor.fetchone()
+    assert row is not None
+    return Run(**row)
+
+
 async def claim(pool: Pool, run: Run) -> str | None:
     """Start the run if it is its thread's turn; returns why not, or None once running.
 
@@ -251,7 +257,7 @@ async def finish(
     error: dict[str, str] | None,
 ) -> None:
     """Record how the run ended and what the thread now holds: one transaction, one trip."""
-    async with pool.connection() as conn, conn.transaction(), conn.pipeline():
+    async with pool.connection() as conn, conn.pipeline(), conn.transaction():
         await lock_thread(conn, run.thread_id)
         # A run already failed as lost keeps that verdict: its thread may have moved on.
         await conn.execute(

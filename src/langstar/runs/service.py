@@ -122,68 +122,69 @@ class RunService:
             "protocol": protocol,
         }
         to_cancel: list[uuid.UUID] = []
-        async with self._pool.connection() as conn, conn.transaction():
-            owner = self._identity.user_id
-            cur = await conn.execute(
-                "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (thread,)
-            )
-            row = await cur.fetchone()
-            if row is not None and row["owner"] != owner:
-                row = None
-                raise NotFoundException(f"Thread {thread} not found")
-            if row is None:
-                if not stateless and body.if_not_exists != "create":
+        owner = self._identity.user_id
+        graph_metadata = {"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}
+        # Two round trips: the thread's lock with what is in flight, then the writes with
+        # the commit. Statements still run in order, so the reads come after the lock.
+        async with self._pool.connection() as conn:
+            async with conn.pipeline(), conn.transaction():
+                thread_cur = await conn.execute(
+                    "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (thread,)
+                )
+                # The caller's live runs, counted only up to the cap, and this thread's
+                # in-flight runs: live ones take their turn first, lapsed ones are lost.
+                inflight_cur = await conn.execute(
+                    "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE owner = %(owner)s "
+                    "AND status IN ('pending', 'running') AND NOT coalesce(lease_expires_at < "
+                    "now(), false) LIMIT %(cap)s) AS capped) AS live, "
+                    "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
+                    "now(), false)), '{}') AS inflight, "
+                    "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "
+                    "AS lost FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
+                    "AND status IN ('pending', 'running')",
+                    {"owner": owner, "thread": thread, "cap": limits.max_runs_per_user},
+                )
+                row = await thread_cur.fetchone()
+                found = await inflight_cur.fetchone()
+                assert found is not None
+                if row is not None and row["owner"] != owner:
                     raise NotFoundException(f"Thread {thread} not found")
-                await conn.execute(
-                    "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
-                    (thread, owner, jsonb({})),
-                )
-            # The caller's in-flight runs: for the per-user cap, and this thread's turn.
-            cur = await conn.execute(
-                "SELECT run_id, thread_id = %s AS here, lease_expires_at < now() AS lapsed "
-                "FROM runs WHERE owner = %s AND status IN ('pending', 'running')",
-                (thread, owner),
-            )
-            rows = await cur.fetchall()
-            # A run whose server died must neither block nor be cancelled by this one.
-            lost = [r["run_id"] for r in rows if r["here"] and r["lapsed"]]
-            if lost:
-                await conn.execute(
-                    "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-                    "WHERE run_id = ANY(%s) AND status IN ('pending', 'running')",
-                    (jsonb(records.LOST), lost),
-                )
-            live = [r for r in rows if not r["lapsed"]]
-            if len(live) >= limits.max_runs_per_user:
-                raise too_many(
-                    f"{limits.max_runs_per_user} runs already pending or running for this user "
-                    "(limits.max_runs_per_user); retry when one has finished"
-                )
-            inflight = [r["run_id"] for r in live if r["here"]]
-            strategy = body.multitask_strategy
-            if inflight and strategy == "reject":
-                raise Conflict(f"Thread {thread} is already running a run; try again later")
-            if inflight and strategy in ("interrupt", "rollback"):
-                await conn.execute(
-                    "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
-                    (strategy, inflight),
-                )
-                await records.announce_cancel(conn, inflight, strategy)
-                to_cancel = inflight
-            # One round trip for both: the thread update needs no answer.
-            async with conn.pipeline():
+                if row is None:
+                    if not stateless and body.if_not_exists != "create":
+                        raise NotFoundException(f"Thread {thread} not found")
+                    await conn.execute(
+                        "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
+                        (thread, owner, jsonb({})),
+                    )
+                # A run whose server died must neither block nor be cancelled by this one.
+                if found["lost"]:
+                    await conn.execute(
+                        "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+                        "WHERE run_id = ANY(%s) AND status IN ('pending', 'running')",
+                        (jsonb(records.LOST), found["lost"]),
+                    )
+                if found["live"] >= limits.max_runs_per_user:
+                    raise too_many(
+                        f"{limits.max_runs_per_user} runs already pending or running for this "
+                        "user (limits.max_runs_per_user); retry when one has finished"
+                    )
+                inflight: list[uuid.UUID] = found["inflight"]
+                strategy = body.multitask_strategy
+                if inflight and strategy == "reject":
+                    raise Conflict(f"Thread {thread} is already running a run; try again later")
+                if inflight and strategy in ("interrupt", "rollback"):
+                    await conn.execute(
+                        "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
+                        (strategy, inflight),
+                    )
+                    await records.announce_cancel(conn, inflight, strategy)
+                    to_cancel = inflight
                 await conn.execute(
                     "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
                     "metadata = metadata || %s WHERE thread_id = %s",
-                    (
-                        graph.graph_id,
-                        jsonb(
-                            {"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}
-                        ),
-                        thread,
-                    ),
+                    (graph.graph_id, jsonb(graph_metadata), thread),
                 )
-                run = await self._records.insert(
+                run_cur = await self._records.insert(
                     conn,
                     run_id=run_id,
                     thread_id=thread,
@@ -194,7 +195,11 @@ class RunService:
                     multitask_strategy=strategy,
                     worker=self._executor.worker,
                     lease_seconds=self._executor.lease_seconds,
+                    # Nothing ahead of it on a thread locked here: it starts as it is
+                    # created, which saves the executor a transaction to claim it.
+                    status="pending" if inflight or body.after_seconds else "running",
                 )
+            run = await records.run_from(run_cur)
         for previous in to_cancel:
             self._executor.cancel(previous, strategy)
         job = RunJob(
@@ -323,11 +328,14 @@ class RunService:
                 finished = True
                 return
             heartbeat = self._settings.runs.heartbeat_seconds
-            async for item in stream.read(after, idle=heartbeat):
-                if item is None:
+            async for batch in stream.read(after, idle=heartbeat):
+                if batch is None:
                     yield HEARTBEAT
-                elif wanted(item.event):
-                    yield _frame(item, resumable)
+                    continue
+                # Whatever arrived together leaves in one write.
+                chunk = b"".join(_frame(item, resumable) for item in batch if wanted(item.event))
+                if chunk:
+                    yield chunk
             finished = True
         finally:
             if not finished and cancel_on_disconnect:
@@ -410,15 +418,19 @@ class RunService:
 
         async def events() -> AsyncIterator[bytes]:
             try:
-                async for item in feed.read(0, idle=heartbeat):
-                    if item is None:
+                async for batch in feed.read(0, idle=heartbeat):
+                    if batch is None:
                         yield HEARTBEAT
-                    elif (
-                        "run_modes" in wanted
+                        continue
+                    chunk = b"".join(
+                        frame(item.event, item.data, item.seq)
+                        for item in batch
+                        if "run_modes" in wanted
                         or item.event == "metadata"
                         or ("state_update" in wanted and item.event == "values")
-                    ):
-                        yield frame(item.event, item.data, item.seq)
+                    )
+                    if chunk:
+                        yield chunk
             finally:
                 self._bus.unwatch(thread_id, feed)
 

@@ -18,12 +18,16 @@ class RunEvent:
 
 
 class RunStream:
-    """Events of one run, in order. Readers may start after any sequence number."""
+    """Events of one run, in order. Readers may start after any sequence number.
+
+    Publishing never waits: it appends and wakes the readers, who then take every event
+    that has arrived since their last look in one batch.
+    """
 
     def __init__(self) -> None:
         self.events: list[RunEvent] = []
         self.closed_at: float | None = None
-        self._changed = asyncio.Condition()
+        self._wake: asyncio.Event | None = None  # made by the first reader to wait
 
     @property
     def closed(self) -> bool:
@@ -31,35 +35,39 @@ class RunStream:
 
     async def publish(self, event: str, data: bytes) -> RunEvent:
         item = RunEvent(len(self.events) + 1, event, data)
-        async with self._changed:
-            self.events.append(item)
-            self._changed.notify_all()
+        self.events.append(item)
+        self._notify()
         return item
 
     async def close(self) -> None:
-        async with self._changed:
-            self.closed_at = time.monotonic()
-            self._changed.notify_all()
+        self.closed_at = time.monotonic()
+        self._notify()
+
+    def _notify(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+            self._wake = None
 
     async def read(
         self, after: int = 0, *, idle: float | None = None
-    ) -> AsyncIterator[RunEvent | None]:
-        """Events after `after`, as they come; `None` every `idle` seconds without one."""
+    ) -> AsyncIterator[list[RunEvent] | None]:
+        """Batches of the events after `after`, as they come; `None` every `idle` seconds
+        without one."""
         position = after
         while True:
-            async with self._changed:
-                if position >= len(self.events) and not self.closed:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(self._changed.wait(), timeout=idle)
-                pending = self.events[position:]
-                finished = self.closed
-            if not pending and not finished:
+            if position >= len(self.events) and not self.closed:
+                if self._wake is None:
+                    self._wake = asyncio.Event()
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(idle):
+                        await self._wake.wait()
+            pending = self.events[position:]
+            if pending:
+                position = pending[-1].seq
+                yield pending
+            elif not self.closed:
                 yield None  # a heartbeat is due
-                continue
-            for item in pending:
-                position = item.seq
-                yield item
-            if finished and position >= len(self.events):
+            if self.closed and position >= len(self.events):
                 return
 
 
@@ -70,6 +78,7 @@ class EventBus:
         self._retention = retention_seconds
         self._streams: dict[uuid.UUID, RunStream] = {}
         self._watchers: dict[uuid.UUID, set[RunStream]] = {}
+        self._swept_at = 0.0
         self.threads = ThreadSignals()
 
     def watch(self, thread_id: uuid.UUID) -> RunStream:
@@ -99,7 +108,11 @@ class EventBus:
         return self._streams.get(run_id)
 
     def _forget_old(self) -> None:
-        cutoff = time.monotonic() - self._retention
+        now = time.monotonic()
+        if now - self._swept_at < 1.0:  # a sweep visits every stream: once a second is enough
+            return
+        self._swept_at = now
+        cutoff = now - self._retention
         for run_id, stream in list(self._streams.items()):
             if stream.closed_at is not None and stream.closed_at < cutoff:
                 del self._streams[run_id]
