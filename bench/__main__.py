@@ -46,7 +46,8 @@ PEERS = ("langstar", "seed", "langgraph dev")
 WORKLOADS = ("wait", "turns", "stream", "state")
 TALKS, TURNS = 8, 20  # the multi-turn workload: conversations at once, turns each
 LENGTHS = (10, 100, 1000)  # checkpoints per thread, for the state workload
-FLAME = RESULTS / "flame-wait.svg"
+FLAME = "flame-wait.svg"
+LOGS = RESULTS / "logs"  # each server's output, kept from the last run (not committed)
 
 
 def say(message: str) -> None:
@@ -79,7 +80,8 @@ def process(
     name: str, args: list[str], env: dict[str, str], cwd: Path, ready: str
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a server, wait until `ready` (a URL) answers, and stop it afterwards."""
-    log = open(cwd / f"{name.replace(' ', '-')}.log", "wb")  # noqa: SIM115
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log = open(LOGS / f"{name.replace(' ', '-')}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         args, env={**os.environ, **env}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -136,18 +138,28 @@ def probe(peers: Path, url: str, pid: int, streams: int) -> dict[str, Any]:
     if fast is None or slow is None:
         raise SystemExit(f"bench: cannot read the stream probe's report:\n{out.stdout}")
     first_ms, whole_ms, events = float(fast[1]), float(fast[2]), int(fast[3])
-    succeeded = httpx.post(
-        url + "/threads/count",
-        json={"status": "idle", "metadata": {"graph_id": "slow"}},
-        timeout=60,
-    ).json()
+    by_status = {
+        status: int(
+            httpx.post(
+                url + "/threads/count",
+                json={"status": status, "metadata": {"graph_id": "slow"}},
+                timeout=60,
+            ).json()
+        )
+        for status in ("idle", "error", "busy")
+    }
+    succeeded = by_status["idle"]
     return {
         "first_messages_ms": first_ms,
         "fast_stream_ms": whole_ms,
         "fast_events_per_s": events / (whole_ms / 1000),
         "streams": int(slow[1]),
         "streams_ended": int(slow[2]),
-        "streams_succeeded": int(succeeded),
+        "streams_succeeded": succeeded,
+        "streams_failed": by_status["error"],
+        "streams_unfinished": by_status["busy"],
+        # Refused before a run existed (an error status, or the connection dropped).
+        "streams_refused": int(slow[1]) - sum(by_status.values()),
         "total_s": float(slow[3]),
         "rss_before_mb": float(slow[4]),
         "rss_peak_mb": float(slow[5]),
@@ -157,21 +169,21 @@ def probe(peers: Path, url: str, pid: int, streams: int) -> dict[str, Any]:
     }
 
 
-def flame(url: str, pid: int, seconds: float) -> str:
+def flame(url: str, pid: int, seconds: float, out: Path) -> str:
     """Sample langstar with py-spy while it serves runs/wait at 16 connections."""
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
         return "py-spy is not installed"
     sampler = subprocess.Popen(
         [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
-         "--rate", "100", "--nonblocking", "--output", str(FLAME)],
+         "--rate", "100", "--nonblocking", "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     load(url, 16, str(seconds))
     _, errors = sampler.communicate(timeout=120)
     if sampler.returncode != 0:
         return f"py-spy could not sample langstar: {errors.strip().splitlines()[-1:]}"
-    return f"wrote {FLAME}"
+    return f"wrote {out}"
 
 
 @contextmanager
@@ -320,7 +332,7 @@ def table(results: dict[str, Any]) -> str:
     if "state" in results:
         lines += ["\n| checkpoints | peer | latest state p50 ms | history (10) p50 ms |",
                   "|---|---|---|---|"]  # fmt: skip
-        for length in LENGTHS:
+        for length in results["lengths"]:
             for peer, reads in results["state"].items():
                 row = reads[str(length)]
                 lines.append(f"| {length} | {peer} | {row['state_p50_ms']:.1f} | "
@@ -364,12 +376,11 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
             met[f"{label}: {ratio:.2f}x langgraph dev <= {limit}"] = ratio <= limit
     if "langstar" in results.get("state", {}):
         reads = results["state"]["langstar"]
-        ratio = reads[str(LENGTHS[-1])]["state_p50_ms"] / reads[str(LENGTHS[0])]["state_p50_ms"]
+        short, long = results["lengths"][0], results["lengths"][-1]
+        ratio = reads[str(long)]["state_p50_ms"] / reads[str(short)]["state_p50_ms"]
         found["state_read_growth"] = ratio
         # Flat: within the noise of a shared machine between 10 and 1,000 checkpoints.
-        met[f"latest state, {LENGTHS[-1]} vs {LENGTHS[0]} checkpoints: {ratio:.2f}x <= 1.25"] = (
-            ratio <= 1.25
-        )
+        met[f"latest state, {long} vs {short} checkpoints: {ratio:.2f}x <= 1.25"] = ratio <= 1.25
     return found
 
 
@@ -396,22 +407,24 @@ def measure(
     if peer == "seed":
         return  # the seed serves runs/wait only
     if "state" in args.workloads:
-        say(f"{peer}: state and history reads on threads of {LENGTHS} checkpoints")
-        reads = load(url, 1, "state", ",".join(map(str, LENGTHS)))
+        lengths = args.lengths
+        say(f"{peer}: state and history reads on threads of {lengths} checkpoints")
+        reads = load(url, 1, "state", ",".join(map(str, lengths)))
         results.setdefault("state", {})[peer] = reads
         say(f"{peer}: latest state p50 " + ", ".join(
-            f"{n}: {reads[str(n)]['state_p50_ms']:.1f} ms" for n in LENGTHS))  # fmt: skip
+            f"{n}: {reads[str(n)]['state_p50_ms']:.1f} ms" for n in lengths))  # fmt: skip
     if "stream" in args.workloads:
         say(f"{peer}: stream probe, then {args.streams} slow streams at once")
         row = probe(peers, url, pid, args.streams)
         results.setdefault("stream", {})[peer] = row
         say(f"{peer}: first messages event {row['first_messages_ms']:.0f} ms; "
-            f"{row['streams_succeeded']}/{row['streams']} slow streams succeeded in "
+            f"{row['streams_succeeded']}/{row['streams']} slow streams succeeded "
+            f"({row['streams_failed']} failed, {row['streams_refused']} refused) in "
             f"{row['total_s']:.1f}s, RSS +{row['rss_growth_mb']:.0f} MB, "
             f"gap p99 {row['gap_p99_ms']:.0f} ms")  # fmt: skip
     if peer == "langstar" and args.flame:
         say("langstar: runs/wait at 16 connections under py-spy, for the flame graph")
-        results["flame"] = flame(url, pid, args.seconds)
+        results["flame"] = flame(url, pid, args.seconds, args.results / FLAME)
         say(f"langstar: {results['flame']}")
 
 
@@ -432,6 +445,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--only", choices=PEERS, help="measure one server alone (to try a lever); no report"
     )
+    parser.add_argument(
+        "--lengths",
+        default=",".join(map(str, LENGTHS)),
+        help="checkpoints per thread for the state workload, comma-separated",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where to write bench.json and the charts (default: bench/results)",
+    )
     parser.add_argument("--no-flame", dest="flame", action="store_false",
                         help="skip the py-spy flame graph")  # fmt: skip
     args = parser.parse_args(argv)
@@ -439,20 +463,27 @@ def main(argv: list[str] | None = None) -> int:
     unknown = sorted(set(args.workloads) - set(WORKLOADS))
     if unknown:
         parser.error(f"unknown workload {unknown[0]!r}; choose from {', '.join(WORKLOADS)}")
-    if args.streams < 1 or args.seconds <= 0:
-        parser.error("--streams and --seconds must be positive")
-    connections = [int(c) for c in args.connections.split(",")]
+    try:
+        args.lengths = sorted({int(n) for n in args.lengths.split(",")})
+        connections = [int(c) for c in args.connections.split(",")]
+    except ValueError:
+        parser.error("--lengths and --connections take comma-separated whole numbers")
+    if args.streams < 1 or args.seconds <= 0 or min(args.lengths + connections) < 1:
+        parser.error("--streams, --seconds, --lengths and --connections must be positive")
     if 16 not in connections:
         connections.append(16)  # the targets are stated at 16 connections
     args.connection_counts = connections
     args.peers = peers_folder()
-    RESULTS.mkdir(parents=True, exist_ok=True)
+    args.results.mkdir(parents=True, exist_ok=True)
+    global LOGS
+    LOGS = args.results / "logs"
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()}",
         "seconds": args.seconds,
         "connections": connections,
         "streams": args.streams,
+        "lengths": args.lengths,
         "workloads": args.workloads,
         "ceiling_connections": 16,
     }
@@ -485,13 +516,13 @@ def main(argv: list[str] | None = None) -> int:
                 db = new_database(admin, "bench_ceiling")
                 results["ceiling"] = ceiling(args.peers, db, 16, args.seconds)
     results["targets"] = targets(results)
-    (RESULTS / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.results / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     if "wait" in results:
-        chart(results, RESULTS / "wait.png")
+        chart(results, args.results / "wait.png")
     print(table(results))
     print(
-        f"\nwrote {RESULTS / 'bench.json'}"
-        + (f" and {RESULTS / 'wait.png'}" if "wait" in results else "")
+        f"\nwrote {args.results / 'bench.json'}"
+        + (f" and {args.results / 'wait.png'}" if "wait" in results else "")
     )
     return 0
 

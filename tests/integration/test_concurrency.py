@@ -182,10 +182,11 @@ async def test_twenty_clients_double_texting_one_thread_lose_no_turn(
         assert sorted(said) == sorted(succeeded)  # a rolled-back turn leaves nothing behind
 
 
-async def test_a_run_waits_out_a_busy_pool_where_a_request_is_told_to_retry(
+async def test_a_busy_pool_makes_requests_wait_then_retry_and_runs_wait_it_out(
     migrated_url: str, tmp_path: Path
 ) -> None:
-    """A request that cannot get a connection answers 503; a run's own work waits instead.
+    """While every connection is in use, a request waits `pool_busy_wait_seconds`, then
+    gets 503; a run's own work waits longer (`runs.database_wait_seconds`).
 
     The run's checkpoint write comes while the test holds every pooled connection for
     three times the pool's timeout. Giving up then would fail a run already accepted.
@@ -196,13 +197,23 @@ async def test_a_run_waits_out_a_busy_pool_where_a_request_is_told_to_retry(
 
     base = settings_for(migrated_url, tmp_path)
     database = msgspec.structs.replace(
-        base.database, pool_min_size=1, pool_max_size=2, pool_timeout_seconds=0.5
+        base.database,
+        pool_min_size=1,
+        pool_max_size=2,
+        pool_timeout_seconds=0.5,
+        pool_busy_wait_seconds=1.0,
     )
     configured = msgspec.structs.replace(base, database=database, graphs=TEST_GRAPHS)
     app = create_app(configured, FakeModelProvider(RecordingChatModel()))
     async with asgi_client(app) as client:
         pool = await container_of(app).get(Pool)
         thread = (await client.post("/threads", json={})).json()["thread_id"]
+        # Busy for longer than the pool's timeout, shorter than the busy wait: served.
+        held = [await pool.getconn(timeout=5), await pool.getconn(timeout=5)]
+        asyncio.get_running_loop().call_later(
+            0.7, lambda: [asyncio.ensure_future(pool.putconn(c)) for c in held]
+        )
+        assert (await client.get(f"/threads/{thread}")).status_code == 200
         started = await client.post(
             f"/threads/{thread}/runs",
             json={"assistant_id": "slow", "input": {"messages": []}, "context": {"delay": 0.2}},
@@ -213,7 +224,7 @@ async def test_a_run_waits_out_a_busy_pool_where_a_request_is_told_to_retry(
             refused = await client.get(f"/threads/{thread}")
             assert refused.status_code == 503
             assert refused.headers["retry-after"]
-            await asyncio.sleep(1.5)
+            await asyncio.sleep(0.5)
         finally:
             for conn in held:
                 await pool.putconn(conn)

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 import msgspec
+import psycopg
 import pytest
 
 from langstar.app import create_app
@@ -398,6 +399,35 @@ async def test_a_long_run_keeps_its_lease(settings: Any, chat_model: Any) -> Non
         assert waited.json()["messages"][-1]["content"] == "slept 5.0"
         runs_now = (await client.get(f"/threads/{thread}/runs")).json()
         assert runs_now[0]["status"] == "success"
+
+
+async def test_a_server_never_fails_its_own_live_run_as_lost(
+    settings: Any, chat_model: Any
+) -> None:
+    """A lease can lapse while renewals cannot reach the database; the run is still alive.
+
+    Other servers may then fail it, but the one executing it must not: it would report a
+    run it is about to finish as lost. The test lapses the lease by hand, mid-run, and
+    renames its holder so that renewals miss it, for three of the reaper's periods.
+    """
+    async with graphs_app_with(settings, chat_model, lease_seconds=3.0) as client:
+        thread = await new_thread(client)
+        started = await client.post(
+            f"/threads/{thread}/runs", json=body("slow", context={"delay": 4})
+        )
+        run_id = started.json()["run_id"]
+        with psycopg.connect(settings.database.url, autocommit=True) as conn:
+            lapsed = conn.execute(
+                "UPDATE runs SET lease_expires_at = now() - interval '1 minute', "
+                "worker = 'unreachable' WHERE run_id = %s AND status = 'running'",
+                (run_id,),
+            )
+            assert lapsed.rowcount == 1
+        await asyncio.sleep(3.0)
+        joined = await client.get(f"/threads/{thread}/runs/{run_id}/join")
+        assert joined.json()["messages"][-1]["content"] == "slept 4.0", joined.text
+        run = (await client.get(f"/threads/{thread}/runs/{run_id}")).json()
+        assert run["status"] == "success"
 
 
 async def test_stream_subgraphs_names_events_by_namespace(graphs_client: Client) -> None:

@@ -18,19 +18,20 @@ _patience: ContextVar[float | None] = ContextVar("langstar_pool_patience", defau
 
 
 class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
-    """The pool, which waits longer for a connection inside `patient()`.
+    """The pool, which tells a busy pool from an unreachable database.
 
-    A request that cannot get a connection in time is answered 503 and may be retried.
-    A run's work cannot: a checkpoint write that gave up would fail a run that the
-    client already saw start. So while the pool is merely busy, work done for a run
-    keeps waiting, for its own longer time. While PostgreSQL is unreachable (connection
-    attempts fail) it gives up after the ordinary timeout, so no client hangs on an
-    outage.
+    While PostgreSQL cannot be reached (connection attempts fail), a caller gives up
+    after the pool's timeout, so no client hangs on an outage. While every connection is
+    merely in use, a caller keeps waiting, for `busy_wait` seconds: a burst of clients
+    is served late rather than refused. Work done for a run waits longer still, inside
+    `patient()`: a checkpoint write that gave up would fail a run the client saw start.
     """
+
+    busy_wait: float = 0.0
 
     # The signature is the one it extends, `timeout` included.
     async def getconn(self, timeout: float | None = None) -> AsyncConnection[DictRow]:  # noqa: ASYNC109
-        patience = _patience.get() if timeout is None else None
+        patience = (_patience.get() or self.busy_wait) if timeout is None else None
         if patience is None or patience <= self.timeout:
             return await super().getconn(timeout)
         deadline = time.monotonic() + patience
@@ -93,5 +94,6 @@ async def open_pool(url: str, settings: DatabaseSettings, *, name: str = "langst
         name=name,
         open=False,
     )
+    pool.busy_wait = settings.pool_busy_wait_seconds
     await pool.open(wait=True, timeout=settings.pool_timeout_seconds)
     return pool

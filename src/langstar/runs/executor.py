@@ -19,6 +19,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import Command
 from litestar.exceptions import ServiceUnavailableException
 from psycopg import AsyncConnection
+from psycopg.rows import DictRow, dict_row
 
 from langstar.db.pool import Pool, patient
 from langstar.graphs.registry import RegisteredGraph
@@ -98,9 +99,7 @@ class RunExecutor:
         """Cancel runs held here when any process (this one included) asks for it."""
         while True:
             try:
-                conninfo = self._pool.conninfo
-                assert isinstance(conninfo, str)
-                async with await AsyncConnection.connect(conninfo, autocommit=True) as conn:
+                async with await self._own_connection() as conn:
                     await conn.execute(f"LISTEN {records.CANCEL_CHANNEL}")
                     async for note in conn.notifies():
                         run_id, _, action = note.payload.partition(":")
@@ -125,19 +124,33 @@ class RunExecutor:
                 self.cancel(row["run_id"], row["cancel_action"])
 
     async def _keep_leases(self) -> None:
-        while True:
-            await asyncio.sleep(self.lease_seconds / 3)
-            try:
-                # A busy pool must not cost the leases: they lapse only if renewals stop.
-                with patient(self.lease_seconds / 3):
-                    await records.renew(
-                        self._pool, self.worker, list(self._jobs), self.lease_seconds
-                    )
-                await self._cancel_flagged()
-                if lost := await records.reap(self._pool):
-                    log.warning("failed the runs of %d thread(s) whose server died", lost)
-            except Exception as exc:  # the database may be restarting; try again next time
-                log.warning("could not renew run leases: %s", exc)
+        """Renew this process's leases and fail other processes' lost runs.
+
+        Renewals use a connection of their own: a pool busy with a thousand runs must
+        not delay them until the leases lapse and another server fails the runs.
+        """
+        conn: AsyncConnection[DictRow] | None = None
+        try:
+            while True:
+                await asyncio.sleep(self.lease_seconds / 3)
+                try:
+                    if conn is None or conn.closed or conn.broken:
+                        conn = await self._own_connection()
+                    alive = list(self._jobs)
+                    await records.renew(conn, self.worker, alive, self.lease_seconds)
+                    await self._cancel_flagged()
+                    if lost := await records.reap(conn, alive=alive):
+                        log.warning("failed the runs of %d thread(s) whose server died", lost)
+                except Exception as exc:  # the database may be restarting; try again
+                    log.warning("could not renew run leases: %s", exc)
+        finally:
+            if conn is not None:
+                await conn.close()
+
+    async def _own_connection(self) -> AsyncConnection[DictRow]:
+        conninfo = self._pool.conninfo
+        assert isinstance(conninfo, str)
+        return await AsyncConnection.connect(conninfo, autocommit=True, row_factory=dict_row)
 
     def start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         if self._closing:
@@ -191,7 +204,7 @@ class RunExecutor:
             if why != "waiting" and why != "busy":
                 return why
             # A run left by a dead process must not block the thread for good.
-            if await records.reap(self._pool, job.run.thread_id):
+            if await records.reap(self._pool, job.run.thread_id, alive=list(self._jobs)):
                 continue
             turn = self._turn(job.run.thread_id)
             with contextlib.suppress(TimeoutError):

@@ -164,11 +164,11 @@ LOST = {
 }
 
 
-async def renew(pool: Pool, worker: str, run_ids: list[uuid.UUID], lease_seconds: float) -> None:
+async def renew(
+    conn: AsyncConnection[DictRow], worker: str, run_ids: list[uuid.UUID], lease_seconds: float
+) -> None:
     """Extend this process's hold on the runs it executes."""
-    if not run_ids:
-        return
-    async with pool.connection() as conn:
+    if run_ids:
         await conn.execute(
             "UPDATE runs SET lease_expires_at = now() + make_interval(secs => %s) "
             "WHERE run_id = ANY(%s) AND worker = %s AND status IN ('pending', 'running')",
@@ -176,35 +176,55 @@ async def renew(pool: Pool, worker: str, run_ids: list[uuid.UUID], lease_seconds
         )
 
 
-async def reap(pool: Pool, thread_id: uuid.UUID | None = None) -> int:
-    """Fail the in-flight runs whose process died (their lease lapsed), freeing their threads."""
+async def reap(
+    pool: Pool | AsyncConnection[DictRow],
+    thread_id: uuid.UUID | None = None,
+    *,
+    alive: list[uuid.UUID] | None = None,
+) -> int:
+    """Fail the in-flight runs whose process died (their lease lapsed), freeing their threads.
+
+    `alive` names runs the caller itself is executing: their lease may have lapsed while
+    the database was out of reach, but they are not lost, and never failed here.
+    """
+    if isinstance(pool, AsyncConnection):
+        async with pool.transaction():
+            return await _reap(pool, thread_id, alive or [])
     async with pool.connection() as conn, conn.transaction():
-        # Threads first, in a fixed order, as run creation locks them: no deadlock.
+        return await _reap(conn, thread_id, alive or [])
+
+
+async def _reap(
+    conn: AsyncConnection[DictRow], thread_id: uuid.UUID | None, alive: list[uuid.UUID]
+) -> int:
+    # Threads first, in a fixed order, as run creation locks them: no deadlock.
+    await conn.execute(
+        "SELECT 1 FROM threads WHERE thread_id IN (SELECT thread_id FROM runs "
+        "WHERE status IN ('pending', 'running') AND lease_expires_at < now() "
+        "AND run_id <> ALL(%s)"
+        + (" AND thread_id = %s" if thread_id is not None else "")
+        + ") ORDER BY thread_id FOR UPDATE",
+        [alive] if thread_id is None else [alive, thread_id],
+    )
+    sql = (
+        "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+        "WHERE status IN ('pending', 'running') AND lease_expires_at < now() "
+        "AND run_id <> ALL(%s)"
+    )
+    params: list[Any] = [jsonb(LOST), alive]
+    if thread_id is not None:
+        sql += " AND thread_id = %s"
+        params.append(thread_id)
+    cur = await conn.execute(sql + " RETURNING thread_id", params)
+    threads = list({row["thread_id"] for row in await cur.fetchall()})
+    if threads:
         await conn.execute(
-            "SELECT 1 FROM threads WHERE thread_id IN (SELECT thread_id FROM runs "
-            "WHERE status IN ('pending', 'running') AND lease_expires_at < now()"
-            + (" AND thread_id = %s" if thread_id is not None else "")
-            + ") ORDER BY thread_id FOR UPDATE",
-            [] if thread_id is None else [thread_id],
+            "UPDATE threads t SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r "
+            "WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running')) "
+            "THEN 'busy' ELSE 'error' END, error = %s, updated_at = now() "
+            "WHERE t.thread_id = ANY(%s)",
+            (jsonb(LOST), threads),
         )
-        sql = (
-            "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-            "WHERE status IN ('pending', 'running') AND lease_expires_at < now()"
-        )
-        params: list[Any] = [jsonb(LOST)]
-        if thread_id is not None:
-            sql += " AND thread_id = %s"
-            params.append(thread_id)
-        cur = await conn.execute(sql + " RETURNING thread_id", params)
-        threads = list({row["thread_id"] for row in await cur.fetchall()})
-        if threads:
-            await conn.execute(
-                "UPDATE threads t SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r "
-                "WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running')) "
-                "THEN 'busy' ELSE 'error' END, error = %s, updated_at = now() "
-                "WHERE t.thread_id = ANY(%s)",
-                (jsonb(LOST), threads),
-            )
     return len(threads)
 
 
