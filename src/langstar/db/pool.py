@@ -41,11 +41,20 @@ class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
             try:
                 return await super().getconn(min(self.timeout, max(left, 0.001)))
             except PoolTimeout:
-                if left <= self.timeout or self._connection_failures() > failures:
+                if left <= self.timeout or not self._busy_but_healthy(failures):
                     raise
 
     def _connection_failures(self) -> int:
         return int(self.get_stats().get("connections_errors", 0))
+
+    def _busy_but_healthy(self, failures_before: int) -> bool:
+        """Every connection is open and in use, and none failed to open meanwhile.
+
+        After a restart the pool is smaller than its maximum while it reconnects, with
+        pauses between attempts: that is an outage, not a busy pool.
+        """
+        full = int(self.get_stats().get("pool_size", 0)) >= self.max_size
+        return full and self._connection_failures() == failures_before
 
 
 @contextmanager

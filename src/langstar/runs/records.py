@@ -277,7 +277,7 @@ async def finish(
     error: dict[str, str] | None,
 ) -> None:
     """Record how the run ended and what the thread now holds: one transaction, one trip."""
-    async with pool.connection() as conn, conn.pipeline(), conn.transaction():
+    async with pool.connection() as conn, conn.transaction(), conn.pipeline():
         await lock_thread(conn, run.thread_id)
         # A run already failed as lost keeps that verdict: its thread may have moved on.
         await conn.execute(

@@ -124,10 +124,10 @@ class RunService:
         to_cancel: list[uuid.UUID] = []
         owner = self._identity.user_id
         graph_metadata = {"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}
-        # Two round trips: the thread's lock with what is in flight, then the writes with
-        # the commit. Statements still run in order, so the reads come after the lock.
+        # The thread's lock first, then what is in flight on it (read after the lock), then
+        # the writes, sent together.
         async with self._pool.connection() as conn:
-            async with conn.pipeline(), conn.transaction():
+            async with conn.transaction():
                 thread_cur = await conn.execute(
                     "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (thread,)
                 )
@@ -179,26 +179,27 @@ class RunService:
                     )
                     await records.announce_cancel(conn, inflight, strategy)
                     to_cancel = inflight
-                await conn.execute(
-                    "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
-                    "metadata = metadata || %s WHERE thread_id = %s",
-                    (graph.graph_id, jsonb(graph_metadata), thread),
-                )
-                run_cur = await self._records.insert(
-                    conn,
-                    run_id=run_id,
-                    thread_id=thread,
-                    assistant_id=graph.assistant_id,
-                    graph_id=graph.graph_id,
-                    metadata=body.metadata or {},
-                    kwargs=kwargs,
-                    multitask_strategy=strategy,
-                    worker=self._executor.worker,
-                    lease_seconds=self._executor.lease_seconds,
-                    # Nothing ahead of it on a thread locked here: it starts as it is
-                    # created, which saves the executor a transaction to claim it.
-                    status="pending" if inflight or body.after_seconds else "running",
-                )
+                async with conn.pipeline():  # the two writes, in one round trip
+                    await conn.execute(
+                        "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
+                        "metadata = metadata || %s WHERE thread_id = %s",
+                        (graph.graph_id, jsonb(graph_metadata), thread),
+                    )
+                    run_cur = await self._records.insert(
+                        conn,
+                        run_id=run_id,
+                        thread_id=thread,
+                        assistant_id=graph.assistant_id,
+                        graph_id=graph.graph_id,
+                        metadata=body.metadata or {},
+                        kwargs=kwargs,
+                        multitask_strategy=strategy,
+                        worker=self._executor.worker,
+                        lease_seconds=self._executor.lease_seconds,
+                        # Nothing ahead of it on a thread locked here: it starts as it is
+                        # created, which saves the executor a transaction to claim it.
+                        status="pending" if inflight or body.after_seconds else "running",
+                    )
             run = await records.run_from(run_cur)
         for previous in to_cancel:
             self._executor.cancel(previous, strategy)
