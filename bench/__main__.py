@@ -169,6 +169,12 @@ def probe(peers: Path, url: str, pid: int, streams: int) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time a server process has used so far (user and system)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def flame(url: str, pid: int, seconds: float, out: Path) -> str:
     """Sample langstar with py-spy while it serves runs/wait at 16 connections."""
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
@@ -289,15 +295,17 @@ def chart(results: dict[str, Any], path: Path) -> None:
 def table(results: dict[str, Any]) -> str:
     lines: list[str] = []
     if "wait" in results:
-        lines += ["| connections | peer | req/s | p50 ms | p99 ms | langstar / peer (req/s) |",
-                  "|---|---|---|---|---|---|"]  # fmt: skip
+        lines += ["| connections | peer | req/s | p50 ms | p99 ms | server CPU ms/request "
+                  "| langstar / peer (req/s) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
         for c in results["connections"]:
             ours = results["wait"]["langstar"][str(c)]["rps"]
             for peer in PEERS:
                 row = results["wait"][peer][str(c)]
                 ratio = "" if peer == "langstar" else f"{ours / max(row['rps'], 1e-9):.2f}x"
+                cpu = row.get("server_cpu_ms_per_request")
+                cpu_text = "" if cpu is None else f"{cpu:.1f}"
                 lines.append(f"| {c} | {peer} | {row['rps']:.0f} | {row['p50_ms']:.0f} | "
-                             f"{row['p99_ms']:.0f} | {ratio} |")  # fmt: skip
+                             f"{row['p99_ms']:.0f} | {cpu_text} | {ratio} |")  # fmt: skip
         ceil = results["ceiling"]
         lines.append(
             f"\nIn-process ceiling at {results['ceiling_connections']} tasks: stock saver "
@@ -332,7 +340,7 @@ def table(results: dict[str, Any]) -> str:
     if "state" in results:
         lines += ["\n| checkpoints | peer | latest state p50 ms | history (10) p50 ms |",
                   "|---|---|---|---|"]  # fmt: skip
-        for length in results["lengths"]:
+        for length in results.get("lengths", LENGTHS):
             for peer, reads in results["state"].items():
                 row = reads[str(length)]
                 lines.append(f"| {length} | {peer} | {row['state_p50_ms']:.1f} | "
@@ -393,10 +401,16 @@ def measure(
         results.setdefault("wait", {})[peer] = {}
         for c in args.connection_counts:
             say(f"{peer}: runs/wait at {c} connections for {args.seconds:g}s")
+            cpu_before = cpu_seconds(pid)
             row = load(url, c, str(args.seconds))
+            # The server's own CPU time per answered request (warm-up requests included).
+            row["server_cpu_ms_per_request"] = (
+                (cpu_seconds(pid) - cpu_before) * 1000 / max(row["requests"] + c, 1)
+            )
             results["wait"][peer][str(c)] = row
             say(f"{peer}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, "
-                f"p99 {row['p99_ms']:.0f} ms, generator CPU "
+                f"p99 {row['p99_ms']:.0f} ms, server CPU "
+                f"{row['server_cpu_ms_per_request']:.1f} ms per request, generator CPU "
                 f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
     if "turns" in args.workloads:
         say(f"{peer}: {TALKS} conversations of {TURNS} turns")

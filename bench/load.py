@@ -117,7 +117,7 @@ async def state_reads(url: str, lengths: list[int], reads: int = 40) -> dict[str
                 history = await client.post(f"/threads/{thread}/history", json={"limit": 10})
                 history.raise_for_status()
                 timings["history"].append(time.perf_counter() - started)
-            if len(history.json()) != 10:
+            if len(history.json()) < min(10, length):
                 raise SystemExit(f"history of a {length}-checkpoint thread: {history.text[:200]}")
             found[str(length)] = {
                 f"{name}_p50_ms": sorted(times)[len(times) // 2] * 1000

@@ -42,6 +42,7 @@ def test_the_bench_command_measures_every_peer_and_states_each_target(
             row = results["wait"][peer][connections]
             assert row["requests"] > 0, (peer, row)
             assert row["errors"] == 0, (peer, row)
+            assert row["server_cpu_ms_per_request"] > 0, (peer, row)
         assert results["turns"][peer]["turn_1_p50_ms"] > 0
     for peer in ("langstar", "langgraph dev"):
         stream = results["stream"][peer]
@@ -51,8 +52,8 @@ def test_the_bench_command_measures_every_peer_and_states_each_target(
     assert results["ceiling"]["pooled"] > 0
     assert "seed" not in results["stream"]
     # Every target is stated, met or not, and the table says which.
-    assert len(results["targets"]["met"]) == 9
-    assert out.stdout.count("met: ") == 9
+    assert len(results["targets"]["met"]) == 10
+    assert out.stdout.count("met: ") == 10
     assert (tmp_path / "wait.png").stat().st_size > 0
     assert results["flame"] == f"wrote {tmp_path / 'flame-wait.svg'}"
     assert (tmp_path / "flame-wait.svg").read_text().lstrip().startswith("<?xml")
