@@ -45,7 +45,7 @@ class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     pool_min_size: PoolSize = 2
     pool_max_size: PoolSize = 20
     pool_timeout_seconds: Positive = 10.0
-    pool_busy_wait_seconds: Positive = 30.0
+    pool_busy_wait_seconds: Positive = 60.0
     pool_max_lifetime_seconds: Positive = 1800.0
     pool_max_idle_seconds: Positive = 300.0
     strict_checkpoint_types: bool = True
