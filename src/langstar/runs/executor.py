@@ -52,6 +52,7 @@ class RunJob:
     after_seconds: float = 0
     protocol: bool = False  # started by the streaming protocol: emits its events per thread
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    readers_turn: float = 0.0  # loop time after which publishing lets readers run
     result: Any = None  # the final values, with `__interrupt__` when the run stopped at one
     error: dict[str, str] | None = None
 
@@ -284,6 +285,13 @@ class RunExecutor:
             await records.save_event(self._pool, job.run.run_id, item.seq, event, encoded)
         for feed in self._bus.watchers(job.run.thread_id):
             await feed.publish(event, encoded)
+        # A model that streams without awaiting any I/O would produce its whole reply
+        # before a reader ran: the first token would arrive with the last. Every few
+        # milliseconds, the readers get a turn to send what has arrived.
+        now = asyncio.get_running_loop().time()
+        if now >= job.readers_turn:
+            job.readers_turn = now + READERS_TURN_SECONDS
+            await asyncio.sleep(0)
 
     async def _emit(self, job: RunJob, events: list[ProtocolEvent]) -> None:
         """Store protocol events in the thread's order, then wake the thread's readers."""
@@ -483,6 +491,7 @@ async def _graph_items(
 
 
 FINISH_ATTEMPTS = 20
+READERS_TURN_SECONDS = 0.005
 
 
 class RunTimeoutError(Exception):
