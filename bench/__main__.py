@@ -47,7 +47,7 @@ WORKLOADS = ("wait", "turns", "stream", "state")
 TALKS, TURNS = 8, 20  # the multi-turn workload: conversations at once, turns each
 LENGTHS = (10, 100, 1000)  # checkpoints per thread, for the state workload
 FLAME = "flame-wait.svg"
-LOGS = RESULTS / "logs"  # each server's output, kept from the last run (not committed)
+LOGS = "logs"  # each server's output, kept from the last run (not committed)
 
 
 def say(message: str) -> None:
@@ -77,11 +77,14 @@ def free_port() -> int:
 
 @contextmanager
 def process(
-    name: str, args: list[str], env: dict[str, str], cwd: Path, ready: str
+    name: str, args: list[str], env: dict[str, str], cwd: Path, ready: str, logs: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server, wait until `ready` (a URL) answers, and stop it afterwards."""
-    LOGS.mkdir(parents=True, exist_ok=True)
-    log = open(LOGS / f"{name.replace(' ', '-')}.log", "wb")  # noqa: SIM115
+    """Start a server, wait until `ready` (a URL) answers, and stop it afterwards.
+
+    Its output goes to `logs/<name>.log`, kept after the run for reading failures.
+    """
+    logs.mkdir(parents=True, exist_ok=True)
+    log = open(logs / f"{name.replace(' ', '-')}.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         args, env={**os.environ, **env}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -219,7 +222,7 @@ def new_database(admin_url: str, name: str) -> str:
     return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", admin_url, count=1)
 
 
-def serve(name: str, peers: Path, work: Path, db: str) -> Any:
+def serve(name: str, peers: Path, work: Path, db: str, logs: Path) -> Any:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     if name == "langstar":
@@ -235,11 +238,11 @@ def serve(name: str, peers: Path, work: Path, db: str) -> Any:
             "LANGSTAR_LIMITS__MAX_STREAMS_PER_USER": "100000",
         }
         args = [sys.executable, "-m", "langstar", "serve", "--port", str(port)]
-        return url, process(name, args, env, work, url + "/ok")
+        return url, process(name, args, env, work, url + "/ok", logs)
     if name == "seed":
         args = [sys.executable, "-m", "uvicorn", "--app-dir", str(peers), "seed_app:app",
                 "--port", str(port), "--log-level", "warning"]  # fmt: skip
-        return url, process(name, args, {"DB_URI": db}, work, url + "/docs")
+        return url, process(name, args, {"DB_URI": db}, work, url + "/docs", logs)
     project = work / "dev-project"
     project.mkdir(exist_ok=True)
     shutil.copy(peers / "bench_graph.py", project / "bench_graph.py")
@@ -257,7 +260,7 @@ def serve(name: str, peers: Path, work: Path, db: str) -> Any:
     args = [binary, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
             "--port", str(port), "--n-jobs-per-worker", "1000"]  # fmt: skip
     env = {"LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
-    return url, process(name, args, env, project, url + "/ok")
+    return url, process(name, args, env, project, url + "/ok", logs)
 
 
 def ceiling(peers: Path, db: str, connections: int, seconds: float) -> dict[str, float]:
@@ -489,8 +492,6 @@ def main(argv: list[str] | None = None) -> int:
     args.connection_counts = connections
     args.peers = peers_folder()
     args.results.mkdir(parents=True, exist_ok=True)
-    global LOGS
-    LOGS = args.results / "logs"
     results: dict[str, Any] = {
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()}",
@@ -518,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
                         Settings(database=DatabaseSettings(url=db), auth=AuthSettings(mode="none")),
                     )
                 say(f"starting {peer}")
-                url, running = serve(peer, args.peers, work, db)
+                url, running = serve(peer, args.peers, work, db, args.results / LOGS)
                 with running as proc:
                     measure(peer, url, proc.pid, args, results)
             if args.only:
