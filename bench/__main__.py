@@ -22,6 +22,7 @@ the result.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -85,8 +86,10 @@ def process(
     """
     logs.mkdir(parents=True, exist_ok=True)
     log = open(logs / f"{name.replace(' ', '-')}.log", "wb")  # noqa: SIM115
+    # The bench's own variable is not a langstar setting: langstar refuses unknown keys.
+    inherited = {k: v for k, v in os.environ.items() if k != "LANGSTAR_BENCH_PEERS"}
     proc = subprocess.Popen(
-        args, env={**os.environ, **env}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
+        args, env={**inherited, **env}, cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
     try:
@@ -103,7 +106,8 @@ def process(
             raise SystemExit(f"bench: {name} did not start; see {log.name}")
         yield proc
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may have exited already
+            os.killpg(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:

@@ -7,6 +7,7 @@ probe and report, for seconds instead of minutes, written to a temporary folder.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -34,6 +35,8 @@ def test_the_bench_command_measures_every_peer_and_states_each_target(
         [sys.executable, "-m", "bench", "--seconds", "1", "--connections", "2",
          "--streams", "20", "--lengths", "2,6", "--results", str(tmp_path)],
         cwd=ROOT, capture_output=True, text=True, timeout=540,
+        # As a fresh clone outside the workspace finds the peers.
+        env={**os.environ, "LANGSTAR_BENCH_PEERS": str(peers)},
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads((tmp_path / "bench.json").read_text())
