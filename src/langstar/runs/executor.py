@@ -111,18 +111,17 @@ class RunExecutor:
                 log.warning("lost the cancel channel (%s); listening again", exc)
                 await asyncio.sleep(1.0)
 
-    async def _cancel_flagged(self) -> None:
+    async def _cancel_flagged(self, conn: AsyncConnection[DictRow]) -> None:
         """Runs flagged while a notification could not arrive are cancelled here too."""
         if not self._jobs:
             return
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "SELECT run_id, cancel_action FROM runs WHERE run_id = ANY(%s) "
-                "AND cancel_action IS NOT NULL",
-                (list(self._jobs),),
-            )
-            for row in await cur.fetchall():
-                self.cancel(row["run_id"], row["cancel_action"])
+        cur = await conn.execute(
+            "SELECT run_id, cancel_action FROM runs WHERE run_id = ANY(%s) "
+            "AND cancel_action IS NOT NULL",
+            (list(self._jobs),),
+        )
+        for row in await cur.fetchall():
+            self.cancel(row["run_id"], row["cancel_action"])
 
     async def _keep_leases(self) -> None:
         """Renew this process's leases and fail other processes' lost runs.
@@ -139,7 +138,7 @@ class RunExecutor:
                         conn = await self._own_connection()
                     alive = list(self._jobs)
                     await records.renew(conn, self.worker, alive, self.lease_seconds)
-                    await self._cancel_flagged()
+                    await self._cancel_flagged(conn)
                     if lost := await records.reap(conn, alive=alive):
                         log.warning("failed the runs of %d thread(s) whose server died", lost)
                 except Exception as exc:  # the database may be restarting; try again
@@ -205,7 +204,9 @@ class RunExecutor:
             if why != "waiting" and why != "busy":
                 return why
             # A run left by a dead process must not block the thread for good.
-            if await records.reap(self._pool, job.run.thread_id, alive=list(self._jobs)):
+            async with self._pool.connection() as conn:
+                lost = await records.reap(conn, job.run.thread_id, alive=list(self._jobs))
+            if lost:
                 continue
             turn = self._turn(job.run.thread_id)
             with contextlib.suppress(TimeoutError):

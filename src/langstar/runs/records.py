@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import msgspec
 from litestar.exceptions import NotFoundException
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
 
@@ -57,9 +57,8 @@ class RunRecords:
         worker: str,
         lease_seconds: float,
         status: RunStatus = "pending",
-    ) -> AsyncCursor[DictRow]:
-        """Queue the run's row; `run_from(cursor)` reads it once the transaction is sent."""
-        return await conn.execute(
+    ) -> Run:
+        cur = await conn.execute(
             f"INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, metadata, "
             f"kwargs, multitask_strategy, worker, lease_expires_at, status) "
             f"VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s) "
@@ -78,6 +77,9 @@ class RunRecords:
                 status,
             ),
         )
+        row = await cur.fetchone()
+        assert row is not None
+        return Run(**row)
 
     async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
         async with self._pool.connection() as conn:
@@ -177,61 +179,46 @@ async def renew(
 
 
 async def reap(
-    pool: Pool | AsyncConnection[DictRow],
+    conn: AsyncConnection[DictRow],
     thread_id: uuid.UUID | None = None,
     *,
-    alive: list[uuid.UUID] | None = None,
+    alive: list[uuid.UUID],
 ) -> int:
     """Fail the in-flight runs whose process died (their lease lapsed), freeing their threads.
 
     `alive` names runs the caller itself is executing: their lease may have lapsed while
     the database was out of reach, but they are not lost, and never failed here.
     """
-    if isinstance(pool, AsyncConnection):
-        async with pool.transaction():
-            return await _reap(pool, thread_id, alive or [])
-    async with pool.connection() as conn, conn.transaction():
-        return await _reap(conn, thread_id, alive or [])
-
-
-async def _reap(
-    conn: AsyncConnection[DictRow], thread_id: uuid.UUID | None, alive: list[uuid.UUID]
-) -> int:
-    # Threads first, in a fixed order, as run creation locks them: no deadlock.
-    await conn.execute(
-        "SELECT 1 FROM threads WHERE thread_id IN (SELECT thread_id FROM runs "
-        "WHERE status IN ('pending', 'running') AND lease_expires_at < now() "
-        "AND run_id <> ALL(%s)"
-        + (" AND thread_id = %s" if thread_id is not None else "")
-        + ") ORDER BY thread_id FOR UPDATE",
-        [alive] if thread_id is None else [alive, thread_id],
-    )
-    sql = (
-        "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-        "WHERE status IN ('pending', 'running') AND lease_expires_at < now() "
-        "AND run_id <> ALL(%s)"
-    )
-    params: list[Any] = [jsonb(LOST), alive]
-    if thread_id is not None:
-        sql += " AND thread_id = %s"
-        params.append(thread_id)
-    cur = await conn.execute(sql + " RETURNING thread_id", params)
-    threads = list({row["thread_id"] for row in await cur.fetchall()})
-    if threads:
+    async with conn.transaction():
+        # Threads first, in a fixed order, as run creation locks them: no deadlock.
         await conn.execute(
-            "UPDATE threads t SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r "
-            "WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running')) "
-            "THEN 'busy' ELSE 'error' END, error = %s, updated_at = now() "
-            "WHERE t.thread_id = ANY(%s)",
-            (jsonb(LOST), threads),
+            "SELECT 1 FROM threads WHERE thread_id IN (SELECT thread_id FROM runs "
+            "WHERE status IN ('pending', 'running') AND lease_expires_at < now() "
+            "AND run_id <> ALL(%s)"
+            + (" AND thread_id = %s" if thread_id is not None else "")
+            + ") ORDER BY thread_id FOR UPDATE",
+            [alive] if thread_id is None else [alive, thread_id],
         )
-    return len(threads)
-
-
-async def run_from(cursor: AsyncCursor[DictRow]) -> Run:
-    row = await cursor.fetchone()
-    assert row is not None
-    return Run(**row)
+        sql = (
+            "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+            "WHERE status IN ('pending', 'running') AND lease_expires_at < now() "
+            "AND run_id <> ALL(%s)"
+        )
+        params: list[Any] = [jsonb(LOST), alive]
+        if thread_id is not None:
+            sql += " AND thread_id = %s"
+            params.append(thread_id)
+        cur = await conn.execute(sql + " RETURNING thread_id", params)
+        threads = list({row["thread_id"] for row in await cur.fetchall()})
+        if threads:
+            await conn.execute(
+                "UPDATE threads t SET status = CASE WHEN EXISTS (SELECT 1 FROM runs r "
+                "WHERE r.thread_id = t.thread_id AND r.status IN ('pending', 'running')) "
+                "THEN 'busy' ELSE 'error' END, error = %s, updated_at = now() "
+                "WHERE t.thread_id = ANY(%s)",
+                (jsonb(LOST), threads),
+            )
+        return len(threads)
 
 
 async def claim(pool: Pool, run: Run) -> str | None:
