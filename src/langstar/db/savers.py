@@ -2,18 +2,50 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_serializable_checkpoint_metadata,
+)
+from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_TYPES
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from langstar.settings import DatabaseSettings
+
+T = TypeVar("T")
+
+# Serialising a value costs about as much as the thread hand-off that would move it off
+# the event loop, until a value holds many items (a long message list). Up to this many
+# items in one call, values are serialised on the loop; beyond it, in a worker thread.
+INLINE_ITEMS = 64
+
+
+def _items(values: Iterable[Any]) -> int:
+    """A rough serialisation cost: one per value, plus the length of each container."""
+    return sum(len(v) if isinstance(v, list | dict | set | tuple) else 1 for v in values)
+
+
+async def _dump(items: int, dump: Callable[..., T], *args: Any) -> T:
+    if items <= INLINE_ITEMS:
+        return dump(*args)
+    return await asyncio.to_thread(dump, *args)
 
 
 class PooledPostgresSaver(AsyncPostgresSaver):
@@ -22,6 +54,12 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     The stock saver holds one `asyncio.Lock` around every cursor, even over a pool, so one
     shared instance runs a single checkpoint statement at a time for the whole server. A
     pooled connection is never handed to two callers at once, so the lock buys nothing here.
+
+    The stock saver also serialises every checkpoint and write, and deserialises every
+    checkpoint's pending writes, in a worker thread. For a small checkpoint the hand-off
+    between threads costs more than the work (about a sixth of a one-node run's CPU), so
+    small ones are handled on the event loop and only large ones go to a thread. The rows
+    written are the stock saver's; `tests/integration/test_savers.py` holds the two to that.
     """
 
     conn: AsyncConnectionPool[AsyncConnection[DictRow]]
@@ -48,6 +86,87 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             else:
                 async with conn.cursor(binary=True, row_factory=dict_row) as cur:
                     yield cur
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Save a checkpoint: primitive channel values inline, the others as blobs."""
+        configurable = config["configurable"]
+        thread_id = configurable["thread_id"]
+        namespace = configurable["checkpoint_ns"]
+        inline: dict[str, Any] = {}
+        blobs: dict[str, Any] = {}
+        for channel, value in checkpoint["channel_values"].items():
+            if isinstance(value, _DeltaSnapshot):
+                blobs[channel] = value
+                inline[channel] = True  # marks the blob as a snapshot, not a plain value
+            elif value is None or isinstance(value, str | int | float | bool):
+                inline[channel] = value
+            else:
+                blobs[channel] = value
+        versions = {k: v for k, v in new_versions.items() if k in blobs}
+        rows = (
+            await _dump(
+                _items(blobs.values()), self._dump_blobs, thread_id, namespace, blobs, versions
+            )
+            if versions
+            else []
+        )
+        async with self._cursor(pipeline=True) as cur:
+            if rows:
+                await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, rows)
+            await cur.execute(
+                self.UPSERT_CHECKPOINTS_SQL,
+                (
+                    thread_id,
+                    namespace,
+                    checkpoint["id"],
+                    configurable.get("checkpoint_id"),
+                    Jsonb({**checkpoint, "channel_values": inline}),
+                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+                ),
+            )
+        return {
+            "configurable": {
+                "thread_id": thread_id,
+                "checkpoint_ns": namespace,
+                "checkpoint_id": checkpoint["id"],
+            }
+        }
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        """Save a task's writes; special channels overwrite, the others are added once."""
+        special = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        query = self.UPSERT_CHECKPOINT_WRITES_SQL if special else self.INSERT_CHECKPOINT_WRITES_SQL
+        configurable = config["configurable"]
+        rows = await _dump(
+            _items(value for _, value in writes),
+            self._dump_writes,
+            configurable["thread_id"],
+            configurable["checkpoint_ns"],
+            configurable["checkpoint_id"],
+            task_id,
+            task_path,
+            writes,
+        )
+        async with self._cursor(pipeline=True) as cur:
+            await cur.executemany(query, rows)
+
+    async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
+        if len(value["pending_writes"] or ()) > INLINE_ITEMS:
+            return await super()._load_checkpoint_tuple(value)
+        # The synchronous saver builds the same tuple without the thread hand-off.
+        return PostgresSaver._load_checkpoint_tuple(self, value)  # type: ignore[arg-type]
 
 
 def checkpoint_serializer(settings: DatabaseSettings) -> JsonPlusSerializer:
