@@ -455,16 +455,26 @@ async def test_command_update_and_goto(graphs_client: Client) -> None:
     assert contents[-2:] == ["added by command", "other"]
 
 
-async def test_a_long_wait_sends_newlines_before_its_json(settings: Any, chat_model: Any) -> None:
+async def test_a_quick_wait_answers_whole_and_a_long_one_sends_newlines_first(
+    settings: Any, chat_model: Any
+) -> None:
     import json
 
     async with graphs_app_with(settings, chat_model, heartbeat_seconds=0.2) as client:
         thread = await new_thread(client)
+        quick = await client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "x"))
+        assert quick.status_code == 200
+        assert quick.headers["content-length"] == str(len(quick.content))
+        assert quick.text.startswith("{")
+        run_id = quick.headers["content-location"].rsplit("/", 1)[1]
+        assert quick.headers["location"].endswith(f"/runs/{run_id}/join")
+
         response = await client.post(
             f"/threads/{thread}/runs/wait", json=body("slow", context={"delay": 1})
         )
         run_id = response.headers["content-location"].rsplit("/", 1)[1]
         assert response.headers["location"].endswith(f"/runs/{run_id}/join")
+        assert "content-length" not in response.headers
         assert response.text.startswith("\n\n")
         assert json.loads(response.text)["messages"][-1]["content"] == "slept 1.0"
         joined = await client.get(f"/threads/{thread}/runs/{run_id}/join")

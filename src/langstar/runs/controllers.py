@@ -36,9 +36,11 @@ def _sse(body: AsyncIterator[bytes], thread_id: uuid.UUID | None, run: Run) -> S
     return Stream(body, media_type="text/event-stream", headers=headers)
 
 
-def _json(body: AsyncIterator[bytes], run: Run) -> Stream:
+def _json(body: bytes | AsyncIterator[bytes], run: Run) -> Response[bytes] | Stream:
     location = f"/threads/{run.thread_id}/runs/{run.run_id}"
     headers = {"Content-Location": location, "Location": location + "/join"}
+    if isinstance(body, bytes):
+        return Response(body, media_type="application/json", headers=headers)
     return Stream(body, media_type="application/json", headers=headers)
 
 
@@ -69,7 +71,7 @@ class ThreadRunController(Controller):
         data: JSONBody[RunCreate],
         runs: FromDishka[RunService],
         graph: FromDishka[RegisteredGraph],
-    ) -> Stream:
+    ) -> Response[bytes] | Stream:
         run, values = await runs.wait(parse_uuid(thread_id, "thread_id"), data, graph)
         return _json(values, run)
 
@@ -116,7 +118,7 @@ class ThreadRunController(Controller):
     @get("/{run_id:str}/join", summary="Wait for a run and return the thread's final values")
     async def join_run(
         self, thread_id: ThreadId, run_id: RunId, runs: FromDishka[RunService]
-    ) -> Stream:
+    ) -> Response[bytes] | Stream:
         thread, run = _ids(thread_id, run_id)
         return _json(await runs.join(thread, run), await runs.get(thread, run))
 
@@ -174,7 +176,7 @@ class StatelessRunController(Controller):
         data: JSONBody[RunCreate],
         runs: FromDishka[RunService],
         graph: FromDishka[RegisteredGraph],
-    ) -> Stream:
+    ) -> Response[bytes] | Stream:
         run, values = await runs.wait(None, data, graph)
         return _json(values, run)
 

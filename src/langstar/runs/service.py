@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import contextlib
 import dataclasses
 import logging
 import time
@@ -44,6 +45,10 @@ def _durability(body: RunCreate) -> str | None:
 
 # How often a reader looks at a run that another server process executes.
 POLL_SECONDS = 0.25
+# How long `runs/wait` holds its answer back hoping to send it whole. A run that ends
+# within it gets a plain JSON response, which costs the server less than a stream;
+# a longer run gets a stream of heartbeat newlines, then the JSON.
+WHOLE_ANSWER_SECONDS = 1.0
 
 
 class RunService:
@@ -233,27 +238,43 @@ class RunService:
 
     async def wait(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
-    ) -> tuple[Run, AsyncIterator[bytes]]:
-        """Run to the end; the body is the final values (or `__interrupt__` / `__error__`)."""
+    ) -> tuple[Run, bytes | AsyncIterator[bytes]]:
+        """Run to the end; the body is the final values (or `__interrupt__` / `__error__`).
+
+        The body is the whole JSON if the run ends within `WHOLE_ANSWER_SECONDS` (or a
+        heartbeat, if shorter), else a stream of it that starts with a heartbeat newline.
+        """
         job = await self.create(thread_id, body, graph)
+        silent = min(WHOLE_ANSWER_SECONDS, self._settings.runs.heartbeat_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(job.done.wait(), silent)
+        if job.done.is_set():
+            return job.run, dumps(await self._outcome(job.run, job))
         cancel = body.on_disconnect == "cancel"
-        return job.run, self._json_when_done(job.run, job, cancel_on_disconnect=cancel)
+        body_ = self._json_when_done(job.run, job, cancel_on_disconnect=cancel, silent=silent)
+        return job.run, body_
 
     async def _json_when_done(
-        self, run: Run, job: RunJob | None, *, cancel_on_disconnect: bool = False
+        self,
+        run: Run,
+        job: RunJob | None,
+        *,
+        cancel_on_disconnect: bool = False,
+        silent: float = 0.0,
     ) -> AsyncIterator[bytes]:
         """The run's outcome as JSON, preceded by a newline every heartbeat while it runs.
 
         The newlines keep proxies from closing an idle connection during a long run;
-        JSON parsers skip leading whitespace.
+        JSON parsers skip leading whitespace. `silent` is how long the client has already
+        waited without a byte, which shortens the first wait.
         """
         finished = False
         waiter = asyncio.ensure_future(self._until_done(run, job))
+        heartbeat = self._settings.runs.heartbeat_seconds
         try:
             while True:
-                done, _ = await asyncio.wait(
-                    {waiter}, timeout=self._settings.runs.heartbeat_seconds
-                )
+                done, _ = await asyncio.wait({waiter}, timeout=max(heartbeat - silent, 0))
+                silent = 0.0
                 if done:
                     break
                 yield b"\n"
