@@ -479,6 +479,7 @@ async def test_a_quick_wait_answers_whole_and_a_long_one_sends_newlines_first(
         assert json.loads(response.text)["messages"][-1]["content"] == "slept 1.0"
         joined = await client.get(f"/threads/{thread}/runs/{run_id}/join")
         assert joined.json()["messages"][-1]["content"] == "slept 1.0"
+        assert joined.headers["content-length"] == str(len(joined.content))  # it is over
 
 
 async def test_a_cancel_sent_to_another_server_process_reaches_the_run(

@@ -245,14 +245,25 @@ class RunService:
         heartbeat, if shorter), else a stream of it that starts with a heartbeat newline.
         """
         job = await self.create(thread_id, body, graph)
+        cancel = body.on_disconnect == "cancel"
+        return job.run, await self._answer(job.run, job, cancel_on_disconnect=cancel)
+
+    async def _answer(
+        self, run: Run, job: RunJob | None, *, cancel_on_disconnect: bool = False
+    ) -> bytes | AsyncIterator[bytes]:
+        """The run's outcome whole if it is over, or soon; else a stream of it."""
+        if job is None:
+            if run.status in INFLIGHT:  # executed by another process
+                return self._json_when_done(run, None)
+            return dumps(await self._outcome(run, None))
         silent = min(WHOLE_ANSWER_SECONDS, self._settings.runs.heartbeat_seconds)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(job.done.wait(), silent)
         if job.done.is_set():
-            return job.run, dumps(await self._outcome(job.run, job))
-        cancel = body.on_disconnect == "cancel"
-        body_ = self._json_when_done(job.run, job, cancel_on_disconnect=cancel, silent=silent)
-        return job.run, body_
+            return dumps(await self._outcome(run, job))
+        return self._json_when_done(
+            run, job, cancel_on_disconnect=cancel_on_disconnect, silent=silent
+        )
 
     async def _json_when_done(
         self,
@@ -456,9 +467,9 @@ class RunService:
 
         return self._slots.hold(self._identity.user_id, events())
 
-    async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> AsyncIterator[bytes]:
+    async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> bytes | AsyncIterator[bytes]:
         run = await self._records.get(thread_id, run_id)
-        return self._json_when_done(run, self._executor.job(run_id))
+        return await self._answer(run, self._executor.job(run_id))
 
     async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
         return await self._records.get(thread_id, run_id)
