@@ -13,7 +13,8 @@ import msgspec
 import psycopg
 import pytest
 
-from langstar.app import create_app
+from langstar.app import container_of, create_app
+from langstar.streaming.events import EventBus
 from tests.support.asgi import asgi_client
 from tests.support.fakes import FakeModelProvider
 from tests.support.graphs import TEST_GRAPHS
@@ -325,6 +326,38 @@ async def test_resumable_stream_replays_after_last_event_id(graphs_client: Clien
     replayed = parse(replay.text)
     assert [e.id for e in replayed] == [e.id for e in events[3:]]
     assert [e.data for e in replayed] == [e.data for e in events[3:]]
+
+
+async def test_only_a_resumable_stream_holds_its_events_and_others_are_joined_live(
+    settings: Any, chat_model: Any
+) -> None:
+    app = create_app(
+        msgspec.structs.replace(settings, graphs=TEST_GRAPHS), FakeModelProvider(chat_model)
+    )
+    async with asgi_client(app) as client:
+        bus = await container_of(app).get(EventBus)
+        thread = await new_thread(client)
+        modes = ["messages-tuple", "values"]
+        path = f"/threads/{thread}/runs/stream"
+        _, events = await stream(client, path, body("streamer", "x", stream_mode=modes))
+        run_id = events[0].data["run_id"]
+        assert len(events) > 3
+        held = bus.get(uuid.UUID(run_id))
+        assert held is not None
+        assert held.closed
+        assert held.held == 0  # its one reader took every event
+
+        # Joined after its end, it gives the final values once, like a run held elsewhere.
+        joined = parse((await client.get(f"/threads/{thread}/runs/{run_id}/stream")).text)
+        assert [e.event for e in joined] == ["values"]
+        assert joined[0].data == events[-1].data
+
+        _, kept = await stream(
+            client, path, body("streamer", "y", stream_mode=modes, stream_resumable=True)
+        )
+        held = bus.get(uuid.UUID(kept[0].data["run_id"]))
+        assert held is not None
+        assert held.held == len(kept)
 
 
 async def test_join_stream_of_a_running_run_gets_the_rest(graphs_client: Client) -> None:

@@ -163,7 +163,7 @@ class RunExecutor:
 
     def submit(self, job: RunJob) -> RunStream:
         """Start a run in the background; its events go to the returned stream."""
-        stream = self._bus.open(job.run.run_id)
+        stream = self._bus.open(job.run.run_id, keep=job.resumable)
         task = self.start(self._drive(job, stream))
         self._jobs[job.run.run_id] = (job, task)
         task.add_done_callback(lambda _: self._forget(job.run.run_id))

@@ -16,8 +16,8 @@ from langstar.settings import Settings
 from langstar.streaming.events import EventBus
 from langstar.threads.service import ThreadService
 
-# A finished run's events stay in memory this long, for a client that joins just after it
-# ended; later joiners read the stored events (resumable runs) or get the run's outcome.
+# A finished resumable run's events stay in memory this long, for a client that joins just
+# after it ended; later joiners read the stored events. Other runs hold none once read.
 IN_MEMORY_SECONDS = 10.0
 
 

@@ -9,6 +9,7 @@ import dataclasses
 import logging
 import time
 import uuid
+import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -336,14 +337,20 @@ class RunService:
         events = self._sse(job.run.run_id, 0, job.resumable, cancel_on_disconnect)
         return job.run, self._slots.bounded(events, release)
 
-    async def _sse(
+    def _sse(
         self,
         run_id: uuid.UUID,
-        after: int,
+        after: int | None,
         resumable: bool,
         cancel_on_disconnect: bool,
         modes: builtins.list[str] | None = None,
     ) -> AsyncIterator[bytes]:
+        """The run's events after `after` (`None`: from now on) as SSE.
+
+        The reader is attached to the run's stream here, before the response starts, so
+        a stream read from its start misses nothing.
+        """
+
         def wanted(event: str) -> bool:
             if not modes or event in ("metadata", "error"):
                 return True
@@ -351,15 +358,29 @@ class RunService:
             return mode in modes or (mode == "messages" and "messages-tuple" in modes)
 
         stream = self._bus.get(run_id)
+        if stream is None or (stream.closed and after is None):
+            # Held elsewhere, ended long ago, or ended with nothing kept to replay.
+            return self._sse_from(None, run_id, after or 0, resumable, False, wanted)
+        batches = stream.read(after, idle=self._settings.runs.heartbeat_seconds)
+        return self._sse_from(batches, run_id, 0, resumable, cancel_on_disconnect, wanted)
+
+    async def _sse_from(
+        self,
+        batches: AsyncIterator[builtins.list[RunEvent] | None] | None,
+        run_id: uuid.UUID,
+        after: int,
+        resumable: bool,
+        cancel_on_disconnect: bool,
+        wanted: Callable[[str], bool],
+    ) -> AsyncIterator[bytes]:
         finished = False
         try:
-            if stream is None:
+            if batches is None:
                 async for chunk in self._follow_elsewhere(run_id, after, wanted):
                     yield chunk
                 finished = True
                 return
-            heartbeat = self._settings.runs.heartbeat_seconds
-            async for batch in stream.read(after, idle=heartbeat):
+            async for batch in batches:
                 if batch is None:
                     yield HEARTBEAT
                     continue
@@ -432,7 +453,9 @@ class RunService:
             except ValueError:
                 raise UnprocessableEntity("Last-Event-ID: not an event id of this run") from None
         resumable = bool(run.kwargs.get("resumable"))
-        events = self._sse(run_id, after, resumable, cancel_on_disconnect, modes=modes)
+        # A run that keeps no events is joined live, from now on (as LangGraph's server does).
+        start = after if resumable else None
+        events = self._sse(run_id, start, resumable, cancel_on_disconnect, modes=modes)
         return self._slots.hold(self._identity.user_id, events)
 
     async def watch_thread(
@@ -444,12 +467,13 @@ class RunService:
             raise UnprocessableEntity(f"stream_modes: invalid stream mode {unknown[0]!r}")
         await self._threads.get(thread_id)
         wanted = set(modes)
+        release = self._slots.take(self._identity.user_id)  # a refused watch leaves no feed
         feed = self._bus.watch(thread_id)
-        heartbeat = self._settings.runs.heartbeat_seconds
+        batches = feed.read(0, idle=self._settings.runs.heartbeat_seconds)
 
         async def events() -> AsyncIterator[bytes]:
             try:
-                async for batch in feed.read(0, idle=heartbeat):
+                async for batch in batches:
                     if batch is None:
                         yield HEARTBEAT
                         continue
@@ -465,7 +489,10 @@ class RunService:
             finally:
                 self._bus.unwatch(thread_id, feed)
 
-        return self._slots.hold(self._identity.user_id, events())
+        body = events()
+        # A response that is never iterated never runs the `finally`: unwatch on collection.
+        weakref.finalize(body, self._bus.unwatch, thread_id, feed)
+        return self._slots.bounded(body, release)
 
     async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> bytes | AsyncIterator[bytes]:
         run = await self._records.get(thread_id, run_id)

@@ -1,4 +1,4 @@
-"""Each run's stream of events, kept so that late or reconnecting readers can replay it."""
+"""Each run's stream of events, for its readers; a resumable run's is kept for replay."""
 
 from __future__ import annotations
 
@@ -22,20 +22,39 @@ class RunStream:
 
     Publishing never waits: it appends and wakes the readers, who then take every event
     that has arrived since their last look in one batch.
+
+    A stream that does not `keep` its events (a run that is not `stream_resumable`, a
+    thread watcher's feed) holds each event only until every reader attached at the time
+    has taken it; a reader that joins later gets the events published from then on. Each
+    held event is the JSON of one chunk, so keeping them all for a thousand streaming
+    runs costs tens of megabytes.
     """
 
-    def __init__(self) -> None:
-        self.events: list[RunEvent] = []
+    def __init__(self, *, keep: bool = True) -> None:
+        self.keep = keep
         self.closed_at: float | None = None
+        self._events: list[RunEvent] = []
+        self._dropped = 0  # sequence number of the last event no longer held
+        self._published = 0  # sequence number of the last event
+        self._readers: dict[object, int] = {}  # where each reader is, if not `keep`
         self._wake: asyncio.Event | None = None  # made by the first reader to wait
 
     @property
     def closed(self) -> bool:
         return self.closed_at is not None
 
+    @property
+    def held(self) -> int:
+        """How many events the stream holds now."""
+        return len(self._events)
+
     async def publish(self, event: str, data: bytes) -> RunEvent:
-        item = RunEvent(len(self.events) + 1, event, data)
-        self.events.append(item)
+        self._published += 1
+        item = RunEvent(self._published, event, data)
+        if self.keep or self._readers:
+            self._events.append(item)
+        else:
+            self._dropped = self._published  # nobody is reading: nothing to hold
         self._notify()
         return item
 
@@ -48,27 +67,53 @@ class RunStream:
             self._wake.set()
             self._wake = None
 
-    async def read(
-        self, after: int = 0, *, idle: float | None = None
+    def read(
+        self, after: int | None = 0, *, idle: float | None = None
     ) -> AsyncIterator[list[RunEvent] | None]:
-        """Batches of the events after `after`, as they come; `None` every `idle` seconds
-        without one."""
-        position = after
-        while True:
-            if position >= len(self.events) and not self.closed:
-                if self._wake is None:
-                    self._wake = asyncio.Event()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(idle):
-                        await self._wake.wait()
-            pending = self.events[position:]
-            if pending:
-                position = pending[-1].seq
-                yield pending
-            elif not self.closed:
-                yield None  # a heartbeat is due
-            if self.closed and position >= len(self.events):
-                return
+        """Batches of the events after `after` (`None`: from now on), as they come; `None`
+        every `idle` seconds without one.
+
+        The reader is attached when this is called, not when it is first iterated, so a
+        stream read from its start misses nothing that is published in between.
+        """
+        position = self._published if after is None else max(after, self._dropped)
+        token = object()
+        if not self.keep:
+            self._readers[token] = position
+        return self._batches(token, position, idle)
+
+    async def _batches(
+        self, token: object, position: int, idle: float | None
+    ) -> AsyncIterator[list[RunEvent] | None]:
+        try:
+            while True:
+                if position >= self._published and not self.closed:
+                    if self._wake is None:
+                        self._wake = asyncio.Event()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(idle):
+                            await self._wake.wait()
+                pending = self._events[position - self._dropped :]
+                if pending:
+                    position = pending[-1].seq
+                    if not self.keep:
+                        self._readers[token] = position
+                        self._release()
+                    yield pending
+                elif not self.closed:
+                    yield None  # a heartbeat is due
+                if self.closed and position >= self._published:
+                    return
+        finally:
+            if self._readers.pop(token, None) is not None:
+                self._release()
+
+    def _release(self) -> None:
+        """Let go of the events every reader has taken."""
+        taken = min(self._readers.values(), default=self._published)
+        if taken > self._dropped:
+            del self._events[: taken - self._dropped]
+            self._dropped = taken
 
 
 class EventBus:
@@ -83,7 +128,7 @@ class EventBus:
 
     def watch(self, thread_id: uuid.UUID) -> RunStream:
         """A feed of every event of the thread's runs from now on, until `unwatch`."""
-        feed = RunStream()
+        feed = RunStream(keep=False)
         self._watchers.setdefault(thread_id, set()).add(feed)
         return feed
 
@@ -97,11 +142,11 @@ class EventBus:
     def watchers(self, thread_id: uuid.UUID) -> set[RunStream]:
         return self._watchers.get(thread_id, set())
 
-    def open(self, run_id: uuid.UUID) -> RunStream:
+    def open(self, run_id: uuid.UUID, *, keep: bool = True) -> RunStream:
         self._forget_old()
         stream = self._streams.get(run_id)
         if stream is None:
-            stream = self._streams[run_id] = RunStream()
+            stream = self._streams[run_id] = RunStream(keep=keep)
         return stream
 
     def get(self, run_id: uuid.UUID) -> RunStream | None:
