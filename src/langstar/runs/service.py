@@ -130,44 +130,34 @@ class RunService:
         to_cancel: list[uuid.UUID] = []
         owner = self._identity.user_id
         graph_metadata = {"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}
-        # The thread's lock first, then what is in flight on it (read after the lock), then
-        # the writes, sent together.
+        # The thread's lock first, then what is in flight on it (read after the lock: the
+        # statements run in order, so the second sees what the lock waited for), sent
+        # together; then the writes, sent together.
         async with self._pool.connection() as conn, conn.transaction():
-            thread_cur = await conn.execute(
-                "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (thread,)
-            )
-            # The caller's live runs, counted only up to the cap, and this thread's
-            # in-flight runs: live ones take their turn first, lapsed ones are lost.
-            inflight_cur = await conn.execute(
-                "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE owner = %(owner)s "
-                "AND status IN ('pending', 'running') AND NOT coalesce(lease_expires_at < "
-                "now(), false) LIMIT %(cap)s) AS capped) AS live, "
-                "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
-                "now(), false)), '{}') AS inflight, "
-                "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "
-                "AS lost FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
-                "AND status IN ('pending', 'running')",
-                {"owner": owner, "thread": thread, "cap": limits.max_runs_per_user},
-            )
+            async with conn.pipeline():
+                thread_cur = await conn.execute(
+                    "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (thread,)
+                )
+                # The caller's live runs, counted only up to the cap, and this thread's
+                # in-flight runs: live ones take their turn first, lapsed ones are lost.
+                inflight_cur = await conn.execute(
+                    "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE owner = %(owner)s "
+                    "AND status IN ('pending', 'running') AND NOT coalesce(lease_expires_at < "
+                    "now(), false) LIMIT %(cap)s) AS capped) AS live, "
+                    "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
+                    "now(), false)), '{}') AS inflight, "
+                    "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "
+                    "AS lost FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
+                    "AND status IN ('pending', 'running')",
+                    {"owner": owner, "thread": thread, "cap": limits.max_runs_per_user},
+                )
             row = await thread_cur.fetchone()
             found = await inflight_cur.fetchone()
             assert found is not None
             if row is not None and row["owner"] != owner:
                 raise NotFoundException(f"Thread {thread} not found")
-            if row is None:
-                if not stateless and body.if_not_exists != "create":
-                    raise NotFoundException(f"Thread {thread} not found")
-                await conn.execute(
-                    "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
-                    (thread, owner, jsonb({})),
-                )
-            # A run whose server died must neither block nor be cancelled by this one.
-            if found["lost"]:
-                await conn.execute(
-                    "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-                    "WHERE run_id = ANY(%s) AND status IN ('pending', 'running')",
-                    (jsonb(records.LOST), found["lost"]),
-                )
+            if row is None and not stateless and body.if_not_exists != "create":
+                raise NotFoundException(f"Thread {thread} not found")
             if found["live"] >= limits.max_runs_per_user:
                 raise too_many(
                     f"{limits.max_runs_per_user} runs already pending or running for this "
@@ -177,14 +167,26 @@ class RunService:
             strategy = body.multitask_strategy
             if inflight and strategy == "reject":
                 raise Conflict(f"Thread {thread} is already running a run; try again later")
-            if inflight and strategy in ("interrupt", "rollback"):
-                await conn.execute(
-                    "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
-                    (strategy, inflight),
-                )
-                await records.announce_cancel(conn, inflight, strategy)
-                to_cancel = inflight
-            async with conn.pipeline():  # the two writes, in one round trip
+            async with conn.pipeline():  # the writes, in one round trip
+                if row is None:
+                    await conn.execute(
+                        "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
+                        (thread, owner, jsonb({})),
+                    )
+                # A run whose server died must neither block nor be cancelled by this one.
+                if found["lost"]:
+                    await conn.execute(
+                        "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+                        "WHERE run_id = ANY(%s) AND status IN ('pending', 'running')",
+                        (jsonb(records.LOST), found["lost"]),
+                    )
+                if inflight and strategy in ("interrupt", "rollback"):
+                    await conn.execute(
+                        "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
+                        (strategy, inflight),
+                    )
+                    await records.announce_cancel(conn, inflight, strategy)
+                    to_cancel = inflight
                 await conn.execute(
                     "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
                     "metadata = metadata || %s WHERE thread_id = %s",
