@@ -171,3 +171,41 @@ async def test_only_large_checkpoints_are_serialised_in_a_worker_thread(
     handed_off.clear()
     await write_history(AsyncPostgresSaver(pool), f"stock-{uuid.uuid4()}", 2)
     assert handed_off == ["_dump_blobs", "_dump_blobs"] + ["_dump_writes"] * 3
+
+
+def blob_rows_read(plan: dict[str, Any]) -> float:
+    """Rows the plan took from `checkpoint_blobs`, over all its loops."""
+    own = plan.get("Actual Rows", 0) * plan.get("Actual Loops", 0)
+    read = own if plan.get("Relation Name") == "checkpoint_blobs" else 0
+    return read + sum(blob_rows_read(child) for child in plan.get("Plans", []))
+
+
+async def test_reading_the_latest_checkpoint_does_not_read_the_threads_older_blobs(
+    pool: Pool,
+) -> None:
+    """Latest-state reads stay flat in thread length: one blob lookup per channel."""
+    saver = PooledPostgresSaver(pool)
+    thread_id = f"long-{uuid.uuid4()}"
+    config: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    for step in range(200):  # every checkpoint writes a new version of each blob channel
+        checkpoint = empty_checkpoint()
+        checkpoint["id"] = f"1f0a0000-0000-6000-8000-{step:012d}"
+        checkpoint["channel_values"] = {"messages": [HumanMessage(f"m{step}")], "n": step}
+        versions = {"messages": f"{step:05d}", "n": f"{step:05d}"}
+        checkpoint["channel_versions"] = versions
+        config = await saver.aput(config, checkpoint, {"step": step}, versions)
+    async with pool.connection() as conn:
+        await conn.execute("ANALYZE checkpoint_blobs")
+        cur = await conn.execute(
+            "EXPLAIN (ANALYZE, FORMAT JSON) "
+            + saver.SELECT_SQL
+            + "WHERE thread_id = %s AND checkpoint_ns = '' ORDER BY checkpoint_id DESC LIMIT 1",
+            (thread_id,),
+        )
+        explained = await cur.fetchone()
+    assert explained is not None
+    [plan] = next(iter(explained.values()))
+    assert blob_rows_read(plan["Plan"]) <= 2  # messages; `n` is stored inline
+    latest = await saver.aget_tuple(config)
+    assert latest is not None
+    assert latest.checkpoint["channel_values"]["messages"][0].content == "m199"

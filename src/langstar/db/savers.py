@@ -31,6 +31,44 @@ from langstar.settings import DatabaseSettings
 
 T = TypeVar("T")
 
+# A checkpoint with its blobs and pending writes: the columns LangGraph's saver reads.
+# LangGraph's own query joins the checkpoint's channel versions to the thread's blobs,
+# and PostgreSQL, guessing a hundred versions, hashes every blob of the thread: a thread
+# of a thousand checkpoints read a thousand blobs for its latest state. Here each version
+# looks up its one blob (`limit 1` keeps the lookup a lookup), whatever the thread's length.
+SELECT_CHECKPOINT_SQL = """
+select
+    thread_id,
+    checkpoint,
+    checkpoint_ns,
+    checkpoint_id,
+    parent_checkpoint_id,
+    metadata,
+    (
+        select array_agg(array[bl.channel::bytea, bl.type::bytea, bl.blob])
+        from jsonb_each_text(checkpoint -> 'channel_versions') as versions (channel, version)
+        cross join lateral (
+            select b.channel, b.type, b.blob
+            from checkpoint_blobs b
+            where b.thread_id = checkpoints.thread_id
+                and b.checkpoint_ns = checkpoints.checkpoint_ns
+                and b.channel = versions.channel
+                and b.version = versions.version
+            limit 1
+        ) as bl
+    ) as channel_values,
+    (
+        select array_agg(array[
+            cw.task_id::text::bytea, cw.channel::bytea, cw.type::bytea, cw.blob,
+            convert_to(cw.task_path, 'UTF8'), cw.idx::text::bytea
+        ])
+        from checkpoint_writes cw
+        where cw.thread_id = checkpoints.thread_id
+            and cw.checkpoint_ns = checkpoints.checkpoint_ns
+            and cw.checkpoint_id = checkpoints.checkpoint_id
+    ) as pending_writes
+from checkpoints """
+
 # Serialising a value costs about as much as the thread hand-off that would move it off
 # the event loop, until a value holds many items (a long message list). Up to this many
 # items in one call, values are serialised on the loop; beyond it, in a worker thread.
@@ -60,9 +98,12 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     between threads costs more than the work (about a sixth of a one-node run's CPU), so
     small ones are handled on the event loop and only large ones go to a thread. The rows
     written are the stock saver's; `tests/integration/test_savers.py` holds the two to that.
+
+    It reads a checkpoint's blobs one lookup per channel (`SELECT_CHECKPOINT_SQL`).
     """
 
     conn: AsyncConnectionPool[AsyncConnection[DictRow]]
+    SELECT_SQL = SELECT_CHECKPOINT_SQL
 
     def __init__(
         self,
