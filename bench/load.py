@@ -94,13 +94,17 @@ async def conversations(url: str, connections: int, turns: int) -> dict[str, flo
             "last_over_first": p50[-1] / p50[0]}  # fmt: skip
 
 
-async def state_reads(url: str, lengths: list[int], reads: int = 40) -> dict[str, Any]:
-    """p50 of reading a thread's latest state, and its newest ten checkpoints, by length."""
-    found: dict[str, Any] = {}
+async def state_reads(url: str, lengths: list[int], reads: int = 60) -> dict[str, Any]:
+    """p50 of reading a thread's latest state, and its newest ten checkpoints, by length.
+
+    The threads are built first, then read in turns, one read of each per round, so that
+    the machine's load at any moment weighs on every length alike.
+    """
     update = {"values": {"messages": []}, "as_node": "chat"}
     async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+        threads: dict[int, str] = {}
         for length in lengths:
-            thread = str(uuid.uuid4())
+            thread = threads[length] = str(uuid.uuid4())
             first = await client.post(f"/threads/{thread}/runs/wait", json=BODY)
             first.raise_for_status()
             for done in range(length):
@@ -108,22 +112,27 @@ async def state_reads(url: str, lengths: list[int], reads: int = 40) -> dict[str
                 response.raise_for_status()
                 if done % 250 == 249:
                     progress(f"{length}-checkpoint thread: {done + 1} updates")
-            timings: dict[str, list[float]] = {"state": [], "history": []}
-            for _ in range(reads):
+        timings = {length: {"state": [], "history": []} for length in lengths}
+        for _ in range(reads):
+            for length, thread in threads.items():
                 started = time.perf_counter()
                 (await client.get(f"/threads/{thread}/state")).raise_for_status()
-                timings["state"].append(time.perf_counter() - started)
+                timings[length]["state"].append(time.perf_counter() - started)
                 started = time.perf_counter()
                 history = await client.post(f"/threads/{thread}/history", json={"limit": 10})
                 history.raise_for_status()
-                timings["history"].append(time.perf_counter() - started)
-            if len(history.json()) < min(10, length):
-                raise SystemExit(f"history of a {length}-checkpoint thread: {history.text[:200]}")
-            found[str(length)] = {
-                f"{name}_p50_ms": sorted(times)[len(times) // 2] * 1000
-                for name, times in timings.items()
-            }
-    return found
+                timings[length]["history"].append(time.perf_counter() - started)
+                if len(history.json()) < min(10, length):
+                    raise SystemExit(
+                        f"history of a {length}-checkpoint thread: {history.text[:200]}"
+                    )
+    return {
+        str(length): {
+            f"{name}_p50_ms": sorted(times)[len(times) // 2] * 1000
+            for name, times in timings[length].items()
+        }
+        for length in lengths
+    }
 
 
 def progress(message: str) -> None:
