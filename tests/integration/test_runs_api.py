@@ -515,6 +515,21 @@ async def test_a_quick_wait_answers_whole_and_a_long_one_sends_newlines_first(
         assert joined.headers["content-length"] == str(len(joined.content))  # it is over
 
 
+async def test_a_wait_cancelled_on_disconnect_streams_after_a_second_to_notice_a_leaver(
+    settings: Any, chat_model: Any
+) -> None:
+    async with graphs_app_with(settings, chat_model, heartbeat_seconds=3) as client:
+        thread = await new_thread(client)
+        path = f"/threads/{thread}/runs/wait"
+        slow = body("slow", context={"delay": 1.5})
+        held = await client.post(path, json=slow)  # held whole, up to a heartbeat
+        assert held.headers["content-length"] == str(len(held.content))
+        assert held.json()["messages"][-1]["content"] == "slept 1.5"
+        streamed = await client.post(path, json={**slow, "on_disconnect": "cancel"})
+        assert "content-length" not in streamed.headers  # streamed: a leaver is noticed
+        assert streamed.json()["messages"][-1]["content"] == "slept 1.5"
+
+
 async def test_a_cancel_sent_to_another_server_process_reaches_the_run(
     settings: Any, chat_model: Any
 ) -> None:

@@ -46,9 +46,11 @@ def _durability(body: RunCreate) -> str | None:
 
 # How often a reader looks at a run that another server process executes.
 POLL_SECONDS = 0.25
-# How long `runs/wait` holds its answer back hoping to send it whole. A run that ends
-# within it gets a plain JSON response, which costs the server less than a stream;
-# a longer run gets a stream of heartbeat newlines, then the JSON.
+# How long `runs/wait` holds its answer back hoping to send it whole, for a run to be
+# cancelled if its client leaves: a client that leaves is noticed only once the answer
+# streams. Other runs are held a whole heartbeat, when a stream would send its first
+# byte anyway. A run that ends in time gets a plain JSON response, which costs the server
+# less than a stream; a longer run gets a stream of heartbeat newlines, then the JSON.
 WHOLE_ANSWER_SECONDS = 1.0
 
 
@@ -244,8 +246,9 @@ class RunService:
     ) -> tuple[Run, bytes | AsyncIterator[bytes]]:
         """Run to the end; the body is the final values (or `__interrupt__` / `__error__`).
 
-        The body is the whole JSON if the run ends within `WHOLE_ANSWER_SECONDS` (or a
-        heartbeat, if shorter), else a stream of it that starts with a heartbeat newline.
+        The body is the whole JSON if the run ends within a heartbeat (within
+        `WHOLE_ANSWER_SECONDS`, if shorter, for a run cancelled when its client leaves),
+        else a stream of it: a newline each heartbeat from the request, then the JSON.
         """
         job = await self.create(thread_id, body, graph)
         cancel = body.on_disconnect == "cancel"
@@ -259,7 +262,9 @@ class RunService:
             if run.status in INFLIGHT:  # executed by another process
                 return self._json_when_done(run, None)
             return dumps(await self._outcome(run, None))
-        silent = min(WHOLE_ANSWER_SECONDS, self._settings.runs.heartbeat_seconds)
+        silent = self._settings.runs.heartbeat_seconds
+        if cancel_on_disconnect:
+            silent = min(WHOLE_ANSWER_SECONDS, silent)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(job.done.wait(), silent)
         if job.done.is_set():
