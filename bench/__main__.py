@@ -4,7 +4,9 @@ Workloads, each against langstar, the seed pattern (FastAPI + the stock saver) a
 `langgraph dev`, one server after another:
 
 - wait: `POST /threads/<fresh id>/runs/wait` on the shared one-node chat graph, at each
-  number of connections, plus the in-process ceiling (`graph.ainvoke`, no HTTP);
+  number of connections, plus the in-process ceiling (`graph.ainvoke`, no HTTP); every
+  server is up at once and they take turns, in rounds, so that a slow minute on the
+  machine does not fall on one of them;
 - turns: conversations of 20 turns, turn 20's latency against turn 1's;
 - stream: the peers' `stream_probe.py` (time to the first `messages` event on the `fast`
   graph, then many concurrent streams of the `slow` one), not against the seed, which
@@ -30,6 +32,7 @@ import re
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -399,26 +402,83 @@ def targets(results: dict[str, Any]) -> dict[str, Any]:
     return found
 
 
+def combine(rows: list[dict[str, Any]], connections: int) -> dict[str, Any]:
+    """One figure from a peer's rounds: medians, and CPU over every request served."""
+    requests = sum(row["requests"] for row in rows)
+    return {
+        "requests": requests,
+        "errors": sum(row["errors"] for row in rows),
+        "rps": statistics.median(row["rps"] for row in rows),
+        "p50_ms": statistics.median(row["p50_ms"] for row in rows),
+        "p99_ms": statistics.median(row["p99_ms"] for row in rows),
+        "generator_cpu_share": max(row["generator_cpu_share"] for row in rows),
+        # The server's own CPU time per answered request (warm-up requests included).
+        "server_cpu_ms_per_request": sum(row["server_cpu_s"] for row in rows)
+        * 1000
+        / max(requests + connections * len(rows), 1),
+        "rounds_rps": [row["rps"] for row in rows],
+    }
+
+
+def wait_rounds(
+    args: argparse.Namespace, peers: list[str], dbs: dict[str, str], admin: str, work: Path,
+    results: dict[str, Any],
+) -> None:  # fmt: skip
+    """runs/wait against every peer, all started at once and measured in turns.
+
+    The machine is shared and its speed drifts over minutes: measuring one peer after
+    another would give a peer the slow minute. Each round gives every peer (and the
+    in-process ceiling) a slice of `--seconds`, in an order that rotates, and the report
+    takes the median round.
+    """
+    slice_ = args.seconds / args.rounds
+    with contextlib.ExitStack() as stack:
+        running: dict[str, tuple[str, int]] = {}
+        for peer in peers:
+            say(f"starting {peer}")
+            url, server = serve(peer, args.peers, work, dbs[peer], args.results / LOGS)
+            running[peer] = (url, stack.enter_context(server).pid)
+        ceiling_db = None if args.only else new_database(admin, "bench_ceiling")
+        rows: dict[str, dict[int, list[dict[str, Any]]]] = {p: {} for p in peers}
+        ceilings: list[dict[str, float]] = []
+        for number in range(args.rounds):
+            order = peers[number % len(peers) :] + peers[: number % len(peers)]
+            for c in args.connection_counts:
+                for peer in order:
+                    url, pid = running[peer]
+                    say(f"round {number + 1}/{args.rounds}: {peer}: runs/wait at {c} "
+                        f"connections for {slice_:g}s")  # fmt: skip
+                    cpu_before = cpu_seconds(pid)
+                    row = load(url, c, str(slice_))
+                    row["server_cpu_s"] = cpu_seconds(pid) - cpu_before
+                    rows[peer].setdefault(c, []).append(row)
+            if ceiling_db is not None:
+                say(f"round {number + 1}/{args.rounds}: in-process ceiling (graph.ainvoke, "
+                    "no HTTP)")  # fmt: skip
+                ceilings.append(ceiling(args.peers, ceiling_db, 16, slice_))
+    results["wait"] = {}
+    for peer in peers:
+        results["wait"][peer] = {str(c): combine(rows[peer][c], c) for c in rows[peer]}
+        for c in args.connection_counts:
+            row = results["wait"][peer][str(c)]
+            say(f"{peer} at {c} connections: {row['rps']:.0f} req/s (rounds: "
+                + ", ".join(f"{r:.0f}" for r in row["rounds_rps"])
+                + f"), p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, server CPU "
+                f"{row['server_cpu_ms_per_request']:.1f} ms per request, generator CPU "
+                f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
+    if ceilings:
+        results["ceiling"] = {
+            kind: statistics.median(found[kind] for found in ceilings)
+            for kind in ("stock", "pooled")
+        }
+        results["ceiling"]["rounds_pooled"] = [found["pooled"] for found in ceilings]
+
+
 def measure(
     peer: str, url: str, pid: int, args: argparse.Namespace, results: dict[str, Any]
 ) -> None:
-    """Every chosen workload against one running server."""
+    """Every chosen workload but `wait` (see `wait_rounds`) against one running server."""
     peers = args.peers
-    if "wait" in args.workloads:
-        results.setdefault("wait", {})[peer] = {}
-        for c in args.connection_counts:
-            say(f"{peer}: runs/wait at {c} connections for {args.seconds:g}s")
-            cpu_before = cpu_seconds(pid)
-            row = load(url, c, str(args.seconds))
-            # The server's own CPU time per answered request (warm-up requests included).
-            row["server_cpu_ms_per_request"] = (
-                (cpu_seconds(pid) - cpu_before) * 1000 / max(row["requests"] + c, 1)
-            )
-            results["wait"][peer][str(c)] = row
-            say(f"{peer}: {row['rps']:.0f} req/s, p50 {row['p50_ms']:.0f} ms, "
-                f"p99 {row['p99_ms']:.0f} ms, server CPU "
-                f"{row['server_cpu_ms_per_request']:.1f} ms per request, generator CPU "
-                f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
     if "turns" in args.workloads:
         say(f"{peer}: {TALKS} conversations of {TURNS} turns")
         talk = load(url, TALKS, "turns", str(TURNS))
@@ -456,6 +516,9 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs/wait: rounds, each a slice of --seconds"
+    )
     parser.add_argument("--connections", default="1,16,64", help="comma-separated")
     parser.add_argument("--streams", type=int, default=1000, help="concurrent slow streams")
     parser.add_argument(
@@ -489,8 +552,9 @@ def main(argv: list[str] | None = None) -> int:
         connections = [int(c) for c in args.connections.split(",")]
     except ValueError:
         parser.error("--lengths and --connections take comma-separated whole numbers")
-    if args.streams < 1 or args.seconds <= 0 or min(args.lengths + connections) < 1:
-        parser.error("--streams, --seconds, --lengths and --connections must be positive")
+    if (args.streams < 1 or args.rounds < 1 or args.seconds <= 0
+            or min(args.lengths + connections) < 1):  # fmt: skip
+        parser.error("--streams, --rounds, --seconds, --lengths and --connections must be positive")
     if 16 not in connections:
         connections.append(16)  # the targets are stated at 16 connections
     args.connection_counts = connections
@@ -500,6 +564,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()}",
         "seconds": args.seconds,
+        "rounds": args.rounds,
         "connections": connections,
         "streams": args.streams,
         "lengths": args.lengths,
@@ -509,31 +574,39 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="langstar-bench-") as folder:
         work = Path(folder)
         with postgres(work) as (admin, _):
-            for peer in [args.only] if args.only else PEERS:
-                if peer == "seed" and not {"wait", "turns"} & set(args.workloads):
-                    continue
-                db = new_database(admin, "bench_" + peer.replace(" ", "_"))
+            chosen = [args.only] if args.only else list(PEERS)
+            dbs: dict[str, str] = {}
+            for peer in chosen:
+                dbs[peer] = new_database(admin, "bench_" + peer.replace(" ", "_"))
                 if peer == "langstar":
                     from langstar.db import migrations
                     from langstar.settings import AuthSettings, DatabaseSettings, Settings
 
                     say("migrating langstar's database")
                     migrations.upgrade(
-                        db,
-                        Settings(database=DatabaseSettings(url=db), auth=AuthSettings(mode="none")),
+                        dbs[peer],
+                        Settings(
+                            database=DatabaseSettings(url=dbs[peer]),
+                            auth=AuthSettings(mode="none"),
+                        ),
                     )
+            if "wait" in args.workloads:
+                wait_rounds(args, chosen, dbs, admin, work, results)
+            for peer in chosen:
+                others = set(args.workloads) - {"wait"}
+                flame_only = peer == "langstar" and args.flame
+                if not others and not flame_only:
+                    continue
+                if peer == "seed" and "turns" not in others:
+                    continue  # the seed serves runs/wait only
                 say(f"starting {peer}")
-                url, running = serve(peer, args.peers, work, db, args.results / LOGS)
+                url, running = serve(peer, args.peers, work, dbs[peer], args.results / LOGS)
                 with running as proc:
                     measure(peer, url, proc.pid, args, results)
             if args.only:
                 print(json.dumps({k: v for k, v in results.items() if k not in ("machine",)},
                                  indent=2))  # fmt: skip
                 return 0
-            if "wait" in args.workloads:
-                say("in-process ceiling (graph.ainvoke, no HTTP)")
-                db = new_database(admin, "bench_ceiling")
-                results["ceiling"] = ceiling(args.peers, db, 16, args.seconds)
     results["targets"] = targets(results)
     (args.results / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     if "wait" in results:
