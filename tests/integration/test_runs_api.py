@@ -360,6 +360,30 @@ async def test_only_a_resumable_stream_holds_its_events_and_others_are_joined_li
         assert held.held == len(kept)
 
 
+async def test_a_thread_watch_refused_for_too_many_streams_leaves_no_feed_behind(
+    settings: Any, chat_model: Any
+) -> None:
+    # One stream per user, which ends after two seconds.
+    limits = msgspec.structs.replace(settings.limits, max_streams_per_user=1, max_stream_seconds=2)
+    changed = msgspec.structs.replace(settings, graphs=TEST_GRAPHS, limits=limits)
+    app = create_app(changed, FakeModelProvider(chat_model))
+    async with asgi_client(app) as client:
+        bus = await container_of(app).get(EventBus)
+        thread = await new_thread(client)
+        # The in-process transport answers once the stream has ended: read it aside.
+        first = asyncio.create_task(client.get(f"/threads/{thread}/stream"))
+        for _ in range(100):
+            if watchers := bus.watchers(uuid.UUID(thread)):
+                break
+            await asyncio.sleep(0.01)
+        assert len(watchers) == 1
+        refused = await client.get(f"/threads/{thread}/stream")
+        assert refused.status_code == 429
+        assert len(bus.watchers(uuid.UUID(thread))) == 1  # only the open watch's feed
+        assert (await first).status_code == 200
+        assert not bus.watchers(uuid.UUID(thread))  # the ended watch took its feed away
+
+
 async def test_join_stream_of_a_running_run_gets_the_rest(graphs_client: Client) -> None:
     thread = await new_thread(graphs_client)
     run = (
