@@ -119,8 +119,8 @@ class ThreadRunController(Controller):
     async def join_run(
         self, thread_id: ThreadId, run_id: RunId, runs: FromDishka[RunService]
     ) -> Response[bytes] | Stream:
-        thread, run = _ids(thread_id, run_id)
-        return _json(await runs.join(thread, run), await runs.get(thread, run))
+        run, values = await runs.join(*_ids(thread_id, run_id))
+        return _json(values, run)
 
     @get("/{run_id:str}/stream", summary="Stream a run's events; Last-Event-ID resumes")
     async def join_stream(

@@ -501,9 +501,11 @@ class RunService:
         weakref.finalize(body, self._bus.unwatch, thread_id, feed)
         return self._slots.bounded(body, release)
 
-    async def join(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> bytes | AsyncIterator[bytes]:
+    async def join(
+        self, thread_id: uuid.UUID, run_id: uuid.UUID
+    ) -> tuple[Run, bytes | AsyncIterator[bytes]]:
         run = await self._records.get(thread_id, run_id)
-        return await self._answer(run, self._executor.job(run_id))
+        return run, await self._answer(run, self._executor.job(run_id))
 
     async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
         return await self._records.get(thread_id, run_id)
