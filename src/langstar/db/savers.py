@@ -95,9 +95,9 @@ class PooledPostgresSaver(AsyncPostgresSaver):
 
     The stock saver also serialises every checkpoint and write, and deserialises every
     checkpoint's pending writes, in a worker thread. For a small checkpoint the hand-off
-    between threads costs more than the work (about a sixth of a one-node run's CPU), so
-    small ones are handled on the event loop and only large ones go to a thread. The rows
-    written are the stock saver's; `tests/integration/test_savers.py` holds the two to that.
+    between threads costs more than the work, so small ones are handled on the event loop
+    and only large ones go to a thread. The rows written are the stock saver's;
+    `tests/integration/test_savers.py` holds the two to that.
 
     It reads a checkpoint's blobs one lookup per channel (`SELECT_CHECKPOINT_SQL`).
     """
@@ -152,7 +152,12 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         versions = {k: v for k, v in new_versions.items() if k in blobs}
         rows = (
             await _dump(
-                _items(blobs.values()), self._dump_blobs, thread_id, namespace, blobs, versions
+                _items(blobs[k] for k in versions),
+                self._dump_blobs,
+                thread_id,
+                namespace,
+                blobs,
+                versions,
             )
             if versions
             else []
