@@ -236,6 +236,35 @@ async def test_cancel_interrupt_and_rollback(graphs_client: Client) -> None:
     assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
 
 
+@pytest.mark.parametrize("action", ["interrupt", "rollback"])
+async def test_a_run_cancelled_before_its_task_begins_still_ends_and_answers(
+    settings: Any, chat_model: Any, monkeypatch: pytest.MonkeyPatch, action: str
+) -> None:
+    """A cancel may reach a run whose task has not taken its first step yet (a second
+    run on the thread cancels the first as soon as it is created). Such a task never
+    runs its coroutine if cancelled outright: its waiter would hang and its row stay in
+    flight. Here every run is cancelled the moment it is submitted."""
+    from langstar.runs.executor import RunExecutor
+
+    submit = RunExecutor.submit
+
+    def submit_then_cancel(self: RunExecutor, job: Any) -> Any:
+        stream = submit(self, job)
+        assert self.cancel(job.run.run_id, action)
+        return stream
+
+    monkeypatch.setattr(RunExecutor, "submit", submit_then_cancel)
+    async with graphs_app_with(settings, chat_model) as client:
+        thread = await new_thread(client)
+        async with asyncio.timeout(10):
+            waited = await client.post(f"/threads/{thread}/runs/wait", json=body("slow"))
+        assert waited.status_code == 200
+        runs = (await client.get(f"/threads/{thread}/runs")).json()
+        status = (await client.get(f"/threads/{thread}")).json()["status"]
+    assert [r["status"] for r in runs] == ([] if action == "rollback" else ["interrupted"])
+    assert status == "idle"
+
+
 async def test_multitask_strategies(graphs_client: Client) -> None:
     thread = await new_thread(graphs_client)
     slow = body("slow", "first", context={"delay": 1.0})

@@ -52,6 +52,7 @@ class RunJob:
     after_seconds: float = 0
     protocol: bool = False  # started by the streaming protocol: emits its events per thread
     done: asyncio.Event = field(default_factory=asyncio.Event)
+    begun: bool = False  # its task has taken its first step
     readers_turn: float = 0.0  # loop time after which publishing lets readers run
     result: Any = None  # the final values, with `__interrupt__` when the run stopped at one
     error: dict[str, str] | None = None
@@ -185,7 +186,11 @@ class RunExecutor:
         if run_id not in self._cancel_requested:  # a second request must not cut the cleanup
             self._cancel_requested.add(run_id)
             self._cancel_actions[run_id] = action
-            entry[1].cancel()
+            # A task cancelled before its first step never runs its coroutine at all: no
+            # cleanup, and `done` never set. One that has not begun sees the request
+            # when it does.
+            if entry[0].begun:
+                entry[1].cancel()
         return True
 
     def _turn(self, thread_id: uuid.UUID) -> asyncio.Event:
@@ -214,6 +219,7 @@ class RunExecutor:
                 await asyncio.wait_for(turn.wait(), timeout=1.0)
 
     async def _drive(self, job: RunJob, stream: RunStream) -> None:
+        job.begun = True
         with patient(self._database_wait):
             await self._drive_patiently(job, stream)
 
@@ -221,6 +227,9 @@ class RunExecutor:
         run = job.run
         started = False
         try:
+            if run.run_id in self._cancel_requested:  # before it began
+                await self._cancelled_before_start(job)
+                return
             await self._publish(job, stream, "metadata", {"run_id": str(run.run_id), "attempt": 1})
             if job.after_seconds:
                 await asyncio.sleep(job.after_seconds)
