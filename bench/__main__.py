@@ -7,7 +7,8 @@ Workloads, each against langstar, the seed pattern (FastAPI + the stock saver) a
   number of connections, plus the in-process ceiling (`graph.ainvoke`, no HTTP); every
   server is up at once and they take turns, in rounds, so that a slow minute on the
   machine does not fall on one of them;
-- turns: conversations of 20 turns, turn 20's latency against turn 1's;
+- turns: conversations of 20 turns at once, their turn numbers spread evenly, turn 20's
+  latency against turn 1's;
 - stream: the peers' `stream_probe.py` (time to the first `messages` event on the `fast`
   graph, then many concurrent streams of the `slow` one), not against the seed, which
   has no stream endpoint;

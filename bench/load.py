@@ -4,8 +4,9 @@
     python -m bench.load URL CONNECTIONS turns TURNS
     python -m bench.load URL 1 state LENGTH[,LENGTH...]
 
-The second form holds CONNECTIONS conversations of TURNS turns each, one thread per
-conversation, and reports the latency of each turn number. The third grows one thread
+The second form holds CONNECTIONS conversations of TURNS turns at once, one thread per
+conversation, their turn numbers spread evenly, and reports the p50 latency of the
+first and the last turn. The third grows one thread
 per LENGTH to that many checkpoints (state updates after a first run), then times reads
 of its latest state and of its newest ten history entries.
 
@@ -30,7 +31,7 @@ BODY = {
     "input": {"messages": [{"role": "user", "content": "hi"}]},
     "if_not_exists": "create",
 }
-STAGGER_SECONDS = 0.1
+TALK_ROUNDS = 3  # sets of conversations in the multi-turn workload
 
 
 async def main(url: str, connections: int, seconds: float) -> dict[str, float]:
@@ -70,28 +71,56 @@ async def main(url: str, connections: int, seconds: float) -> dict[str, float]:
     }
 
 
-async def conversations(url: str, connections: int, turns: int) -> dict[str, float]:
-    """Latency by turn number: does a run get slower as its thread grows?"""
+async def conversations(
+    url: str, connections: int, turns: int, rounds: int = TALK_ROUNDS
+) -> dict[str, float]:
+    """Latency by turn number: does a run get slower as its thread grows?
+
+    CONNECTIONS conversations go on at once, their turn numbers spread evenly: before
+    the clock starts, conversation k has already had `k * turns // connections` turns.
+    Each then goes on to its last turn, holds `rounds - 1` whole conversations more, and
+    ends with the turns it skipped, on a fresh thread. So every turn number is measured
+    all through the run, under the same load: the machine's speed, which drifts by a
+    third over seconds here, falls on turn 1 and turn 20 alike. Each turn number gets
+    `rounds * connections` samples.
+    """
     by_turn: list[list[float]] = [[] for _ in range(turns)]
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        for _ in range(connections):  # warm up, as the throughput workload does
-            await client.post(f"/threads/{uuid.uuid4()}/runs/wait", json=BODY)
 
-        async def talk(order: int) -> None:
-            # Staggered starts, so turn 1 does not measure every conversation colliding.
-            await asyncio.sleep(order * STAGGER_SECONDS)
-            thread = uuid.uuid4()
-            for turn in range(turns):
-                started = time.perf_counter()
-                response = await client.post(f"/threads/{thread}/runs/wait", json=BODY)
-                response.raise_for_status()
+        async def say(thread: uuid.UUID, turn: int, *, timed: bool = True) -> None:
+            started = time.perf_counter()
+            response = await client.post(f"/threads/{thread}/runs/wait", json=BODY)
+            response.raise_for_status()
+            if timed:
                 by_turn[turn].append(time.perf_counter() - started)
 
-        await asyncio.gather(*(talk(order) for order in range(connections)))
+        async def begin(offset: int) -> uuid.UUID:
+            thread = uuid.uuid4()
+            for turn in range(offset):
+                await say(thread, turn, timed=False)
+            return thread
+
+        async def talk(thread: uuid.UUID, offset: int) -> None:
+            for turn in range(offset, turns):
+                await say(thread, turn)
+            for _ in range(rounds - 1):
+                thread = uuid.uuid4()
+                for turn in range(turns):
+                    await say(thread, turn)
+            thread = uuid.uuid4()
+            for turn in range(offset):
+                await say(thread, turn)
+
+        offsets = [k * turns // connections for k in range(connections)]
+        # Also the warm-up, as the throughput workload has one.
+        threads = await asyncio.gather(*(begin(offset) for offset in offsets))
+        await asyncio.gather(*(talk(t, o) for t, o in zip(threads, offsets, strict=True)))
     p50 = [sorted(times)[len(times) // 2] * 1000 for times in by_turn]
+    counts = {len(times) for times in by_turn}
     return {"turn_1_p50_ms": p50[0], f"turn_{turns}_p50_ms": p50[-1],
-            "last_over_first": p50[-1] / p50[0]}  # fmt: skip
+            "last_over_first": p50[-1] / p50[0],
+            "samples_per_turn": min(counts) if len(counts) == 1 else -1}  # fmt: skip
 
 
 async def state_reads(url: str, lengths: list[int], reads: int = 60) -> dict[str, Any]:

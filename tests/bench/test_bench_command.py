@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.__main__ import PEERS, peers_folder
+from bench.__main__ import PEERS, TALKS, peers_folder
+from bench.load import TALK_ROUNDS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -47,6 +48,8 @@ def test_the_bench_command_measures_every_peer_and_states_each_target(
             assert row["errors"] == 0, (peer, row)
             assert row["server_cpu_ms_per_request"] > 0, (peer, row)
         assert results["turns"][peer]["turn_1_p50_ms"] > 0
+        # Every turn number is measured as often: each conversation at once, each round.
+        assert results["turns"][peer]["samples_per_turn"] == TALKS * TALK_ROUNDS
     for peer in ("langstar", "langgraph dev"):
         stream = results["stream"][peer]
         assert stream["streams_succeeded"] == stream["streams"] == 20, (peer, stream)
