@@ -54,7 +54,7 @@ class RunJob:
     done: asyncio.Event = field(default_factory=asyncio.Event)
     begun: bool = False  # its task has taken its first step
     readers_turn: float = 0.0  # loop time after which publishing lets readers run
-    result: Any = None  # the final values, with `__interrupt__` when the run stopped at one
+    result: bytes | None = None  # the final values' JSON, `__interrupt__` included if any
     error: dict[str, str] | None = None
 
 
@@ -412,8 +412,13 @@ class RunExecutor:
                 await self._emit(job, translator.finished("failed", error["message"]))
             await self._publish(job, stream, "error", error)
             return
-        job.result = to_jsonable(last_values)
-        thread_status = await self._finish(job, status="success", values=last_values)
+        # Encoded once, for the answer and the thread's row (a long thread's values are
+        # the bulk of a run's own JSON work).
+        encoded = None if last_values is None else dumps(last_values)
+        job.result = encoded
+        thread_status = await self._finish(
+            job, status="success", values=last_values, encoded=encoded
+        )
         if translator is not None:
             ended = "interrupted" if thread_status == "interrupted" else "completed"
             await self._emit(job, translator.finished(ended))
@@ -425,8 +430,12 @@ class RunExecutor:
         status: records.RunStatus,
         values: Any,
         error: dict[str, str] | None = None,
+        encoded: bytes | None = None,
     ) -> str:
-        """Record how the run ended; returns the thread's status now."""
+        """Record how the run ended; returns the thread's status now.
+
+        `encoded` is `values` as JSON, if the caller has it already.
+        """
         graph = job.graph.compiled
         interrupts: dict[str, Any] = {}
         thread_status = "error" if error is not None else "idle"
@@ -434,21 +443,24 @@ class RunExecutor:
         if values is None or interrupted or job.interrupt_before or job.interrupt_after:
             latest: RunnableConfig = {"configurable": {"thread_id": str(job.run.thread_id)}}
             snapshot = await graph.aget_state(latest)
-            values = snapshot.values
+            values, encoded = snapshot.values, None
             interrupts = {
                 t.id: to_jsonable(list(t.interrupts)) for t in snapshot.tasks if t.interrupts
             }
             # A run that stops at an interrupt succeeded; its thread now waits for input.
             if error is None and status == "success" and (interrupts or snapshot.next):
                 thread_status = "interrupted"
-        if isinstance(values, dict):
+        if isinstance(values, dict) and "__interrupt__" in values:
             values = {k: v for k, v in values.items() if k != "__interrupt__"}
+            encoded = None
+        if encoded is None and values is not None:
+            encoded = dumps(values)
         await records.finish(
             self._pool,
             job.run,
             status=status,
             thread_status=thread_status,
-            values=to_jsonable(values),
+            values=encoded,
             interrupts=interrupts,
             error=error,
         )

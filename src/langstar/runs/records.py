@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
+from psycopg.types.json import Jsonb
 
 from langstar.db.pool import Pool
 from langstar.errors import Conflict
@@ -259,11 +260,14 @@ async def finish(
     *,
     status: RunStatus,
     thread_status: str,
-    values: Any,
+    values: bytes | None,
     interrupts: dict[str, Any],
     error: dict[str, str] | None,
 ) -> None:
-    """Record how the run ended and what the thread now holds: one transaction, one trip."""
+    """Record how the run ended and what the thread now holds: one transaction, one trip.
+
+    `values` is the thread's new values as JSON; `None` keeps the old ones.
+    """
     async with pool.connection() as conn, conn.transaction(), conn.pipeline():
         await lock_thread(conn, run.thread_id)
         # A run already failed as lost keeps that verdict: its thread may have moved on.
@@ -281,11 +285,15 @@ async def finish(
             {
                 "thread": run.thread_id,
                 "status": thread_status,
-                "values": None if values is None else jsonb(values),
+                "values": None if values is None else Jsonb(values, dumps=_as_is),
                 "interrupts": jsonb(interrupts),
                 "error": None if error is None else jsonb(error),
             },
         )
+
+
+def _as_is(encoded: bytes) -> bytes:
+    return encoded
 
 
 async def lock_thread(conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:

@@ -268,7 +268,7 @@ class RunService:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(job.done.wait(), silent)
         if job.done.is_set():
-            return dumps(await self._outcome(run, job))
+            return await self._outcome_json(run, job)
         return self._json_when_done(
             run, job, cancel_on_disconnect=cancel_on_disconnect, silent=silent
         )
@@ -298,7 +298,7 @@ class RunService:
                     break
                 yield b"\n"
             finished = True
-            yield dumps(await self._outcome(run, job))
+            yield await self._outcome_json(run, job)
         finally:
             waiter.cancel()
             if not finished and cancel_on_disconnect:
@@ -312,11 +312,14 @@ class RunService:
             await asyncio.sleep(0.5)
             run = await self._records.get(run.thread_id, run.run_id)
 
+    async def _outcome_json(self, run: Run, job: RunJob | None) -> bytes:
+        if job is not None and job.error is None and job.result is not None:
+            return job.result
+        return dumps(await self._outcome(run, job))
+
     async def _outcome(self, run: Run, job: RunJob | None) -> Any:
         if job is not None and job.error is not None:
             return {"__error__": job.error}
-        if job is not None and job.result is not None:
-            return job.result
         error = await self._records.error_of(run.run_id)
         if error is not None:
             return {"__error__": error}

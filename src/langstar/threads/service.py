@@ -41,7 +41,7 @@ _CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 
 def jsonb(value: Any) -> Jsonb:
     # Graph values hold LangChain messages and other objects psycopg cannot encode itself.
-    return Jsonb(value, dumps=lambda obj: dumps(obj).decode())
+    return Jsonb(value, dumps=dumps)
 
 
 def _not_found(thread_id: uuid.UUID) -> NotFoundException:
