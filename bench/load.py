@@ -6,9 +6,9 @@
 
 The second form holds CONNECTIONS conversations of TURNS turns at once, one thread per
 conversation, their turn numbers spread evenly, and reports the p50 latency of the
-first and the last turn. The third grows one thread
-per LENGTH to that many checkpoints (state updates after a first run), then times reads
-of its latest state and of its newest ten history entries.
+first and the last turn. The third grows one thread per LENGTH to that many checkpoints
+(state updates after a first run), then times reads of its latest state and of its
+newest ten history entries.
 
 Prints one JSON line: requests, errors, requests per second, p50/p99 latency in ms, and the
 CPU seconds this process used, so the report can show the generator was not the limit.
@@ -59,13 +59,13 @@ async def main(url: str, connections: int, seconds: float) -> dict[str, float]:
         await asyncio.gather(*(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - began
         cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    ordered = sorted(latencies) or [0.0]
+    ordered = sorted(latencies) or [0.0]  # p99 as well as p50
     cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
     return {
         "requests": len(latencies),
         "errors": errors,
         "rps": len(latencies) / elapsed,
-        "p50_ms": ordered[len(ordered) // 2] * 1000,
+        "p50_ms": p50_ms(ordered),
         "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
         "generator_cpu_share": cpu / elapsed,  # of one core
     }
@@ -78,7 +78,7 @@ async def conversations(
 
     CONNECTIONS conversations go on at once, their turn numbers spread evenly: before
     the clock starts, conversation k has already had `k * turns // connections` turns.
-    Each then goes on to its last turn, holds `rounds - 1` whole conversations more, and
+    Each then goes on to its last turn, has `rounds - 1` whole conversations more, and
     ends with the turns it skipped, on a fresh thread. So every turn number is measured
     all through the run, under the same load: the machine's speed, which drifts by a
     third over seconds here, falls on turn 1 and turn 20 alike. Each turn number gets
@@ -116,10 +116,10 @@ async def conversations(
         # Also the warm-up, as the throughput workload has one.
         threads = await asyncio.gather(*(begin(offset) for offset in offsets))
         await asyncio.gather(*(talk(t, o) for t, o in zip(threads, offsets, strict=True)))
-    p50 = [sorted(times)[len(times) // 2] * 1000 for times in by_turn]
+    first, last = p50_ms(by_turn[0]), p50_ms(by_turn[-1])
     counts = {len(times) for times in by_turn}
-    return {"turn_1_p50_ms": p50[0], f"turn_{turns}_p50_ms": p50[-1],
-            "last_over_first": p50[-1] / p50[0],
+    return {"turn_1_p50_ms": first, f"turn_{turns}_p50_ms": last,
+            "last_over_first": last / first,
             "samples_per_turn": min(counts) if len(counts) == 1 else -1}  # fmt: skip
 
 
@@ -156,12 +156,13 @@ async def state_reads(url: str, lengths: list[int], reads: int = 60) -> dict[str
                         f"history of a {length}-checkpoint thread: {history.text[:200]}"
                     )
     return {
-        str(length): {
-            f"{name}_p50_ms": sorted(times)[len(times) // 2] * 1000
-            for name, times in timings[length].items()
-        }
+        str(length): {f"{name}_p50_ms": p50_ms(times) for name, times in timings[length].items()}
         for length in lengths
     }
+
+
+def p50_ms(seconds: list[float]) -> float:
+    return sorted(seconds)[len(seconds) // 2] * 1000
 
 
 def progress(message: str) -> None:
