@@ -19,8 +19,8 @@ from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
 from langstar.auth.middleware import authentication_middleware
-from langstar.errors import exception_handlers
 from langstar.graphs.registry import load_object
+from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
 from langstar.protocol.controllers import ThreadProtocolController
 from langstar.runs.controllers import (

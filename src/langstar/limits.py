@@ -8,24 +8,15 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import msgspec
-from litestar.exceptions import TooManyRequestsException
 
-from langstar.errors import UnprocessableEntity
+from langstar.errors import InvalidError, TooManyError
 from langstar.settings import LimitSettings
-
-RETRY_AFTER_SECONDS = 1
-
-
-def too_many(detail: str) -> TooManyRequestsException:
-    return TooManyRequestsException(
-        detail=detail, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
-    )
 
 
 def check_metadata(metadata: Any, limits: LimitSettings, field: str = "metadata") -> None:
     if metadata and len(msgspec.json.encode(metadata)) > limits.max_metadata_bytes:
-        raise UnprocessableEntity(
-            f"{field}: larger than limits.max_metadata_bytes ({limits.max_metadata_bytes})"
+        raise InvalidError(
+            field, f"larger than limits.max_metadata_bytes ({limits.max_metadata_bytes})"
         )
 
 
@@ -35,16 +26,17 @@ def check_input(payload: Any, limits: LimitSettings, field: str = "input") -> No
     if not isinstance(messages, list):
         return
     if len(messages) > limits.max_input_messages:
-        raise UnprocessableEntity(
-            f"{field}.messages: {len(messages)} messages, more than "
-            f"limits.max_input_messages ({limits.max_input_messages})"
+        raise InvalidError(
+            f"{field}.messages",
+            f"{len(messages)} messages, more than "
+            f"limits.max_input_messages ({limits.max_input_messages})",
         )
     for index, message in enumerate(messages):
         size = len(msgspec.json.encode(message, enc_hook=str))
         if size > limits.max_message_bytes:
-            raise UnprocessableEntity(
-                f"{field}.messages[{index}]: {size} bytes, more than "
-                f"limits.max_message_bytes ({limits.max_message_bytes})"
+            raise InvalidError(
+                f"{field}.messages[{index}]",
+                f"{size} bytes, more than limits.max_message_bytes ({limits.max_message_bytes})",
             )
 
 
@@ -61,7 +53,7 @@ class StreamSlots:
     def take(self, user_id: str) -> Callable[[], None]:
         """Hold a slot, or raise 429; returns the release, safe to call more than once."""
         if self.count(user_id) >= self._limits.max_streams_per_user:
-            raise too_many(
+            raise TooManyError(
                 f"{self._limits.max_streams_per_user} streams already open for this user "
                 "(limits.max_streams_per_user); close one or retry later"
             )

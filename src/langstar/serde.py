@@ -13,11 +13,16 @@ def encode_default(obj: Any) -> Any:
     if callable(dump):
         return dump()
     if isinstance(obj, BaseException):
-        return {"error": type(obj).__name__, "message": str(obj)}
+        return encode_error(obj)
     to_json = getattr(obj, "to_json", None)
     if callable(to_json):
         return to_json()
     return repr(obj)
+
+
+def encode_error(exc: BaseException) -> dict[str, str]:
+    """How a failure is reported to clients: its type and its message."""
+    return {"error": type(exc).__name__, "message": str(exc)}
 
 
 _encoder = msgspec.json.Encoder(enc_hook=encode_default)

@@ -6,7 +6,7 @@ import uuid
 
 from langgraph.types import Interrupt
 
-from langstar.protocol.translate import Translator, channel_of, namespace_matches
+from langstar.streaming.translate import Translator, channel_of, namespace_matches
 
 
 def test_an_interrupt_is_requested_once_and_ends_the_root_as_interrupted() -> None:

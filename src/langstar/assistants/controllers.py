@@ -19,7 +19,7 @@ from langstar.assistants.schemas import (
     LatestVersion,
 )
 from langstar.assistants.service import AssistantService
-from langstar.errors import UnprocessableEntity, refuse_if_given
+from langstar.errors import InvalidError, refuse_if_given
 
 AssistantId = FromPath[str]
 
@@ -91,7 +91,7 @@ class AssistantController(Controller):
         # The reference schema puts `version` in the query; the SDK sends it in the body.
         chosen = version if version is not None else (data.version if data else None)
         if chosen is None:
-            raise UnprocessableEntity("version: required, in the query or the body")
+            raise InvalidError("version", "required, in the query or the body")
         return await assistants.set_latest(assistant_id, chosen)
 
     @get("/{assistant_id:str}/graph", summary="The assistant's graph, drawable")

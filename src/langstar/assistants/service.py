@@ -8,7 +8,6 @@ from typing import Any
 
 import msgspec
 from langgraph.pregel import Pregel
-from litestar.exceptions import NotFoundException
 from psycopg.types.json import Jsonb
 
 from langstar.assistants.introspection import graph_drawing, graph_schemas
@@ -23,11 +22,11 @@ from langstar.assistants.schemas import (
     GraphSchemas,
 )
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, check_page, selected_fields
+from langstar.errors import ConflictError, NotFoundError, check_page, selected_fields
+from langstar.graphs.config import check_config
 from langstar.graphs.registry import GraphRegistry, RegisteredGraph
 from langstar.identity import Identity
 from langstar.limits import check_metadata
-from langstar.runs.config import check_assistant_config
 from langstar.settings import LimitSettings, RunSettings
 
 # Default assistants belong to no user: everyone may read them, nobody may change them.
@@ -83,12 +82,12 @@ class AssistantService:
         try:
             return uuid.UUID(assistant_id)
         except ValueError:
-            raise NotFoundException(f"Assistant {assistant_id} not found") from None
+            raise NotFoundError("assistant", assistant_id) from None
 
     def _graph(self, graph_id: str) -> RegisteredGraph:
         graph = self._registry.graphs.get(graph_id)
         if graph is None:
-            raise NotFoundException(f"Graph {graph_id} not found")
+            raise NotFoundError("graph", graph_id)
         return graph
 
     async def _row(self, assistant_id: str) -> dict[str, Any]:
@@ -100,13 +99,13 @@ class AssistantService:
             )
             row = await cur.fetchone()
         if row is None:
-            raise NotFoundException(f"Assistant {assistant_id} not found")
+            raise NotFoundError("assistant", assistant_id)
         return dict(row)
 
     async def _owned(self, assistant_id: str) -> dict[str, Any]:
         row = await self._row(assistant_id)
         if row["owner"] == SYSTEM_OWNER:
-            raise Conflict(
+            raise ConflictError(
                 f"Assistant {assistant_id} is the default assistant of graph "
                 f"{row['graph_id']!r} and cannot be changed; create an assistant instead"
             )
@@ -133,7 +132,7 @@ class AssistantService:
     async def create(self, body: AssistantCreate) -> Assistant:
         check_metadata(body.metadata, self._limits)
         graph = self._graph(body.graph_id)
-        check_assistant_config(body.config, graph, self._settings)
+        check_config(body.config, graph, self._settings)
         assistant_id = body.assistant_id or uuid.uuid4()
         values = (
             assistant_id,
@@ -158,7 +157,7 @@ class AssistantService:
                 return Assistant(**row)
         if body.if_exists == "do_nothing":
             return await self.get(str(assistant_id))
-        raise Conflict(f"Assistant {assistant_id} already exists")
+        raise ConflictError(f"Assistant {assistant_id} already exists")
 
     async def _record_version(self, conn: Any, assistant_id: uuid.UUID) -> None:
         await conn.execute(
@@ -174,7 +173,7 @@ class AssistantService:
         row = await self._owned(assistant_id)
         graph_id = body.graph_id or row["graph_id"]
         config = body.config if body.config is not None else row["config"]
-        check_assistant_config(config, self._graph(graph_id), self._settings)
+        check_config(config, self._graph(graph_id), self._settings)
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 f"UPDATE assistants SET version = (SELECT max(version) + 1 FROM "
@@ -267,7 +266,9 @@ class AssistantService:
             )
             updated = await cur.fetchone()
         if updated is None:
-            raise NotFoundException(f"Assistant {assistant_id} has no version {version}")
+            raise NotFoundError(
+                "assistant", assistant_id, f"Assistant {assistant_id} has no version {version}"
+            )
         return Assistant(**updated)
 
     async def graph(self, assistant_id: str, xray: bool | int) -> dict[str, Any]:

@@ -16,19 +16,19 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from litestar.exceptions import HTTPException, NotFoundException
 
 from langstar.assistants.service import AssistantService
 from langstar.db.pool import Pool
+from langstar.errors import InvalidError, LangstarError, MalformedError, NotFoundError
 from langstar.identity import Identity
 from langstar.limits import StreamSlots
-from langstar.protocol.translate import CHANNELS, channel_of, namespace_matches
 from langstar.runs.schemas import RunCreate
 from langstar.runs.service import RunService
 from langstar.serde import dumps
 from langstar.settings import Settings
 from langstar.streaming.events import EventBus
 from langstar.streaming.sse import HEARTBEAT, frame
+from langstar.streaming.translate import CHANNELS, channel_of, namespace_matches
 
 STRATEGIES = ("reject", "enqueue", "interrupt", "rollback")
 RUN_START_FIELDS = frozenset(
@@ -40,6 +40,23 @@ SETTLE_SECONDS = 5.0
 # How often a reader looks for events written by another server process.
 POLL_SECONDS = 1.0
 PAGE = 500
+
+
+def error_code(exc: LangstarError) -> str:
+    """The protocol's error code for a langstar error.
+
+    The protocol addresses runs bound to a thread, so a missing thread or run is its
+    `no_such_run`; an assistant or graph that does not exist is a bad argument.
+    """
+    if isinstance(exc, NotFoundError):
+        if exc.resource in ("thread", "run"):
+            return "no_such_run"
+        if exc.resource == "checkpoint":
+            return "no_such_checkpoint"
+        return "invalid_argument"
+    if isinstance(exc, InvalidError):
+        return "invalid_argument"
+    return "unknown_error"  # a busy thread, a limit reached, a server shutting down
 
 
 class CommandError(Exception):
@@ -69,14 +86,16 @@ class Subscription:
 def parse_subscription(body: Any) -> Subscription:
     """The body of `POST /threads/{id}/stream/events`; a bad field is a 400 naming it."""
     if not isinstance(body, dict):
-        raise HTTPException(status_code=400, detail="body: expected a JSON object")
+        raise MalformedError("body", "expected a JSON object")
     unknown = sorted(set(body) - {"channels", "namespaces", "depth", "since"})
     if unknown:
-        raise HTTPException(status_code=400, detail=f"{unknown[0]}: unknown field")
+        raise MalformedError(unknown[0], "unknown field")
     channels = body.get("channels")
     if not isinstance(channels, list) or not channels:
-        raise HTTPException(
-            status_code=400, detail="channels is required and must be a non-empty array"
+        raise MalformedError(
+            "channels",
+            "required",
+            detail="channels is required and must be a non-empty array",
         )
     bad = [
         repr(c)
@@ -84,24 +103,25 @@ def parse_subscription(body: Any) -> Subscription:
         if not isinstance(c, str) or not (c in CHANNELS or (c.startswith("custom:") and c[7:]))
     ]
     if bad:
-        raise HTTPException(
-            status_code=400,
-            detail=f"channels contains unsupported entries: {', '.join(bad[:5])}. Allowed: "
-            + ", ".join(sorted(CHANNELS))
-            + ", or custom:<name>",
+        allowed = ", ".join(sorted(CHANNELS)) + ", or custom:<name>"
+        raise MalformedError(
+            "channels",
+            "unsupported entries",
+            detail=f"channels contains unsupported entries: {', '.join(bad[:5])}. "
+            f"Allowed: {allowed}",
         )
     namespaces = body.get("namespaces")
     if namespaces is not None and not (
         isinstance(namespaces, list)
         and all(isinstance(ns, list) and all(isinstance(s, str) for s in ns) for ns in namespaces)
     ):
-        raise HTTPException(status_code=400, detail="namespaces: expected a list of string lists")
+        raise MalformedError("namespaces", "expected a list of string lists")
     depth, since = body.get("depth"), body.get("since")
     for name, value in (("depth", depth), ("since", since)):
         if value is not None and (
             isinstance(value, bool) or not isinstance(value, int) or value < 0
         ):
-            raise HTTPException(status_code=400, detail=f"{name}: expected a non-negative integer")
+            raise MalformedError(name, "expected a non-negative integer")
     return Subscription(frozenset(channels), namespaces or None, depth, since)
 
 
@@ -139,7 +159,7 @@ class ProtocolService:
         """The command's result or error envelope; another user's thread is a 404."""
         owner = await self._thread_owner(thread_id)
         if owner is not None and owner != self._identity.user_id:
-            raise NotFoundException(f"Thread {thread_id} not found")
+            raise NotFoundError("thread", thread_id)
         command_id = payload["id"]
         params = payload.get("params", {})
         method = payload["method"]
@@ -162,9 +182,9 @@ class ProtocolService:
                 raise CommandError("unknown_command", f"Unknown protocol command: {method}")
         except CommandError as exc:
             return {"type": "error", "id": command_id, "error": exc.code, "message": exc.message}
-        except HTTPException as exc:
-            code = "unknown_error" if exc.status_code == 409 else "invalid_argument"
-            return {"type": "error", "id": command_id, "error": code, "message": str(exc.detail)}
+        except LangstarError as exc:
+            code = error_code(exc)
+            return {"type": "error", "id": command_id, "error": code, "message": exc.detail}
         applied, body = result
         return {"type": "success", "id": command_id, "result": body,
                 "meta": {"applied_through_seq": applied}}  # fmt: skip
@@ -274,7 +294,7 @@ class ProtocolService:
                 )
                 row = await cur.fetchone()
             if row is None:
-                raise CommandError("no_such_run", "No interrupted run is bound to this thread.")
+                raise NotFoundError("thread", thread_id)
             pending = {
                 item["id"]
                 for items in (row["interrupts"] or {}).values()
@@ -291,7 +311,7 @@ class ProtocolService:
     async def events(self, thread_id: uuid.UUID, sub: Subscription) -> AsyncIterator[bytes]:
         owner = await self._thread_owner(thread_id)
         if owner is not None and owner != self._identity.user_id:
-            raise NotFoundException(f"Thread {thread_id} not found")
+            raise NotFoundError("thread", thread_id)
         return self._slots.hold(self._identity.user_id, self._follow(thread_id, sub))
 
     async def _thread_owner(self, thread_id: uuid.UUID) -> str | None:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import uuid
-import warnings
-import weakref
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
-from langstar.errors import UnprocessableEntity
+from langstar.errors import InvalidError
+from langstar.graphs.config import check_keys, checked_configurable, checked_limit
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
-from langstar.runs.schemas import CONFIG_KEYS, RESERVED_CONFIGURABLE, UNSUPPORTED, RunCreate
+from langstar.runs.schemas import UNSUPPORTED, RunCreate
+from langstar.serde import to_jsonable
 from langstar.settings import RunSettings
 
 
@@ -25,102 +25,19 @@ def refuse_unsupported(body: RunCreate, *, stateless: bool) -> None:
     """A field we cannot honour is a 422 naming it, never silently dropped."""
     for name, unused in UNSUPPORTED.items():
         if getattr(body, name) not in (unused, False):
-            raise UnprocessableEntity(f"{name}: not supported by this server")
+            raise InvalidError(name, "not supported by this server")
     if body.command is not None and body.input is not None:
-        raise UnprocessableEntity("command: cannot be combined with input")
+        raise InvalidError("command", "cannot be combined with input")
     if body.on_completion is not None and not stateless:
-        raise UnprocessableEntity("on_completion: applies only to stateless runs (POST /runs)")
+        raise InvalidError("on_completion", "applies only to stateless runs (POST /runs)")
     if body.after_seconds is not None and body.after_seconds < 0:
-        raise UnprocessableEntity("after_seconds: must not be negative")
+        raise InvalidError("after_seconds", "must not be negative")
     if body.checkpoint_id is not None and body.checkpoint is not None:
-        raise UnprocessableEntity("checkpoint_id: give either checkpoint or checkpoint_id")
+        raise InvalidError("checkpoint_id", "give either checkpoint or checkpoint_id")
     if body.command is not None:
         unknown = sorted(set(body.command) - {"resume", "update", "goto"})
         if unknown:
-            raise UnprocessableEntity(f"command.{unknown[0]}: not a command field")
-
-
-_declared: weakref.WeakKeyDictionary[object, frozenset[str]] = weakref.WeakKeyDictionary()
-
-
-def declared_configurable(graph: RegisteredGraph) -> frozenset[str]:
-    """Configurable keys a graph declares in its config schema, worked out once per graph.
-
-    Building the schema takes milliseconds, so it is kept for the graph's builder, which
-    the per-user copies of a compiled graph share.
-    """
-    key = getattr(graph.compiled, "builder", None) or graph.compiled
-    found = _declared.get(key)
-    if found is None:
-        found = _declared[key] = _read_configurable(graph)
-    return found
-
-
-def _read_configurable(graph: RegisteredGraph) -> frozenset[str]:
-    try:
-        with warnings.catch_warnings():
-            # Deprecated in favour of context schemas, but still how graphs declare config.
-            warnings.simplefilter("ignore")
-            schema = graph.compiled.get_config_jsonschema()
-    except Exception:
-        return frozenset()
-    properties = schema.get("properties", {}).get("configurable", {})
-    if "$ref" in properties:
-        name = properties["$ref"].rsplit("/", 1)[-1]
-        properties = schema.get("$defs", {}).get(name, {})
-    return frozenset(properties.get("properties", {}))
-
-
-def _checked_configurable(
-    configurable: dict[str, Any],
-    graph: RegisteredGraph,
-    settings: RunSettings,
-    *,
-    thread_id: uuid.UUID | None,
-) -> dict[str, Any]:
-    allowed = frozenset(settings.configurable_keys) | declared_configurable(graph)
-    checked: dict[str, Any] = {}
-    for key, value in configurable.items():
-        if key == "thread_id" and thread_id is not None and str(value) == str(thread_id):
-            continue  # RemoteGraph repeats the thread id it posts to
-        if key in RESERVED_CONFIGURABLE or key.startswith("__"):
-            raise UnprocessableEntity(f"config.configurable.{key}: set by the server")
-        if key not in allowed:
-            raise UnprocessableEntity(
-                f"config.configurable.{key}: not declared by graph {graph.graph_id!r}; "
-                "add it to runs.configurable_keys to accept it"
-            )
-        checked[key] = value
-    return checked
-
-
-def _checked_limit(config: dict[str, Any], settings: RunSettings) -> int:
-    limit = config.get("recursion_limit", settings.recursion_limit)
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise UnprocessableEntity("config.recursion_limit: must be a positive integer")
-    if limit > settings.max_recursion_limit:
-        raise UnprocessableEntity(
-            f"config.recursion_limit: {limit} is above the limit {settings.max_recursion_limit}"
-        )
-    return limit
-
-
-def _check_keys(config: dict[str, Any]) -> None:
-    unknown = sorted(set(config) - CONFIG_KEYS)
-    if unknown:
-        raise UnprocessableEntity(f"config.{unknown[0]}: not accepted by this server")
-    tags = config.get("tags", [])
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise UnprocessableEntity("config.tags: must be a list of strings")
-
-
-def check_assistant_config(
-    config: dict[str, Any], graph: RegisteredGraph, settings: RunSettings
-) -> None:
-    """An assistant's stored config passes the same allow-list as a run's."""
-    _check_keys(config)
-    _checked_configurable(config.get("configurable") or {}, graph, settings, thread_id=None)
-    _checked_limit(config, settings)
+            raise InvalidError(f"command.{unknown[0]}", "not a command field")
 
 
 def build_config(
@@ -134,10 +51,10 @@ def build_config(
 ) -> RunnableConfig:
     """The assistant's config, then the client's (allow-listed), then the server's own keys."""
     client = body.config or {}
-    _check_keys(client)
+    check_keys(client)
     configurable = {
         **(graph.config.get("configurable") or {}),
-        **_checked_configurable(
+        **checked_configurable(
             client.get("configurable") or {}, graph, settings, thread_id=thread_id
         ),
     }
@@ -160,7 +77,7 @@ def build_config(
     merged = {**graph.config, **client}
     config: RunnableConfig = {
         "configurable": configurable,
-        "recursion_limit": _checked_limit(merged, settings),
+        "recursion_limit": checked_limit(merged, settings),
         "metadata": dict(body.metadata or {}),
         "run_id": run_id,
     }
@@ -171,3 +88,30 @@ def build_config(
     if "max_concurrency" in merged:
         config["max_concurrency"] = int(merged["max_concurrency"])
     return config
+
+
+def _durability(body: RunCreate) -> str | None:
+    if body.durability is not None:
+        return body.durability
+    if body.checkpoint_during is not None:
+        return "async" if body.checkpoint_during else "exit"
+    return None
+
+
+def run_kwargs(body: RunCreate, *, stateless: bool, protocol: bool) -> dict[str, Any]:
+    """What a run does, as its record keeps it: the job is built from this, on any server."""
+    return {
+        "input": body.input,
+        "command": body.command,
+        "config": to_jsonable(body.config or {}),
+        "context": body.context,
+        "stream_mode": stream_modes(body),
+        "interrupt_before": body.interrupt_before,
+        "interrupt_after": body.interrupt_after,
+        "subgraphs": body.stream_subgraphs,
+        "resumable": body.stream_resumable,
+        "durability": _durability(body),
+        "after_seconds": body.after_seconds or 0,
+        "temporary": stateless and body.on_completion != "keep",
+        "protocol": protocol,
+    }

@@ -13,9 +13,9 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody
 from litestar.response import Stream
 
 from langstar.assistants.service import AssistantService
-from langstar.errors import UnprocessableEntity, parse_uuid, selected_fields
+from langstar.errors import InvalidError, parse_uuid, selected_fields
 from langstar.graphs.registry import RegisteredGraph
-from langstar.runs.records import Run
+from langstar.lifecycle import Run
 from langstar.runs.schemas import RunCancel, RunCreate
 from langstar.runs.service import RunService
 
@@ -198,7 +198,7 @@ class StatelessRunController(Controller):
         assistants: FromDishka[AssistantService],
     ) -> list[Run]:
         if not data:
-            raise UnprocessableEntity("body: give at least one run")
+            raise InvalidError("body", "give at least one run")
         graphs = [await assistants.resolve(item.assistant_id) for item in data]
         return await runs.create_batch(data, graphs)
 
@@ -225,7 +225,7 @@ class ThreadStreamController(Controller):
         last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID")] = None,
     ) -> Stream:
         if last_event_id:
-            raise UnprocessableEntity("Last-Event-ID: a thread stream cannot be resumed")
+            raise InvalidError("Last-Event-ID", "a thread stream cannot be resumed")
         modes = [m for m in stream_modes.split(",") if m]
         body = await runs.watch_thread(parse_uuid(thread_id, "thread_id"), modes)
         return Stream(body, media_type="text/event-stream", headers=SSE_HEADERS)

@@ -12,30 +12,35 @@ from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
-from langchain_core.messages import AIMessageChunk, BaseMessageChunk
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import CONFIG_KEY_STREAM_MESSAGES_V2
 from langgraph.pregel import Pregel
 from langgraph.types import Command
-from litestar.exceptions import ServiceUnavailableException
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 
+from langstar import lifecycle
 from langstar.db.pool import Pool, patient
+from langstar.errors import UnavailableError
 from langstar.graphs.registry import RegisteredGraph
-from langstar.protocol.translate import GRAPH_MODES, ProtocolEvent, Translator
+from langstar.lifecycle import Run, RunStatus, ThreadStatus
 from langstar.runs import records
-from langstar.runs.records import Run
-from langstar.serde import dumps, to_jsonable
+from langstar.serde import dumps, encode_error, to_jsonable
 from langstar.streaming.events import EventBus, RunStream
+from langstar.streaming.output import RunOutput
+from langstar.streaming.translate import ProtocolEvent, Translator
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+FINISH_ATTEMPTS = 20
+READERS_TURN_SECONDS = 0.005
+
+
 @dataclass(slots=True)
 class RunJob:
-    """Everything needed to execute one run, built and checked by the run service."""
+    """Everything needed to execute one run: its record, its graph and its config."""
 
     run: Run
     graph: RegisteredGraph
@@ -50,12 +55,35 @@ class RunJob:
     context: dict[str, Any] | None = None
     durability: str | None = None
     after_seconds: float = 0
+    temporary: bool = False  # a stateless run's thread, deleted once it is done
     protocol: bool = False  # started by the streaming protocol: emits its events per thread
     done: asyncio.Event = field(default_factory=asyncio.Event)
     begun: bool = False  # its task has taken its first step
     readers_turn: float = 0.0  # loop time after which publishing lets readers run
     result: bytes | None = None  # the final values' JSON, `__interrupt__` included if any
     error: dict[str, str] | None = None
+
+    @classmethod
+    def from_record(cls, run: Run, graph: RegisteredGraph, config: RunnableConfig) -> RunJob:
+        """The job for a recorded run: what it does is what its record's `kwargs` say."""
+        kwargs = run.kwargs
+        return cls(
+            run=run,
+            graph=graph,
+            config=config,
+            input=kwargs["input"],
+            command=kwargs["command"],
+            stream_modes=kwargs["stream_mode"],
+            subgraphs=kwargs["subgraphs"],
+            resumable=kwargs["resumable"],
+            interrupt_before=kwargs["interrupt_before"],
+            interrupt_after=kwargs["interrupt_after"],
+            context={**graph.context, **(kwargs["context"] or {})} or None,
+            durability=kwargs["durability"],
+            after_seconds=kwargs.get("after_seconds") or 0,
+            temporary=kwargs["temporary"],
+            protocol=kwargs["protocol"],
+        )
 
 
 class RunExecutor:
@@ -70,6 +98,7 @@ class RunExecutor:
         self,
         pool: Pool,
         bus: EventBus,
+        *,
         grace_seconds: float,
         lease_seconds: float,
         run_timeout_seconds: float = 3600.0,
@@ -102,7 +131,7 @@ class RunExecutor:
         while True:
             try:
                 async with await self._own_connection() as conn:
-                    await conn.execute(f"LISTEN {records.CANCEL_CHANNEL}")
+                    await conn.execute(f"LISTEN {lifecycle.CANCEL_CHANNEL}")
                     async for note in conn.notifies():
                         run_id, _, action = note.payload.partition(":")
                         self.cancel(uuid.UUID(run_id), action or "interrupt")
@@ -111,18 +140,6 @@ class RunExecutor:
             except Exception as exc:  # the database may be restarting; listen again
                 log.warning("lost the cancel channel (%s); listening again", exc)
                 await asyncio.sleep(1.0)
-
-    async def _cancel_flagged(self, conn: AsyncConnection[DictRow]) -> None:
-        """Runs flagged while a notification could not arrive are cancelled here too."""
-        if not self._jobs:
-            return
-        cur = await conn.execute(
-            "SELECT run_id, cancel_action FROM runs WHERE run_id = ANY(%s) "
-            "AND cancel_action IS NOT NULL",
-            (list(self._jobs),),
-        )
-        for row in await cur.fetchall():
-            self.cancel(row["run_id"], row["cancel_action"])
 
     async def _keep_leases(self) -> None:
         """Renew this process's leases and fail other processes' lost runs.
@@ -137,16 +154,22 @@ class RunExecutor:
                 try:
                     if conn is None or conn.closed or conn.broken:
                         conn = await self._own_connection()
-                    alive = list(self._jobs)
-                    await records.renew(conn, self.worker, alive, self.lease_seconds)
-                    await self._cancel_flagged(conn)
-                    if lost := await records.reap(conn, alive=alive):
-                        log.warning("failed the runs of %d thread(s) whose server died", lost)
+                    await self._tend_leases(conn)
                 except Exception as exc:  # the database may be restarting; try again
                     log.warning("could not renew run leases: %s", exc)
         finally:
             if conn is not None:
                 await conn.close()
+
+    async def _tend_leases(self, conn: AsyncConnection[DictRow]) -> None:
+        alive = list(self._jobs)
+        await lifecycle.renew(conn, self.worker, alive, self.lease_seconds)
+        # Runs flagged while a notification could not arrive are cancelled here too.
+        if alive:
+            for run_id, action in await lifecycle.flagged_cancels(conn, alive):
+                self.cancel(run_id, action)
+        if lost := await lifecycle.reap(conn, alive=alive):
+            log.warning("failed the runs of %d thread(s) whose server died", lost)
 
     async def _own_connection(self) -> AsyncConnection[DictRow]:
         conninfo = self._pool.conninfo
@@ -156,7 +179,7 @@ class RunExecutor:
     def start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         if self._closing:
             coro.close()
-            raise ServiceUnavailableException("the server is shutting down")
+            raise UnavailableError("the server is shutting down")
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -201,16 +224,16 @@ class RunExecutor:
         if event is not None:
             event.set()
 
-    async def _wait_for_turn(self, job: RunJob) -> str | None:
-        if job.run.status == "running":  # created running: nothing was ahead of it
-            return None
+    async def _wait_for_turn(self, job: RunJob) -> lifecycle.Claim:
+        if job.run.status == "running":  # admitted running: nothing was ahead of it
+            return "claimed"
         while True:
-            why = await records.claim(self._pool, job.run)
-            if why != "waiting" and why != "busy":
-                return why
+            claimed = await lifecycle.claim(self._pool, job.run)
+            if claimed not in ("waiting", "busy"):
+                return claimed
             # A run left by a dead process must not block the thread for good.
             async with self._pool.connection() as conn:
-                lost = await records.reap(conn, job.run.thread_id, alive=list(self._jobs))
+                lost = await lifecycle.reap(conn, job.run.thread_id, alive=list(self._jobs))
             if lost:
                 continue
             turn = self._turn(job.run.thread_id)
@@ -228,38 +251,44 @@ class RunExecutor:
         started = False
         try:
             if run.run_id in self._cancel_requested:  # before it began
-                await self._cancelled_before_start(job)
+                await self._cancelled(job, None)
                 return
             await self._publish(job, stream, "metadata", {"run_id": str(run.run_id), "attempt": 1})
             if job.after_seconds:
                 await asyncio.sleep(job.after_seconds)
-            why = await self._wait_for_turn(job)
-            if why == "cancelled":
-                await self._cancelled_before_start(job)
+            claimed = await self._wait_for_turn(job)
+            if claimed == "cancelled":
+                await self._cancelled(job, None)
                 return
-            if why is not None:
+            if claimed != "claimed":
                 # Never report a run that did not run as done (its thread's old values).
-                job.error = {"error": "RunNotStarted", "message": f"the run could not start: {why}"}
+                job.error = {
+                    "error": "RunNotStarted",
+                    "message": f"the run could not start: {claimed}",
+                }
                 return
             started = True
             await self._execute(job, stream)
         except asyncio.CancelledError:
             if not started:
-                await self._cancelled_before_start(job)
+                await self._cancelled(job, None)
             raise
         except Exception as exc:
             # The database failed around the run (claiming it, or recording its end): the
             # client is told it failed, whatever the graph itself did.
-            job.error = records.encode_error(exc)
+            job.error = encode_error(exc)
             log.warning("run %s failed outside its graph: %s", run.run_id, job.error)
             await self._finish_eventually(job, error=job.error)
         finally:
-            done = dumps({"status": "run_done", "run_id": str(run.run_id)})
-            for feed in self._bus.watchers(run.thread_id):
-                await feed.publish("metadata", done)
-            await stream.close()
-            self._pass_turn(run.thread_id)
-            job.done.set()
+            await self._close(job, stream)
+
+    async def _close(self, job: RunJob, stream: RunStream) -> None:
+        done = dumps({"status": "run_done", "run_id": str(job.run.run_id)})
+        for feed in self._bus.watchers(job.run.thread_id):
+            await feed.publish("metadata", done)
+        await stream.close()
+        self._pass_turn(job.run.thread_id)
+        job.done.set()
 
     async def _finish_eventually(self, job: RunJob, error: dict[str, str]) -> None:
         """Mark the run failed, retrying while the database comes back (a restart)."""
@@ -272,21 +301,16 @@ class RunExecutor:
                 await asyncio.sleep(0.5)
         # Still unreachable: the lease lapses and any server marks the run lost.
 
-    async def _cancelled_before_start(self, job: RunJob) -> None:
-        action = self._cancel_actions.pop(job.run.run_id, None)
+    async def _cancelled(self, job: RunJob, output: RunOutput | None) -> None:
+        """A cancelled run, begun or not: rolled back, or ended as interrupted."""
+        action = self._cancel_actions.pop(job.run.run_id, "interrupt")
         with contextlib.suppress(Exception):
             if action == "rollback":
-                await records.discard(self._pool, job.run)
-            else:
-                await records.finish(
-                    self._pool,
-                    job.run,
-                    status="interrupted",
-                    thread_status="idle",
-                    values=None,
-                    interrupts={},
-                    error=None,
-                )
+                await lifecycle.discard(self._pool, job.run)
+                return
+            await self._finish(job, status="interrupted", values=None)
+            if output is not None:
+                await output.finished("interrupted")
 
     async def _publish(self, job: RunJob, stream: RunStream, event: str, data: Any) -> None:
         encoded = dumps(data)
@@ -320,129 +344,86 @@ class RunExecutor:
             )
         self._bus.threads.changed(run.thread_id)
 
+    def _output(self, job: RunJob, stream: RunStream) -> RunOutput:
+        async def publish(event: str, data: Any) -> None:
+            await self._publish(job, stream, event, data)
+
+        async def emit(events: list[ProtocolEvent]) -> None:
+            await self._emit(job, events)
+
+        translator = Translator(job.run.run_id, job.graph.graph_id) if job.protocol else None
+        return RunOutput(
+            job.stream_modes,
+            subgraphs=job.subgraphs,
+            translator=translator,
+            publish=publish,
+            emit=emit,
+        )
+
     async def _execute(self, job: RunJob, stream: RunStream) -> None:
-        graph = job.graph.compiled
-        wanted = set(job.stream_modes)
-        modes = {"values"} | {
-            "messages" if m.startswith("messages") else m for m in wanted if m != "events"
-        }
-        config = job.config
-        translator: Translator | None = None
-        if job.protocol:
-            translator = Translator(job.run.run_id, job.graph.graph_id)
-            modes = set(GRAPH_MODES)
-            configurable = {**config.get("configurable", {}), CONFIG_KEY_STREAM_MESSAGES_V2: True}
-            config = cast(RunnableConfig, {**config, "configurable": configurable})
-            await self._emit(job, translator.started())
-        payload: Any = job.input
-        if job.command is not None:
-            payload = Command(
-                resume=job.command.get("resume"),
-                update=job.command.get("update"),
-                goto=job.command.get("goto", ()),
-            )
-        kwargs: dict[str, Any] = {}
-        if job.context is not None:
-            kwargs["context"] = job.context
-        if job.durability is not None:
-            kwargs["durability"] = job.durability
-        last_values: Any = None
-        messages = _MessageAccumulator()
+        """Run the graph to its end, and record how it ended."""
+        output = self._output(job, stream)
+        await output.started()
         deadline = asyncio.timeout(self._run_timeout)
         try:
-            options = {
-                "stream_mode": sorted(modes),
-                "subgraphs": True,
-                "interrupt_before": job.interrupt_before,
-                "interrupt_after": job.interrupt_after,
-                **kwargs,
-            }
-            if translator is not None:
-                options["version"] = "v2"
-            items = _graph_items(graph, payload, config, options, "events" in wanted)
             async with deadline:
-                async for item in items:
-                    if len(item) == 2:
-                        await self._publish(job, stream, "events", item[1])
-                        continue
-                    namespace, mode, chunk = cast(tuple[tuple[str, ...], str, Any], item)
-                    if mode == "values" and not namespace:
-                        last_values = chunk
-                    if translator is not None:
-                        await self._emit(job, translator.feed(namespace, mode, chunk))
-                        continue
-                    if namespace and not job.subgraphs:
-                        continue
-                    suffix = "|" + "|".join(namespace) if namespace else ""
-                    if mode == "messages":
-                        message, metadata = chunk
-                        if "messages-tuple" in wanted:
-                            await self._publish(
-                                job, stream, "messages" + suffix, [message, metadata]
-                            )
-                        if "messages" in wanted:
-                            for event, data in messages.feed(message, metadata):
-                                await self._publish(job, stream, event + suffix, data)
-                    elif mode in wanted:
-                        await self._publish(job, stream, mode + suffix, chunk)
-            for event, data in messages.complete():
-                await self._publish(job, stream, event, data)
+                async for item in _graph_items(job, output):
+                    await output.feed(item)
+            await output.complete()
         except asyncio.CancelledError:
-            action = self._cancel_actions.pop(job.run.run_id, "interrupt")
-            with contextlib.suppress(Exception):
-                if action == "rollback":
-                    await records.discard(self._pool, job.run)
-                else:
-                    await self._finish(job, status="interrupted", values=None)
-                    if translator is not None:
-                        await self._emit(job, translator.finished("interrupted"))
+            await self._cancelled(job, output)
             raise
         except Exception as exc:
-            status: records.RunStatus = "error"
-            failure: BaseException = exc
-            if deadline.expired():
-                status = "timeout"
-                failure = RunTimeoutError(
-                    f"the run took longer than {self._run_timeout:g}s (limits.run_timeout_seconds)"
-                )
-            error = job.error = records.encode_error(failure)
-            log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], failure)
-            await self._finish(job, status=status, values=None, error=error)
-            if translator is not None:
-                await self._emit(job, translator.finished("failed", error["message"]))
-            await self._publish(job, stream, "error", error)
+            await self._failed(job, stream, output, exc, timed_out=deadline.expired())
             return
         # Encoded once, for the answer and the thread's row (a long thread's values are
         # the bulk of a run's own JSON work).
-        encoded = None if last_values is None else dumps(last_values)
-        job.result = encoded
-        thread_status = await self._finish(
-            job, status="success", values=last_values, encoded=encoded
-        )
-        if translator is not None:
-            ended = "interrupted" if thread_status == "interrupted" else "completed"
-            await self._emit(job, translator.finished(ended))
+        values = output.last_values
+        job.result = encoded = None if values is None else dumps(values)
+        thread_status = await self._finish(job, status="success", values=values, encoded=encoded)
+        await output.finished("interrupted" if thread_status == "interrupted" else "completed")
+
+    async def _failed(
+        self,
+        job: RunJob,
+        stream: RunStream,
+        output: RunOutput,
+        exc: Exception,
+        *,
+        timed_out: bool,
+    ) -> None:
+        status: RunStatus = "error"
+        failure: BaseException = exc
+        if timed_out:
+            status = "timeout"
+            failure = RunTimeoutError(
+                f"the run took longer than {self._run_timeout:g}s (limits.run_timeout_seconds)"
+            )
+        error = job.error = encode_error(failure)
+        log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], failure)
+        await self._finish(job, status=status, values=None, error=error)
+        await output.finished("failed", error["message"])
+        await self._publish(job, stream, "error", error)
 
     async def _finish(
         self,
         job: RunJob,
         *,
-        status: records.RunStatus,
+        status: RunStatus,
         values: Any,
         error: dict[str, str] | None = None,
         encoded: bytes | None = None,
-    ) -> str:
+    ) -> ThreadStatus:
         """Record how the run ended; returns the thread's status now.
 
         `encoded` is `values` as JSON, if the caller has it already.
         """
-        graph = job.graph.compiled
         interrupts: dict[str, Any] = {}
-        thread_status = "error" if error is not None else "idle"
+        thread_status: ThreadStatus = "error" if error is not None else "idle"
         interrupted = isinstance(values, dict) and "__interrupt__" in values
         if values is None or interrupted or job.interrupt_before or job.interrupt_after:
             latest: RunnableConfig = {"configurable": {"thread_id": str(job.run.thread_id)}}
-            snapshot = await graph.aget_state(latest)
+            snapshot = await job.graph.compiled.aget_state(latest)
             values, encoded = snapshot.values, None
             interrupts = {
                 t.id: to_jsonable(list(t.interrupts)) for t in snapshot.tasks if t.interrupts
@@ -455,7 +436,7 @@ class RunExecutor:
             encoded = None
         if encoded is None and values is not None:
             encoded = dumps(values)
-        await records.finish(
+        await lifecycle.finish(
             self._pool,
             job.run,
             status=status,
@@ -482,16 +463,45 @@ class RunExecutor:
             await asyncio.wait(pending, timeout=5)
 
 
-async def _graph_items(
-    graph: Pregel[Any, Any, Any, Any],
-    payload: Any,
-    config: RunnableConfig,
-    options: dict[str, Any],
-    with_events: bool,
-) -> AsyncIterator[tuple[Any, ...]]:
-    """`(namespace, mode, chunk)` from the graph's stream; with `events` also `("events", e)`."""
-    if options.get("version") == "v2":
+def _graph_input(job: RunJob) -> Any:
+    if job.command is None:
+        return job.input
+    return Command(
+        resume=job.command.get("resume"),
+        update=job.command.get("update"),
+        goto=job.command.get("goto", ()),
+    )
+
+
+def _graph_options(job: RunJob, output: RunOutput) -> dict[str, Any]:
+    options: dict[str, Any] = {
+        "stream_mode": output.graph_modes(),
+        "subgraphs": True,
+        "interrupt_before": job.interrupt_before,
+        "interrupt_after": job.interrupt_after,
+    }
+    if job.context is not None:
+        options["context"] = job.context
+    if job.durability is not None:
+        options["durability"] = job.durability
+    if job.protocol:
         # LangGraph shapes messages as protocol content blocks only in its v2 stream format.
+        options["version"] = "v2"
+    return options
+
+
+def _graph_config(job: RunJob) -> RunnableConfig:
+    if not job.protocol:
+        return job.config
+    configurable = {**job.config.get("configurable", {}), CONFIG_KEY_STREAM_MESSAGES_V2: True}
+    return cast(RunnableConfig, {**job.config, "configurable": configurable})
+
+
+async def _graph_items(job: RunJob, output: RunOutput) -> AsyncIterator[tuple[Any, ...]]:
+    """`(namespace, mode, chunk)` from the graph's stream; with `events` also `("events", e)`."""
+    graph: Pregel[Any, Any, Any, Any] = job.graph.compiled
+    payload, config, options = _graph_input(job), _graph_config(job), _graph_options(job, output)
+    if job.protocol:
         async for part in graph.astream(payload, config, **options):
             part = cast(dict[str, Any], part)
             data = part["data"]
@@ -499,7 +509,7 @@ async def _graph_items(
                 data = {**data, "__interrupt__": part["interrupts"]}
             yield part["ns"], part["type"], data
         return
-    if not with_events:
+    if not output.with_events:
         async for item in graph.astream(payload, config, **options):
             yield cast(tuple[Any, ...], item)
         return
@@ -512,35 +522,5 @@ async def _graph_items(
             yield ("events", event)
 
 
-FINISH_ATTEMPTS = 20
-READERS_TURN_SECONDS = 0.005
-
-
 class RunTimeoutError(Exception):
     """The run went on longer than `limits.run_timeout_seconds`."""
-
-
-class _MessageAccumulator:
-    """The SDK's `messages` mode: whole messages so far, growing chunk by chunk."""
-
-    def __init__(self) -> None:
-        self._seen: dict[str, BaseMessageChunk] = {}
-        self._open: list[str] = []
-
-    def feed(self, message: Any, metadata: dict[str, Any]) -> list[tuple[str, Any]]:
-        events: list[tuple[str, Any]] = []
-        key = str(getattr(message, "id", None) or id(message))
-        if key not in self._seen:
-            events.extend(self.complete())
-            events.append(("messages/metadata", {key: {"metadata": metadata}}))
-            self._seen[key] = message
-            self._open.append(key)
-        elif isinstance(message, AIMessageChunk):
-            self._seen[key] = self._seen[key] + message
-        events.append(("messages/partial", [self._seen[key]]))
-        return events
-
-    def complete(self) -> list[tuple[str, Any]]:
-        done = [("messages/complete", [self._seen[key]]) for key in self._open]
-        self._open.clear()
-        return done

@@ -38,10 +38,10 @@ class RunsProvider(Provider):
         executor = RunExecutor(
             pool,
             bus,
-            settings.server.shutdown_grace_seconds,
-            settings.runs.lease_seconds,
-            settings.limits.run_timeout_seconds,
-            settings.runs.database_wait_seconds,
+            grace_seconds=settings.server.shutdown_grace_seconds,
+            lease_seconds=settings.runs.lease_seconds,
+            run_timeout_seconds=settings.limits.run_timeout_seconds,
+            database_wait_seconds=settings.runs.database_wait_seconds,
         )
         executor.open()
         yield executor

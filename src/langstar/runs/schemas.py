@@ -59,20 +59,3 @@ class RunCancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     thread_id: str | None = None
     run_ids: list[str] | None = None
     status: Literal["pending", "running", "all"] | None = None
-
-
-RESERVED_CONFIGURABLE = frozenset(
-    {
-        "thread_id",
-        "checkpoint_id",
-        "checkpoint_ns",
-        "checkpoint_map",
-        "run_id",
-        "assistant_id",
-        "graph_id",
-        "langgraph_auth_user",
-        "langgraph_auth_user_id",
-        "langgraph_auth_permissions",
-    }
-)
-CONFIG_KEYS = frozenset({"configurable", "recursion_limit", "tags", "run_name", "max_concurrency"})

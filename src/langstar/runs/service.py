@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import builtins
 import contextlib
 import dataclasses
 import logging
@@ -14,34 +13,26 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from langgraph.store.base import BaseStore
-from litestar.exceptions import NotFoundException
 
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, UnprocessableEntity, check_page
+from langstar.errors import InvalidError, NotFoundError, check_page
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
-from langstar.limits import StreamSlots, check_input, check_metadata, too_many
+from langstar.lifecycle import INFLIGHT, CancelAction, NewRun, Run, admit
+from langstar.limits import StreamSlots, check_input, check_metadata
 from langstar.runs import records
-from langstar.runs.config import build_config, refuse_unsupported, stream_modes
+from langstar.runs.config import build_config, refuse_unsupported, run_kwargs
 from langstar.runs.executor import RunExecutor, RunJob
-from langstar.runs.records import INFLIGHT, Run, RunRecords
+from langstar.runs.records import RunRecords
 from langstar.runs.schemas import RunCancel, RunCreate
-from langstar.serde import dumps, to_jsonable
+from langstar.serde import dumps
 from langstar.settings import Settings
 from langstar.store.scoped import store_for
 from langstar.streaming.events import EventBus, RunEvent
 from langstar.streaming.sse import HEARTBEAT, frame
-from langstar.threads.service import ThreadService, jsonb
+from langstar.threads.service import ThreadService
 
 log = logging.getLogger(__name__)
-
-
-def _durability(body: RunCreate) -> str | None:
-    if body.durability is not None:
-        return body.durability
-    if body.checkpoint_during is not None:
-        return "async" if body.checkpoint_during else "exit"
-    return None
 
 
 # How often a reader looks at a run that another server process executes.
@@ -79,8 +70,8 @@ class RunService:
         self._records = RunRecords(pool, identity.user_id)
 
     async def create_batch(
-        self, bodies: builtins.list[RunCreate], graphs: builtins.list[RegisteredGraph]
-    ) -> builtins.list[Run]:
+        self, bodies: list[RunCreate], graphs: list[RegisteredGraph]
+    ) -> list[Run]:
         return [(await self.create(None, b, g)).run for b, g in zip(bodies, graphs, strict=True)]
 
     async def create(
@@ -96,16 +87,9 @@ class RunService:
         A `protocol` run writes its events to the thread, for `POST /threads/{id}/stream/events`.
         """
         stateless = thread_id is None
-        refuse_unsupported(body, stateless=stateless)
-        limits = self._settings.limits
-        check_input(body.input, limits)
-        check_metadata(body.metadata, limits)
-        if self._identity.is_authenticated:
-            # The graph reads and writes the caller's own store, as the store API does.
-            scoped = store_for(self._store, self._identity)
-            graph = dataclasses.replace(graph, compiled=graph.compiled.copy({"store": scoped}))
-        run_id = uuid.uuid4()
-        thread = thread_id or uuid.uuid4()
+        self._check(body, stateless=stateless)
+        graph = self._for_caller(graph)
+        run_id, thread = uuid.uuid4(), thread_id or uuid.uuid4()
         config = build_config(
             body,
             thread_id=thread,
@@ -114,132 +98,48 @@ class RunService:
             identity=self._identity,
             settings=self._settings.runs,
         )
-        modes = stream_modes(body)
-        kwargs = {
-            "input": body.input,
-            "command": body.command,
-            "config": to_jsonable(body.config or {}),
-            "context": body.context,
-            "stream_mode": modes,
-            "interrupt_before": body.interrupt_before,
-            "interrupt_after": body.interrupt_after,
-            "subgraphs": body.stream_subgraphs,
-            "resumable": body.stream_resumable,
-            "durability": _durability(body),
-            "temporary": stateless and body.on_completion != "keep",
-            "protocol": protocol,
-        }
-        to_cancel: list[uuid.UUID] = []
-        owner = self._identity.user_id
-        graph_metadata = {"graph_id": graph.graph_id, "assistant_id": str(graph.assistant_id)}
-        # The thread's lock first, then what is in flight on it (read after the lock: the
-        # statements run in order, so the second sees what the lock waited for), sent
-        # together; then the writes, sent together.
-        async with self._pool.connection() as conn, conn.transaction():
-            async with conn.pipeline():
-                thread_cur = await conn.execute(
-                    "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (thread,)
-                )
-                # The caller's live runs, counted only up to the cap, and this thread's
-                # in-flight runs: live ones take their turn first, lapsed ones are lost.
-                inflight_cur = await conn.execute(
-                    "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE owner = %(owner)s "
-                    "AND status IN ('pending', 'running') AND NOT coalesce(lease_expires_at < "
-                    "now(), false) LIMIT %(cap)s) AS capped) AS live, "
-                    "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
-                    "now(), false)), '{}') AS inflight, "
-                    "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "
-                    "AS lost FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
-                    "AND status IN ('pending', 'running')",
-                    {"owner": owner, "thread": thread, "cap": limits.max_runs_per_user},
-                )
-            row = await thread_cur.fetchone()
-            found = await inflight_cur.fetchone()
-            assert found is not None
-            if row is not None and row["owner"] != owner:
-                raise NotFoundException(f"Thread {thread} not found")
-            if row is None and not stateless and body.if_not_exists != "create":
-                raise NotFoundException(f"Thread {thread} not found")
-            if found["live"] >= limits.max_runs_per_user:
-                raise too_many(
-                    f"{limits.max_runs_per_user} runs already pending or running for this "
-                    "user (limits.max_runs_per_user); retry when one has finished"
-                )
-            inflight: list[uuid.UUID] = found["inflight"]
-            strategy = body.multitask_strategy
-            if inflight and strategy == "reject":
-                raise Conflict(f"Thread {thread} is already running a run; try again later")
-            async with conn.pipeline():  # the writes, in one round trip
-                if row is None:
-                    await conn.execute(
-                        "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
-                        (thread, owner, jsonb({})),
-                    )
-                # A run whose server died must neither block nor be cancelled by this one.
-                if found["lost"]:
-                    await conn.execute(
-                        "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-                        "WHERE run_id = ANY(%s) AND status IN ('pending', 'running')",
-                        (jsonb(records.LOST), found["lost"]),
-                    )
-                if inflight and strategy in ("interrupt", "rollback"):
-                    await conn.execute(
-                        "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
-                        (strategy, inflight),
-                    )
-                    await records.announce_cancel(conn, inflight, strategy)
-                    to_cancel = inflight
-                await conn.execute(
-                    "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
-                    "metadata = metadata || %s WHERE thread_id = %s",
-                    (graph.graph_id, jsonb(graph_metadata), thread),
-                )
-                run = await self._records.insert(
-                    conn,
-                    run_id=run_id,
-                    thread_id=thread,
-                    assistant_id=graph.assistant_id,
-                    graph_id=graph.graph_id,
-                    metadata=body.metadata or {},
-                    kwargs=kwargs,
-                    multitask_strategy=strategy,
-                    worker=self._executor.worker,
-                    lease_seconds=self._executor.lease_seconds,
-                    # Nothing ahead of it on a thread locked here: it starts as it is
-                    # created, which saves the executor a transaction to claim it.
-                    status="pending" if inflight or body.after_seconds else "running",
-                )
-        for previous in to_cancel:
-            self._executor.cancel(previous, strategy)
-        job = RunJob(
-            run=run,
-            graph=graph,
-            config=config,
-            input=body.input,
-            command=body.command,
-            stream_modes=modes,
-            subgraphs=body.stream_subgraphs,
-            resumable=body.stream_resumable,
-            interrupt_before=body.interrupt_before,
-            interrupt_after=body.interrupt_after,
-            context={**graph.context, **(body.context or {})} or None,
-            durability=_durability(body),
-            after_seconds=body.after_seconds or 0,
-            protocol=protocol,
+        admission = await admit(
+            self._pool,
+            NewRun(
+                run_id=run_id,
+                thread_id=thread,
+                owner=self._identity.user_id,
+                assistant_id=graph.assistant_id,
+                graph_id=graph.graph_id,
+                metadata=body.metadata or {},
+                kwargs=run_kwargs(body, stateless=stateless, protocol=protocol),
+                strategy=body.multitask_strategy,
+                worker=self._executor.worker,
+                lease_seconds=self._executor.lease_seconds,
+                may_create_thread=stateless or body.if_not_exists == "create",
+                delayed=bool(body.after_seconds),
+                max_runs_per_owner=self._settings.limits.max_runs_per_user,
+            ),
         )
+        for previous in admission.cancelled:
+            self._executor.cancel(previous, body.multitask_strategy)
+        job = RunJob.from_record(admission.run, graph, config)
         self._executor.submit(job)
-        if kwargs["temporary"]:
+        if job.temporary:
             self._executor.start(self._delete_when_done(job))
         return job
 
+    def _check(self, body: RunCreate, *, stateless: bool) -> None:
+        refuse_unsupported(body, stateless=stateless)
+        check_input(body.input, self._settings.limits)
+        check_metadata(body.metadata, self._settings.limits)
+
+    def _for_caller(self, graph: RegisteredGraph) -> RegisteredGraph:
+        """The graph reads and writes the caller's own store, as the store API does."""
+        if not self._identity.is_authenticated:
+            return graph
+        scoped = store_for(self._store, self._identity)
+        return dataclasses.replace(graph, compiled=graph.compiled.copy({"store": scoped}))
+
     async def _delete_when_done(self, job: RunJob) -> None:
+        """A stateless run's thread goes once the run is over."""
         await job.done.wait()
-        async with self._pool.connection() as conn:
-            await conn.execute("DELETE FROM threads WHERE thread_id = %s", (job.run.thread_id,))
-            for table in ("checkpoint_writes", "checkpoint_blobs", "checkpoints"):
-                await conn.execute(
-                    f"DELETE FROM {table} WHERE thread_id = %s", (str(job.run.thread_id),)
-                )
+        await self._threads.delete_temporary(job.run.thread_id)
 
     async def wait(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
@@ -325,7 +225,7 @@ class RunService:
             return {"__error__": error}
         try:
             thread = await self._threads.get(run.thread_id)
-        except NotFoundException:
+        except NotFoundError:
             return None
         values: Any = thread.values
         interrupts = [i for items in thread.interrupts.values() for i in items]
@@ -353,7 +253,7 @@ class RunService:
         after: int | None,
         resumable: bool,
         cancel_on_disconnect: bool,
-        modes: builtins.list[str] | None = None,
+        modes: list[str] | None = None,
     ) -> AsyncIterator[bytes]:
         """The run's events after `after` (`None`: from now on) as SSE.
 
@@ -376,7 +276,7 @@ class RunService:
 
     async def _sse_from(
         self,
-        batches: AsyncIterator[builtins.list[RunEvent] | None] | None,
+        batches: AsyncIterator[list[RunEvent] | None] | None,
         run_id: uuid.UUID,
         after: int,
         resumable: bool,
@@ -445,7 +345,7 @@ class RunService:
         last_event_id: str | None,
         *,
         cancel_on_disconnect: bool = False,
-        modes: builtins.list[str] | None = None,
+        modes: list[str] | None = None,
     ) -> AsyncIterator[bytes]:
         """The run's events after `last_event_id`, optionally only some of its stream modes."""
         run = await self._records.get(thread_id, run_id)
@@ -453,28 +353,26 @@ class RunService:
             started = set(run.kwargs.get("stream_mode") or [])
             extra = sorted(set(modes) - started)
             if extra:
-                raise UnprocessableEntity(
-                    f"stream_mode: {extra[0]!r} was not requested when the run started"
+                raise InvalidError(
+                    "stream_mode", f"{extra[0]!r} was not requested when the run started"
                 )
         after = 0
         if last_event_id:
             try:
                 after = int(last_event_id.split("-", 1)[0])
             except ValueError:
-                raise UnprocessableEntity("Last-Event-ID: not an event id of this run") from None
+                raise InvalidError("Last-Event-ID", "not an event id of this run") from None
         resumable = bool(run.kwargs.get("resumable"))
         # A run that keeps no events is joined live, from now on (as LangGraph's server does).
         start = after if resumable else None
         events = self._sse(run_id, start, resumable, cancel_on_disconnect, modes=modes)
         return self._slots.hold(self._identity.user_id, events)
 
-    async def watch_thread(
-        self, thread_id: uuid.UUID, modes: builtins.list[str]
-    ) -> AsyncIterator[bytes]:
+    async def watch_thread(self, thread_id: uuid.UUID, modes: list[str]) -> AsyncIterator[bytes]:
         """Every event of the thread's runs from now on; open until the client leaves."""
         unknown = sorted(set(modes) - {"run_modes", "lifecycle", "state_update"})
         if unknown:
-            raise UnprocessableEntity(f"stream_modes: invalid stream mode {unknown[0]!r}")
+            raise InvalidError("stream_modes", f"invalid stream mode {unknown[0]!r}")
         await self._threads.get(thread_id)
         wanted = set(modes)
         release = self._slots.take(self._identity.user_id)  # a refused watch leaves no feed
@@ -524,7 +422,7 @@ class RunService:
         await self._records.delete(thread_id, run_id)
 
     async def cancel(
-        self, thread_id: uuid.UUID, run_id: uuid.UUID, *, wait: bool, action: str
+        self, thread_id: uuid.UUID, run_id: uuid.UUID, *, wait: bool, action: CancelAction
     ) -> None:
         await self._records.get(thread_id, run_id)
         await self._cancel([run_id], action)
@@ -533,31 +431,26 @@ class RunService:
             if job is not None:
                 await asyncio.shield(job.done.wait())
 
-    async def cancel_many(self, body: RunCancel, action: str) -> None:
+    async def cancel_many(self, body: RunCancel, action: CancelAction) -> None:
         if body.status is not None and (body.thread_id or body.run_ids):
-            raise UnprocessableEntity("status: give either status or thread_id and run_ids")
+            raise InvalidError("status", "give either status or thread_id and run_ids")
         if body.status is None and not (body.thread_id and body.run_ids):
-            raise UnprocessableEntity("run_ids: give thread_id and run_ids, or status")
-        statuses = list(INFLIGHT) if body.status in (None, "all") else [body.status]
-        sql = "SELECT run_id FROM runs WHERE owner = %s AND status = ANY(%s)"
-        params: builtins.list[Any] = [self._identity.user_id, statuses]
+            raise InvalidError("run_ids", "give thread_id and run_ids, or status")
+        statuses: list[str] = list(INFLIGHT) if body.status in (None, "all") else [body.status]
+        thread_id, run_ids = None, None
         if body.run_ids:
             try:
-                ids = [uuid.UUID(r) for r in body.run_ids]
-                params.append(uuid.UUID(str(body.thread_id)))
+                run_ids = [uuid.UUID(r) for r in body.run_ids]
+                thread_id = uuid.UUID(str(body.thread_id))
             except ValueError:
-                raise UnprocessableEntity("run_ids: not UUIDs") from None
-            sql += " AND thread_id = %s AND run_id = ANY(%s)"
-            params.append(ids)
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(sql, params)
-            found = [row["run_id"] for row in await cur.fetchall()]
+                raise InvalidError("run_ids", "not UUIDs") from None
+        found = await self._records.ids_with_status(statuses, thread_id, run_ids)
         await self._cancel(found, action)
 
-    async def _cancel(self, run_ids: builtins.list[uuid.UUID], action: str) -> None:
+    async def _cancel(self, run_ids: list[uuid.UUID], action: CancelAction) -> None:
         cancelled = await self._records.request_cancel(run_ids, action)
         if not cancelled:
-            raise NotFoundException("No matching runs to cancel")
+            raise NotFoundError("run", run_ids, "No matching runs to cancel")
         for run_id in cancelled:
             self._executor.cancel(run_id, action)
 

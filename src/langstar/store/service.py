@@ -5,7 +5,7 @@ from __future__ import annotations
 from langgraph.store.base import BaseStore, Item
 from langgraph.store.base import SearchItem as StoreSearchItem
 
-from langstar.errors import UnprocessableEntity, check_page
+from langstar.errors import InvalidError, check_page
 from langstar.store.schemas import (
     Namespaces,
     SearchItem,
@@ -20,13 +20,13 @@ from langstar.store.schemas import (
 
 def _namespace(labels: list[str] | tuple[str, ...], *, field: str = "namespace") -> tuple[str, ...]:
     if not labels:
-        raise UnprocessableEntity(f"{field}: must not be empty")
+        raise InvalidError(field, "must not be empty")
     for label in labels:
         if not label:
-            raise UnprocessableEntity(f"{field}: labels must not be empty")
+            raise InvalidError(field, "labels must not be empty")
         # Query strings join a namespace with ".", so a dotted label could not be read back.
         if "." in label:
-            raise UnprocessableEntity(f"{field}: label {label!r} must not contain '.'")
+            raise InvalidError(field, f"label {label!r} must not contain '.'")
     return tuple(labels)
 
 
@@ -59,9 +59,9 @@ class StoreService:
 
     async def put(self, body: StorePut) -> None:
         if not body.key:
-            raise UnprocessableEntity("key: must not be empty")
+            raise InvalidError("key", "must not be empty")
         if body.ttl is not None and body.ttl <= 0:
-            raise UnprocessableEntity("ttl: must be a positive number of minutes")
+            raise InvalidError("ttl", "must be a positive number of minutes")
         await self._store.aput(
             _namespace(body.namespace), body.key, body.value, index=body.index, ttl=body.ttl
         )
@@ -86,13 +86,13 @@ class StoreService:
                 refresh_ttl=body.refresh_ttl,
             )
         except ValueError as exc:  # the store's verdict on a filter it cannot apply
-            raise UnprocessableEntity(f"filter: {exc}") from None
+            raise InvalidError("filter", str(exc)) from None
         return SearchItems(items=[_search_item(item) for item in items])
 
     async def list_namespaces(self, body: StoreListNamespaces) -> Namespaces:
         check_page(body.limit, body.offset)
         if body.max_depth is not None and body.max_depth < 1:
-            raise UnprocessableEntity("max_depth: must be at least 1")
+            raise InvalidError("max_depth", "must be at least 1")
         found = await self._store.alist_namespaces(
             prefix=tuple(body.prefix) if body.prefix else None,
             suffix=tuple(body.suffix) if body.suffix else None,

@@ -8,6 +8,7 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
+from langstar.assistants.providers import ThreadGraph
 from langstar.errors import parse_uuid, refuse_if_given
 from langstar.graphs.registry import RegisteredGraph
 from langstar.threads.schemas import (
@@ -87,7 +88,7 @@ class ThreadController(Controller):
         self,
         thread_id: ThreadId,
         threads: FromDishka[ThreadService],
-        graph: FromDishka[RegisteredGraph],
+        graph: FromDishka[ThreadGraph],
         subgraphs: FromQuery[bool] = False,
         select: FromQuery[str | None] = None,
     ) -> ThreadState:
@@ -103,7 +104,7 @@ class ThreadController(Controller):
         thread_id: ThreadId,
         checkpoint_id: FromPath[str],
         threads: FromDishka[ThreadService],
-        graph: FromDishka[RegisteredGraph],
+        graph: FromDishka[ThreadGraph],
         subgraphs: FromQuery[bool] = False,
     ) -> ThreadState:
         checkpoint = CheckpointConfig(checkpoint_id=checkpoint_id)
@@ -116,7 +117,7 @@ class ThreadController(Controller):
         thread_id: ThreadId,
         data: JSONBody[ThreadStateAtCheckpoint],
         threads: FromDishka[ThreadService],
-        graph: FromDishka[RegisteredGraph],
+        graph: FromDishka[ThreadGraph],
     ) -> ThreadState:
         thread = parse_uuid(thread_id, "thread_id")
         return await threads.state(
@@ -145,7 +146,7 @@ class ThreadController(Controller):
         thread_id: ThreadId,
         data: JSONBody[ThreadHistory],
         threads: FromDishka[ThreadService],
-        graph: FromDishka[RegisteredGraph],
+        graph: FromDishka[ThreadGraph],
     ) -> list[ThreadState]:
         return await threads.history(graph.compiled, parse_uuid(thread_id, "thread_id"), data)
 
@@ -154,7 +155,7 @@ class ThreadController(Controller):
         self,
         thread_id: ThreadId,
         threads: FromDishka[ThreadService],
-        graph: FromDishka[RegisteredGraph],
+        graph: FromDishka[ThreadGraph],
         limit: FromQuery[int] = 10,
         before: FromQuery[str | None] = None,
     ) -> list[ThreadState]:

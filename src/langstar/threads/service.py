@@ -8,15 +8,20 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
-from litestar.exceptions import NotFoundException
-from psycopg.types.json import Jsonb
 
+from langstar import lifecycle
+from langstar.db.checkpoints import (
+    copy_thread_checkpoints,
+    delete_thread_checkpoints,
+    keep_latest_checkpoint,
+)
+from langstar.db.jsonb import jsonb
 from langstar.db.pool import Pool
-from langstar.errors import Conflict, UnprocessableEntity, check_page, selected_fields
+from langstar.errors import ConflictError, InvalidError, NotFoundError, check_page, selected_fields
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.limits import check_metadata
-from langstar.serde import dumps, to_jsonable
+from langstar.serde import to_jsonable
 from langstar.settings import LimitSettings
 from langstar.threads.schemas import (
     THREAD_FIELDS,
@@ -35,17 +40,10 @@ from langstar.threads.schemas import (
 )
 
 _COLUMNS = ", ".join(THREAD_FIELDS)
-# LangGraph's checkpoint tables, which langstar's own migrations create and version.
-_CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
 
 
-def jsonb(value: Any) -> Jsonb:
-    # Graph values hold LangChain messages and other objects psycopg cannot encode itself.
-    return Jsonb(value, dumps=dumps)
-
-
-def _not_found(thread_id: uuid.UUID) -> NotFoundException:
-    return NotFoundException(f"Thread {thread_id} not found")
+def _not_found(thread_id: uuid.UUID) -> NotFoundError:
+    return NotFoundError("thread", thread_id)
 
 
 class ThreadService:
@@ -59,9 +57,9 @@ class ThreadService:
     async def create(self, body: ThreadCreate) -> Thread:
         check_metadata(body.metadata, self._limits)
         if body.ttl is not None:
-            raise UnprocessableEntity("ttl: thread expiry is not supported by this server")
+            raise InvalidError("ttl", "thread expiry is not supported by this server")
         if body.supersteps is not None:
-            raise UnprocessableEntity("supersteps: not supported by this server")
+            raise InvalidError("supersteps", "not supported by this server")
         thread_id = body.thread_id or uuid.uuid4()
         async with self._pool.connection() as conn:
             cur = await conn.execute(
@@ -74,7 +72,7 @@ class ThreadService:
             return Thread(**row)
         if body.if_exists == "do_nothing":
             return await self.get(thread_id)
-        raise Conflict(f"Thread {thread_id} already exists")
+        raise ConflictError(f"Thread {thread_id} already exists")
 
     async def get(self, thread_id: uuid.UUID) -> Thread:
         async with self._pool.connection() as conn:
@@ -88,10 +86,12 @@ class ThreadService:
         return Thread(**row)
 
     async def graph_id_of(self, thread_id: uuid.UUID) -> str | None:
-        """The graph that last ran on the thread (None before any run); 404 if not ours."""
+        """The graph that last ran on the thread, else the one its metadata names; 404 if
+        not ours. None for a thread that has not run, as its state is empty."""
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT graph_id FROM threads WHERE thread_id = %s AND owner = %s",
+                "SELECT coalesce(graph_id, metadata->>'graph_id') AS graph_id FROM threads "
+                "WHERE thread_id = %s AND owner = %s",
                 (thread_id, self._owner),
             )
             row = await cur.fetchone()
@@ -99,55 +99,10 @@ class ThreadService:
             raise _not_found(thread_id)
         return row["graph_id"]  # type: ignore[no-any-return]
 
-    async def claim(self, thread_id: uuid.UUID, *, graph_id: str, assistant_id: str) -> None:
-        """Hold an idle thread busy for a state update; 409 while a run has it."""
-        tags = jsonb({"graph_id": graph_id, "assistant_id": assistant_id})
-        async with self._pool.connection() as conn:
-            cur = await conn.execute(
-                "UPDATE threads SET status = 'busy', graph_id = %s, "
-                "metadata = metadata || %s, updated_at = now() "
-                "WHERE thread_id = %s AND owner = %s AND status <> 'busy' RETURNING 1",
-                (graph_id, tags, thread_id, self._owner),
-            )
-            if await cur.fetchone() is not None:
-                return
-            cur = await conn.execute(
-                "SELECT 1 FROM threads WHERE thread_id = %s AND owner = %s",
-                (thread_id, self._owner),
-            )
-            existing = await cur.fetchone()
-        if existing is None:
-            raise _not_found(thread_id)
-        raise Conflict(f"Thread {thread_id} is busy with a run")
-
-    async def release(
-        self,
-        thread_id: uuid.UUID,
-        *,
-        status: str,
-        values: Any,
-        interrupts: dict[str, Any] | None = None,
-        error: dict[str, str] | None = None,
-    ) -> None:
-        async with self._pool.connection() as conn:
-            await conn.execute(
-                "UPDATE threads SET status = %s, values = %s, interrupts = %s, error = %s, "
-                "updated_at = now(), state_updated_at = now() "
-                "WHERE thread_id = %s AND owner = %s",
-                (
-                    status,
-                    jsonb(values),
-                    jsonb(interrupts or {}),
-                    None if error is None else jsonb(error),
-                    thread_id,
-                    self._owner,
-                ),
-            )
-
     async def patch(self, thread_id: uuid.UUID, body: ThreadPatch) -> Thread:
         check_metadata(body.metadata, self._limits)
         if body.ttl is not None:
-            raise UnprocessableEntity("ttl: thread expiry is not supported by this server")
+            raise InvalidError("ttl", "thread expiry is not supported by this server")
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"UPDATE threads SET metadata = metadata || %s, updated_at = now() "
@@ -168,15 +123,17 @@ class ThreadService:
                 (thread_id, self._owner),
             )
             if await cur.fetchone() is None:
-                cur = await conn.execute(
-                    "SELECT 1 FROM threads WHERE thread_id = %s AND owner = %s",
-                    (thread_id, self._owner),
-                )
-                if await cur.fetchone() is None:
-                    raise _not_found(thread_id)
-                raise Conflict(f"Thread {thread_id} is busy with a run")
-            for table in _CHECKPOINT_TABLES:
-                await conn.execute(f"DELETE FROM {table} WHERE thread_id = %s", (str(thread_id),))
+                await self.get(thread_id)  # 404 when it is not ours
+                raise ConflictError(f"Thread {thread_id} is busy with a run")
+            await delete_thread_checkpoints(conn, thread_id)
+
+    async def delete_temporary(self, thread_id: uuid.UUID) -> None:
+        """A stateless run's thread, once its run is over, whatever state it was left in."""
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute(
+                "DELETE FROM threads WHERE thread_id = %s AND owner = %s", (thread_id, self._owner)
+            )
+            await delete_thread_checkpoints(conn, thread_id)
 
     async def prune(self, body: ThreadPrune) -> int:
         """Delete threads, or keep only each thread's latest checkpoint."""
@@ -187,7 +144,7 @@ class ThreadService:
                     await self.delete(thread_id)
                 else:
                     await self._keep_latest(thread_id)
-            except (NotFoundException, Conflict):
+            except (NotFoundError, ConflictError):
                 continue
             pruned += 1
         return pruned
@@ -195,26 +152,7 @@ class ThreadService:
     async def _keep_latest(self, thread_id: uuid.UUID) -> None:
         await self.get(thread_id)
         async with self._pool.connection() as conn, conn.transaction():
-            # The newest checkpoint of each namespace stays; its blobs are what it points to.
-            await conn.execute(
-                "DELETE FROM checkpoints c WHERE thread_id = %(t)s AND checkpoint_id <> "
-                "(SELECT max(checkpoint_id) FROM checkpoints l WHERE l.thread_id = %(t)s "
-                "AND l.checkpoint_ns = c.checkpoint_ns)",
-                {"t": str(thread_id)},
-            )
-            await conn.execute(
-                "DELETE FROM checkpoint_writes w WHERE thread_id = %(t)s AND NOT EXISTS "
-                "(SELECT 1 FROM checkpoints c WHERE c.thread_id = w.thread_id "
-                "AND c.checkpoint_ns = w.checkpoint_ns AND c.checkpoint_id = w.checkpoint_id)",
-                {"t": str(thread_id)},
-            )
-            await conn.execute(
-                "DELETE FROM checkpoint_blobs b WHERE thread_id = %(t)s AND NOT EXISTS "
-                "(SELECT 1 FROM checkpoints c WHERE c.thread_id = b.thread_id "
-                "AND c.checkpoint_ns = b.checkpoint_ns "
-                "AND c.checkpoint -> 'channel_versions' ->> b.channel = b.version)",
-                {"t": str(thread_id)},
-            )
+            await keep_latest_checkpoint(conn, thread_id)
 
     def _filters(self, body: ThreadCount) -> tuple[str, list[Any]]:
         clauses: list[str] = ["owner = %s"]
@@ -233,7 +171,7 @@ class ThreadService:
     async def search(self, body: ThreadSearch) -> list[dict[str, Any]]:
         check_page(body.limit, body.offset)
         if body.extract:
-            raise UnprocessableEntity("extract: not supported by this server")
+            raise InvalidError("extract", "not supported by this server")
         columns = selected_fields(body.select, THREAD_FIELDS)
         where, params = self._filters(body)
         if body.ids is not None:
@@ -259,55 +197,34 @@ class ThreadService:
         """A new thread with the same metadata, values and every checkpoint."""
         new_id = uuid.uuid4()
         async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                f"INSERT INTO threads (thread_id, owner, graph_id, status, metadata, config, "
-                f"values, interrupts, error, state_updated_at) "
-                f"SELECT %s, owner, graph_id, CASE status WHEN 'busy' THEN 'idle' ELSE status END, "
-                f"metadata, config, values, interrupts, error, state_updated_at "
-                f"FROM threads WHERE thread_id = %s AND owner = %s RETURNING {_COLUMNS}",
-                (new_id, thread_id, self._owner),
-            )
-            row = await cur.fetchone()
+            row = await lifecycle.copy_thread(conn, thread_id, new_id, self._owner, _COLUMNS)
             if row is None:
                 raise _not_found(thread_id)
-            await conn.execute(
-                "INSERT INTO checkpoints (thread_id, checkpoint_ns, checkpoint_id, "
-                "parent_checkpoint_id, type, checkpoint, metadata) "
-                "SELECT %s, checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, "
-                "checkpoint, metadata FROM checkpoints WHERE thread_id = %s",
-                (str(new_id), str(thread_id)),
-            )
-            await conn.execute(
-                "INSERT INTO checkpoint_blobs (thread_id, checkpoint_ns, channel, version, "
-                "type, blob) SELECT %s, checkpoint_ns, channel, version, type, blob "
-                "FROM checkpoint_blobs WHERE thread_id = %s",
-                (str(new_id), str(thread_id)),
-            )
-            await conn.execute(
-                "INSERT INTO checkpoint_writes (thread_id, checkpoint_ns, checkpoint_id, "
-                "task_id, task_path, idx, channel, type, blob) "
-                "SELECT %s, checkpoint_ns, checkpoint_id, task_id, task_path, idx, channel, "
-                "type, blob FROM checkpoint_writes WHERE thread_id = %s",
-                (str(new_id), str(thread_id)),
-            )
+            await copy_thread_checkpoints(conn, thread_id, new_id)
         return Thread(**row)
 
     async def state(
         self,
-        graph: Pregel[Any, Any, Any, Any],
+        graph: Pregel[Any, Any, Any, Any] | None,
         thread_id: uuid.UUID,
         checkpoint: CheckpointConfig | None = None,
         *,
         subgraphs: bool = False,
     ) -> ThreadState:
+        """The state at a checkpoint (the latest without one); empty before any run."""
         config = checkpoint_config(thread_id, checkpoint)
+        if graph is None:
+            return state_of(EMPTY_STATE, str(thread_id))
         snapshot = await graph.aget_state(config, subgraphs=subgraphs)
         return state_of(snapshot, str(thread_id))
 
     async def history(
-        self, graph: Pregel[Any, Any, Any, Any], thread_id: uuid.UUID, body: ThreadHistory
+        self, graph: Pregel[Any, Any, Any, Any] | None, thread_id: uuid.UUID, body: ThreadHistory
     ) -> list[ThreadState]:
+        """Past states, newest first; none before any run."""
         check_page(body.limit)
+        if graph is None:
+            return []
         before = body.before
         if isinstance(before, str):
             before = CheckpointConfig(checkpoint_id=before)
@@ -329,8 +246,10 @@ class ThreadService:
         if body.checkpoint_id is not None:
             checkpoint = CheckpointConfig(checkpoint_id=body.checkpoint_id)
         config = checkpoint_config(thread_id, checkpoint)
-        await self.claim(
+        await lifecycle.hold_thread(
+            self._pool,
             thread_id,
+            self._owner,
             graph_id=graph.graph_id,
             assistant_id=str(graph.assistant_id),
         )
@@ -339,14 +258,16 @@ class ThreadService:
                 config, body.values, as_node=body.as_node
             )
         except Exception as exc:
-            raise UnprocessableEntity(f"values: {type(exc).__name__}: {exc}") from None
+            raise InvalidError("values", f"{type(exc).__name__}: {exc}") from None
         finally:
             latest = await graph.compiled.aget_state(checkpoint_config(thread_id, None))
             interrupts = {
                 t.id: to_jsonable(list(t.interrupts)) for t in latest.tasks if t.interrupts
             }
-            await self.release(
+            await lifecycle.release_thread(
+                self._pool,
                 thread_id,
+                self._owner,
                 status="interrupted" if interrupts else "idle",
                 values=to_jsonable(latest.values),
                 interrupts=interrupts,
@@ -354,12 +275,25 @@ class ThreadService:
         return dict(new_config.get("configurable", {}))
 
 
+# A thread that has not run has no graph to read its state with, and nothing to read.
+EMPTY_STATE = StateSnapshot(
+    values={},
+    next=(),
+    config={},
+    metadata=None,
+    created_at=None,
+    parent_config=None,
+    tasks=(),
+    interrupts=(),
+)
+
+
 def checkpoint_config(thread_id: uuid.UUID, checkpoint: CheckpointConfig | None) -> RunnableConfig:
     """The config that addresses a thread's checkpoint; the latest one without an id."""
     configurable: dict[str, Any] = {"thread_id": str(thread_id)}
     if checkpoint is not None:
         if checkpoint.thread_id not in (None, str(thread_id)):
-            raise UnprocessableEntity("checkpoint.thread_id: belongs to another thread")
+            raise InvalidError("checkpoint.thread_id", "belongs to another thread")
         configurable["checkpoint_ns"] = checkpoint.checkpoint_ns
         if checkpoint.checkpoint_id:
             configurable["checkpoint_id"] = checkpoint.checkpoint_id

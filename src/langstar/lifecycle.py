@@ -1,0 +1,496 @@
+"""Runs and threads: every status they take, and every statement that changes one.
+
+A run is admitted `pending`, or `running` when nothing is ahead of it on its thread; a
+pending run is claimed `running` when its turn comes. It ends `success`, `error`,
+`timeout` or `interrupted`, or is deleted when it is rolled back. A run whose server
+died is failed `error` (`RunLost`) by any server once its lease lapses.
+
+A thread is `busy` exactly while a run is in flight on it (or a state update holds it);
+otherwise it shows how its last run ended: `idle`, `interrupted` (waiting for input) or
+`error`. One run per thread runs at a time: the partial unique index on running runs
+enforces it, even across server processes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
+from psycopg.rows import DictRow
+
+from langstar.db.checkpoints import delete_run_checkpoints
+from langstar.db.jsonb import jsonb, jsonb_encoded
+from langstar.db.pool import Pool
+from langstar.errors import ConflictError, NotFoundError, TooManyError
+
+RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
+ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
+CancelAction = Literal["interrupt", "rollback"]
+
+# Every move a status may make; the statements below move only from a status listed here.
+RUN_MOVES: dict[RunStatus, frozenset[RunStatus]] = {
+    "pending": frozenset({"running", "error", "interrupted"}),
+    "running": frozenset({"success", "error", "timeout", "interrupted"}),
+    "success": frozenset(),
+    "error": frozenset(),
+    "timeout": frozenset(),
+    "interrupted": frozenset(),
+}
+THREAD_MOVES: dict[ThreadStatus, frozenset[ThreadStatus]] = {
+    "idle": frozenset({"busy"}),
+    "busy": frozenset({"idle", "interrupted", "error"}),
+    "interrupted": frozenset({"busy"}),
+    "error": frozenset({"busy"}),
+}
+
+INFLIGHT: tuple[RunStatus, ...] = ("pending", "running")
+
+
+def sql_list(values: tuple[str, ...] | frozenset[str]) -> str:
+    """A status list written into SQL, so the partial indexes on it apply to the query."""
+    return "(" + ", ".join(f"'{value}'" for value in sorted(values)) + ")"
+
+
+def _from(target: RunStatus) -> str:
+    return sql_list(frozenset(s for s, moves in RUN_MOVES.items() if target in moves))
+
+
+INFLIGHT_SQL = sql_list(INFLIGHT)
+# A thread's status once a run on it ended or went: still busy while another is in flight.
+THREAD_STATUS_AFTER_RUN = (
+    "CASE WHEN EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = threads.thread_id "
+    f"AND r.status IN {INFLIGHT_SQL}) THEN 'busy' ELSE {{otherwise}} END"
+)
+
+CANCEL_CHANNEL = "langstar_cancel"
+LOST = {
+    "error": "RunLost",
+    "message": "the server process running it stopped before it finished",
+}
+RUN_COLUMNS = (
+    "run_id, thread_id, assistant_id, status, metadata, multitask_strategy, kwargs, "
+    "created_at, updated_at"
+)
+
+
+class Run(msgspec.Struct, kw_only=True):
+    """A run's record, as clients see it."""
+
+    run_id: uuid.UUID
+    thread_id: uuid.UUID
+    assistant_id: uuid.UUID
+    status: RunStatus
+    metadata: dict[str, Any]
+    multitask_strategy: str
+    kwargs: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+
+# Admission
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """What admission records of a run, and the limits it is admitted under."""
+
+    run_id: uuid.UUID
+    thread_id: uuid.UUID
+    owner: str
+    assistant_id: uuid.UUID
+    graph_id: str
+    metadata: dict[str, Any]
+    kwargs: dict[str, Any]
+    strategy: str
+    worker: str
+    lease_seconds: float
+    may_create_thread: bool
+    delayed: bool
+    max_runs_per_owner: int
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The admitted run, and the runs on its thread it cancels (its multitask strategy)."""
+
+    run: Run
+    cancelled: list[uuid.UUID]
+
+
+async def admit(pool: Pool, new: NewRun) -> Admission:
+    """Record a run on its thread, creating the thread if allowed: one transaction.
+
+    The thread's lock is taken first, then what is in flight on it is read (after the
+    lock: the statements run in order, so the read sees what the lock waited for).
+    """
+    async with pool.connection() as conn, conn.transaction():
+        owner, found = await _lock_and_look(conn, new)
+        inflight: list[uuid.UUID] = found["inflight"]
+        _check_admission(new, owner, found["live"], inflight)
+        cancelled = inflight if new.strategy in ("interrupt", "rollback") else []
+        async with conn.pipeline():  # the writes, in one round trip
+            if owner is None:
+                await conn.execute(
+                    "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
+                    (new.thread_id, new.owner, jsonb({})),
+                )
+            # A run whose server died must neither block nor be cancelled by this one.
+            if found["lost"]:
+                await _fail(conn, found["lost"], LOST)
+            if cancelled:
+                await conn.execute(
+                    "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
+                    (new.strategy, cancelled),
+                )
+                await announce_cancel(conn, cancelled, new.strategy)
+            await _mark_busy(conn, new)
+            # Nothing ahead of it on a thread locked here: it starts as it is created,
+            # which saves the executor a transaction to claim it.
+            status: RunStatus = "pending" if inflight or new.delayed else "running"
+            run = await _insert_run(conn, new, status)
+    return Admission(run, cancelled)
+
+
+async def _lock_and_look(
+    conn: AsyncConnection[DictRow], new: NewRun
+) -> tuple[str | None, dict[str, Any]]:
+    """The thread's owner (None if there is no thread), locked, and its in-flight runs."""
+    async with conn.pipeline():
+        thread_cur = await conn.execute(
+            "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (new.thread_id,)
+        )
+        # The owner's live runs, counted only up to the cap, and this thread's in-flight
+        # runs: live ones take their turn first, lapsed ones are lost.
+        inflight_cur = await conn.execute(
+            "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE owner = %(owner)s "
+            f"AND status IN {INFLIGHT_SQL} AND NOT coalesce(lease_expires_at < now(), false) "
+            "LIMIT %(cap)s) AS capped) AS live, "
+            "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
+            "now(), false)), '{}') AS inflight, "
+            "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "
+            "AS lost FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
+            f"AND status IN {INFLIGHT_SQL}",
+            {"owner": new.owner, "thread": new.thread_id, "cap": new.max_runs_per_owner},
+        )
+    row = await thread_cur.fetchone()
+    found = await inflight_cur.fetchone()
+    assert found is not None
+    return (None if row is None else str(row["owner"])), found
+
+
+def _check_admission(new: NewRun, owner: str | None, live: int, inflight: list[uuid.UUID]) -> None:
+    if (owner is not None and owner != new.owner) or (owner is None and not new.may_create_thread):
+        raise NotFoundError("thread", new.thread_id)
+    if live >= new.max_runs_per_owner:
+        raise TooManyError(
+            f"{new.max_runs_per_owner} runs already pending or running for this "
+            "user (limits.max_runs_per_user); retry when one has finished"
+        )
+    if inflight and new.strategy == "reject":
+        raise ConflictError(f"Thread {new.thread_id} is already running a run; try again later")
+
+
+async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
+    tags = {"graph_id": new.graph_id, "assistant_id": str(new.assistant_id)}
+    await conn.execute(
+        "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
+        "metadata = metadata || %s WHERE thread_id = %s",
+        (new.graph_id, jsonb(tags), new.thread_id),
+    )
+
+
+async def _insert_run(conn: AsyncConnection[DictRow], new: NewRun, status: RunStatus) -> Run:
+    cur = await conn.execute(
+        "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, metadata, "
+        "kwargs, multitask_strategy, worker, lease_expires_at, status) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s) "
+        f"RETURNING {RUN_COLUMNS}",
+        (
+            new.run_id,
+            new.thread_id,
+            new.assistant_id,
+            new.graph_id,
+            new.owner,
+            jsonb(new.metadata),
+            jsonb(new.kwargs),
+            new.strategy,
+            new.worker,
+            new.lease_seconds,
+            status,
+        ),
+    )
+    row = await cur.fetchone()
+    assert row is not None
+    return Run(**row)
+
+
+# A run's turn, and its end
+
+Claim = Literal["claimed", "waiting", "busy", "gone", "cancelled"]
+
+
+async def claim(pool: Pool, run: Run) -> Claim:
+    """Start a pending run if it is its thread's turn: `claimed`, else why not.
+
+    The ordering clause keeps queued runs first-in first-out; the unique index on
+    running runs refuses a second one (`busy`).
+    """
+    async with pool.connection() as conn:
+        try:
+            cur = await conn.execute(
+                "UPDATE runs SET status = 'running', updated_at = now() "
+                f"WHERE run_id = %(run)s AND status IN {_from('running')} "
+                "AND cancel_action IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = %(thread)s "
+                "AND o.status = 'pending' AND o.run_id <> %(run)s "
+                "AND (o.created_at, o.run_id) < (%(created)s, %(run)s)) "
+                "RETURNING 1",
+                {"run": run.run_id, "thread": run.thread_id, "created": run.created_at},
+            )
+            if await cur.fetchone() is not None:
+                return "claimed"
+        except UniqueViolation:
+            return "busy"
+        cur = await conn.execute(
+            "SELECT status, cancel_action FROM runs WHERE run_id = %s", (run.run_id,)
+        )
+        row = await cur.fetchone()
+    if row is None:
+        return "gone"
+    if row["cancel_action"] is not None:
+        return "cancelled"
+    return "waiting" if row["status"] == "pending" else "gone"
+
+
+async def finish(
+    pool: Pool,
+    run: Run,
+    *,
+    status: RunStatus,
+    thread_status: ThreadStatus,
+    values: bytes | None,
+    interrupts: dict[str, Any],
+    error: dict[str, str] | None,
+) -> None:
+    """Record how the run ended and what the thread now holds: one transaction, one trip.
+
+    `values` is the thread's new values as JSON; `None` keeps the old ones. A run already
+    failed as lost keeps that verdict: its thread may have moved on.
+    """
+    thread_sql = THREAD_STATUS_AFTER_RUN.format(otherwise="%(status)s")
+    async with pool.connection() as conn, conn.transaction(), conn.pipeline():
+        await lock_thread(conn, run.thread_id)
+        await conn.execute(
+            "UPDATE runs SET status = %s, error = %s, updated_at = now() "
+            f"WHERE run_id = %s AND status IN {_from(status)}",
+            (status, None if error is None else jsonb(error), run.run_id),
+        )
+        await conn.execute(
+            f"UPDATE threads SET status = {thread_sql}, values = coalesce(%(values)s, values), "
+            "interrupts = %(interrupts)s, error = %(error)s, "
+            "updated_at = now(), state_updated_at = now() WHERE thread_id = %(thread)s",
+            {
+                "thread": run.thread_id,
+                "status": thread_status,
+                "values": None if values is None else jsonb_encoded(values),
+                "interrupts": jsonb(interrupts),
+                "error": None if error is None else jsonb(error),
+            },
+        )
+
+
+async def discard(pool: Pool, run: Run) -> None:
+    """Roll a run back: its row and every checkpoint it wrote go away."""
+    idle = THREAD_STATUS_AFTER_RUN.format(otherwise="'idle'")
+    async with pool.connection() as conn, conn.transaction():
+        await lock_thread(conn, run.thread_id)
+        await delete_run_checkpoints(conn, run.thread_id, run.run_id)
+        await conn.execute("DELETE FROM runs WHERE run_id = %s", (run.run_id,))
+        await conn.execute(
+            f"UPDATE threads SET status = {idle}, updated_at = now() WHERE thread_id = %s",
+            (run.thread_id,),
+        )
+
+
+async def lock_thread(conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
+    """Take the thread's row lock first, as admission does, so the two never deadlock."""
+    await conn.execute("SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE", (thread_id,))
+
+
+async def _fail(
+    conn: AsyncConnection[DictRow], run_ids: list[uuid.UUID], error: dict[str, str]
+) -> None:
+    await conn.execute(
+        "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+        f"WHERE run_id = ANY(%s) AND status IN {_from('error')}",
+        (jsonb(error), run_ids),
+    )
+
+
+# Leases: who holds a run, and what happens when that server dies
+
+
+async def renew(
+    conn: AsyncConnection[DictRow], worker: str, run_ids: list[uuid.UUID], lease_seconds: float
+) -> None:
+    """Extend this process's hold on the runs it executes."""
+    if run_ids:
+        await conn.execute(
+            "UPDATE runs SET lease_expires_at = now() + make_interval(secs => %s) "
+            f"WHERE run_id = ANY(%s) AND worker = %s AND status IN {INFLIGHT_SQL}",
+            (lease_seconds, run_ids, worker),
+        )
+
+
+async def reap(
+    conn: AsyncConnection[DictRow],
+    thread_id: uuid.UUID | None = None,
+    *,
+    alive: list[uuid.UUID],
+) -> int:
+    """Fail the in-flight runs whose process died (their lease lapsed), freeing their threads.
+
+    `alive` names runs the caller itself is executing: their lease may have lapsed while
+    the database was out of reach, but they are not lost, and never failed here.
+    Returns how many threads had lost runs.
+    """
+    failed = THREAD_STATUS_AFTER_RUN.format(otherwise="'error'")
+    lapsed = f"status IN {INFLIGHT_SQL} AND lease_expires_at < now() AND run_id <> ALL(%s)"
+    params: list[Any] = [alive]
+    if thread_id is not None:
+        lapsed += " AND thread_id = %s"
+        params.append(thread_id)
+    async with conn.transaction():
+        # Threads first, in a fixed order, as admission locks them: no deadlock.
+        await conn.execute(
+            f"SELECT 1 FROM threads WHERE thread_id IN (SELECT thread_id FROM runs "
+            f"WHERE {lapsed}) ORDER BY thread_id FOR UPDATE",
+            params,
+        )
+        cur = await conn.execute(
+            "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
+            f"WHERE {lapsed} RETURNING thread_id",
+            [jsonb(LOST), *params],
+        )
+        threads = list({row["thread_id"] for row in await cur.fetchall()})
+        if threads:
+            await conn.execute(
+                f"UPDATE threads SET status = {failed}, error = %s, updated_at = now() "
+                "WHERE thread_id = ANY(%s)",
+                (jsonb(LOST), threads),
+            )
+        return len(threads)
+
+
+# Cancels
+
+
+async def request_cancel(
+    pool: Pool, run_ids: list[uuid.UUID], owner: str, action: CancelAction
+) -> list[uuid.UUID]:
+    """Flag the owner's in-flight runs for cancellation; returns those that were in flight."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "UPDATE runs SET cancel_action = %s, updated_at = now() "
+            f"WHERE run_id = ANY(%s) AND owner = %s AND status IN {INFLIGHT_SQL} "
+            "RETURNING run_id",
+            (action, run_ids, owner),
+        )
+        flagged = [row["run_id"] for row in await cur.fetchall()]
+        await announce_cancel(conn, flagged, action)
+    return flagged
+
+
+async def announce_cancel(
+    conn: AsyncConnection[DictRow], run_ids: list[uuid.UUID], action: str
+) -> None:
+    """Tell every server process, on commit, that these runs are to stop.
+
+    The flag in `runs.cancel_action` is the durable record; the notification only makes
+    the process that runs them act at once.
+    """
+    for run_id in run_ids:
+        await conn.execute("SELECT pg_notify(%s, %s)", (CANCEL_CHANNEL, f"{run_id}:{action}"))
+
+
+async def flagged_cancels(
+    conn: AsyncConnection[DictRow], run_ids: list[uuid.UUID]
+) -> list[tuple[uuid.UUID, str]]:
+    """Which of these runs are flagged for cancellation, and how."""
+    cur = await conn.execute(
+        "SELECT run_id, cancel_action FROM runs WHERE run_id = ANY(%s) "
+        "AND cancel_action IS NOT NULL",
+        (run_ids,),
+    )
+    return [(row["run_id"], row["cancel_action"]) for row in await cur.fetchall()]
+
+
+# A thread held by a state update, and a thread's copy
+
+
+async def hold_thread(
+    pool: Pool, thread_id: uuid.UUID, owner: str, *, graph_id: str, assistant_id: str
+) -> None:
+    """Hold an idle thread busy for a state update; 409 while a run has it."""
+    tags = jsonb({"graph_id": graph_id, "assistant_id": assistant_id})
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "UPDATE threads SET status = 'busy', graph_id = %s, "
+            "metadata = metadata || %s, updated_at = now() "
+            "WHERE thread_id = %s AND owner = %s AND status <> 'busy' RETURNING 1",
+            (graph_id, tags, thread_id, owner),
+        )
+        if await cur.fetchone() is not None:
+            return
+        cur = await conn.execute(
+            "SELECT 1 FROM threads WHERE thread_id = %s AND owner = %s", (thread_id, owner)
+        )
+        existing = await cur.fetchone()
+    if existing is None:
+        raise NotFoundError("thread", thread_id)
+    raise ConflictError(f"Thread {thread_id} is busy with a run")
+
+
+async def release_thread(
+    pool: Pool,
+    thread_id: uuid.UUID,
+    owner: str,
+    *,
+    status: ThreadStatus,
+    values: Any,
+    interrupts: dict[str, Any],
+) -> None:
+    """End a state update's hold: the thread shows its new state, busy if a run came in."""
+    thread_sql = THREAD_STATUS_AFTER_RUN.format(otherwise="%s")
+    async with pool.connection() as conn:
+        await conn.execute(
+            f"UPDATE threads SET status = {thread_sql}, values = %s, interrupts = %s, "
+            "error = NULL, updated_at = now(), state_updated_at = now() "
+            "WHERE thread_id = %s AND owner = %s",
+            (status, jsonb(values), jsonb(interrupts), thread_id, owner),
+        )
+
+
+async def copy_thread(
+    conn: AsyncConnection[DictRow],
+    source: uuid.UUID,
+    target: uuid.UUID,
+    owner: str,
+    columns: str,
+) -> DictRow | None:
+    """A copy of the owner's thread row under a new id, returning `columns`; None if the
+    thread is not theirs. A copy has no run in flight, so a busy thread's copy is idle."""
+    cur = await conn.execute(
+        "INSERT INTO threads (thread_id, owner, graph_id, status, metadata, config, "
+        "values, interrupts, error, state_updated_at) "
+        "SELECT %s, owner, graph_id, CASE status WHEN 'busy' THEN 'idle' ELSE status END, "
+        "metadata, config, values, interrupts, error, state_updated_at "
+        f"FROM threads WHERE thread_id = %s AND owner = %s RETURNING {columns}",
+        (target, source, owner),
+    )
+    return await cur.fetchone()

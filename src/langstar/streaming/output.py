@@ -1,0 +1,118 @@
+"""A run's graph output, turned into the events its readers asked for.
+
+A run started over HTTP publishes SSE events in the stream modes it was started with
+(`messages-tuple` as `messages`, the SDK's `messages` mode as whole messages growing
+chunk by chunk); a run started by the thread-centric protocol emits protocol events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from langchain_core.messages import AIMessageChunk, BaseMessageChunk
+
+from langstar.streaming.translate import GRAPH_MODES, ProtocolEvent, Translator
+
+Publish = Callable[[str, Any], Awaitable[None]]
+Emit = Callable[[list[ProtocolEvent]], Awaitable[None]]
+
+
+class RunOutput:
+    """Feeds a run's graph stream items to its publisher (SSE) or emitter (protocol)."""
+
+    def __init__(
+        self,
+        modes: list[str],
+        *,
+        subgraphs: bool,
+        translator: Translator | None,
+        publish: Publish,
+        emit: Emit,
+    ) -> None:
+        self._wanted = set(modes)
+        self._subgraphs = subgraphs
+        self._translator = translator
+        self._publish = publish
+        self._emit = emit
+        self._messages = MessageAccumulator()
+        self.last_values: Any = None  # the root graph's last `values` chunk
+
+    @property
+    def with_events(self) -> bool:
+        """Whether LangChain's callback events are wanted (`events` mode)."""
+        return "events" in self._wanted
+
+    def graph_modes(self) -> list[str]:
+        """The stream modes to ask the graph for."""
+        if self._translator is not None:
+            return sorted(GRAPH_MODES)
+        asked = {"messages" if m.startswith("messages") else m for m in self._wanted}
+        return sorted({"values"} | asked - {"events"})
+
+    async def started(self) -> None:
+        if self._translator is not None:
+            await self._emit(self._translator.started())
+
+    async def finished(self, status: str, error: str | None = None) -> None:
+        """The protocol's last lifecycle event: `completed`, `failed` or `interrupted`."""
+        if self._translator is not None:
+            await self._emit(self._translator.finished(status, error))
+
+    async def feed(self, item: tuple[Any, ...]) -> None:
+        """One item of the graph's stream: `(namespace, mode, chunk)` or `("events", e)`."""
+        if len(item) == 2:
+            await self._publish("events", item[1])
+            return
+        namespace, mode, chunk = cast(tuple[tuple[str, ...], str, Any], item)
+        if mode == "values" and not namespace:
+            self.last_values = chunk
+        if self._translator is not None:
+            await self._emit(self._translator.feed(namespace, mode, chunk))
+            return
+        if namespace and not self._subgraphs:
+            return
+        suffix = "|" + "|".join(namespace) if namespace else ""
+        if mode == "messages":
+            await self._feed_message(chunk, suffix)
+        elif mode in self._wanted:
+            await self._publish(mode + suffix, chunk)
+
+    async def _feed_message(self, chunk: Any, suffix: str) -> None:
+        message, metadata = chunk
+        if "messages-tuple" in self._wanted:
+            await self._publish("messages" + suffix, [message, metadata])
+        if "messages" in self._wanted:
+            for event, data in self._messages.feed(message, metadata):
+                await self._publish(event + suffix, data)
+
+    async def complete(self) -> None:
+        """The graph's stream ended: the messages still growing are complete."""
+        for event, data in self._messages.complete():
+            await self._publish(event, data)
+
+
+class MessageAccumulator:
+    """The SDK's `messages` mode: whole messages so far, growing chunk by chunk."""
+
+    def __init__(self) -> None:
+        self._seen: dict[str, BaseMessageChunk] = {}
+        self._open: list[str] = []
+
+    def feed(self, message: Any, metadata: dict[str, Any]) -> list[tuple[str, Any]]:
+        events: list[tuple[str, Any]] = []
+        key = str(getattr(message, "id", None) or id(message))
+        if key not in self._seen:
+            events.extend(self.complete())
+            events.append(("messages/metadata", {key: {"metadata": metadata}}))
+            self._seen[key] = message
+            self._open.append(key)
+        elif isinstance(message, AIMessageChunk):
+            self._seen[key] = self._seen[key] + message
+        events.append(("messages/partial", [self._seen[key]]))
+        return events
+
+    def complete(self) -> list[tuple[str, Any]]:
+        done = [("messages/complete", [self._seen[key]]) for key in self._open]
+        self._open.clear()
+        return done
