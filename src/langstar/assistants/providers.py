@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from dishka import Provider, Scope, provide
-from langgraph.pregel import Pregel
 from litestar import Request
 
 from langstar.assistants.service import AssistantService, sync_default_assistants
 from langstar.db.pool import Pool
 from langstar.errors import InvalidError, NotFoundError, parse_uuid
-from langstar.graphs.registry import GraphRegistry, RegisteredGraph
+from langstar.graphs.registry import GraphRegistry, RegisteredGraph, ThreadGraph
 from langstar.identity import Identity
 from langstar.settings import Settings
 from langstar.threads.service import ThreadService
@@ -24,17 +23,6 @@ class DefaultAssistants:
     """The default assistant id of every served graph, present in the database."""
 
     ids: tuple[uuid.UUID, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class ThreadGraph:
-    """The graph a thread's state is read with; None for a thread that has not run yet."""
-
-    graph: RegisteredGraph | None
-
-    @property
-    def compiled(self) -> Pregel[Any, Any, Any, Any] | None:
-        return None if self.graph is None else self.graph.compiled
 
 
 class AssistantsProvider(Provider):

@@ -43,6 +43,17 @@ class RegisteredGraph:
     context: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadGraph:
+    """The graph a thread's state is read with; None for a thread that has not run yet."""
+
+    graph: RegisteredGraph | None
+
+    @property
+    def compiled(self) -> Pregel[Any, Any, Any, Any] | None:
+        return None if self.graph is None else self.graph.compiled
+
+
 @dataclass(slots=True)
 class GraphRegistry:
     """Compiled graphs by graph id, each already bound to the server's checkpointer and store.

@@ -8,9 +8,8 @@ from dishka.integrations.litestar import FromDishka
 from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, FromQuery, JSONBody
 
-from langstar.assistants.providers import ThreadGraph
 from langstar.errors import parse_uuid, refuse_if_given
-from langstar.graphs.registry import RegisteredGraph
+from langstar.graphs.registry import RegisteredGraph, ThreadGraph
 from langstar.threads.schemas import (
     CheckpointConfig,
     Thread,

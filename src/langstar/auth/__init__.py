@@ -1,0 +1,1 @@
+"""Who is calling: authenticators, the middleware that runs them, and API keys."""
