@@ -305,62 +305,91 @@ def chart(results: dict[str, Any], path: Path) -> None:
 
 def table(results: dict[str, Any]) -> str:
     lines: list[str] = []
-    if "wait" in results:
-        lines += ["| connections | peer | req/s | p50 ms | p99 ms | server CPU ms/request "
-                  "| langstar / peer (req/s) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-        for c in results["connections"]:
-            ours = results["wait"]["langstar"][str(c)]["rps"]
-            for peer in PEERS:
-                row = results["wait"][peer][str(c)]
-                ratio = "" if peer == "langstar" else f"{ours / max(row['rps'], 1e-9):.2f}x"
-                cpu = row.get("server_cpu_ms_per_request")
-                cpu_text = "" if cpu is None else f"{cpu:.1f}"
-                lines.append(f"| {c} | {peer} | {row['rps']:.0f} | {row['p50_ms']:.0f} | "
-                             f"{row['p99_ms']:.0f} | {cpu_text} | {ratio} |")  # fmt: skip
-        ceil = results["ceiling"]
-        lines.append(
-            f"\nIn-process ceiling at {results['ceiling_connections']} tasks: stock saver "
-            f"{ceil['stock']:.0f} runs/s, pooled saver {ceil['pooled']:.0f} runs/s; langstar at "
-            f"16 connections is {results['targets']['of_ceiling']:.0%} of the pooled ceiling."
-        )
-    if "turns" in results:
-        lines.append(f"\nMulti-turn ({TALKS} conversations of {TURNS} turns), p50 latency:")
-        for peer, talk in results["turns"].items():
-            lines.append(
-                f"- {peer}: turn 1 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} "
-                f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms ({talk['last_over_first']:.2f}x)"
-            )
-    if "stream" in results:
-        lines += ["\n| streaming | " + " | ".join(results["stream"]) + " | langstar / dev |",
-                  "|---|" + "---|" * (len(results["stream"]) + 1)]  # fmt: skip
-        rows = [
-            ("first `messages` event, ms", "first_messages_ms", "{:.0f}"),
-            ("`fast` events per second", "fast_events_per_s", "{:.0f}"),
-            ("slow streams succeeded", "streams_succeeded", "{:.0f}"),
-            ("slow streams: total time, s", "total_s", "{:.1f}"),
-            ("server RSS growth, MB", "rss_growth_mb", "{:.0f}"),
-            ("gap between events p50, ms", "gap_p50_ms", "{:.0f}"),
-            ("gap between events p99, ms", "gap_p99_ms", "{:.0f}"),
-        ]
-        for label, key, shape in rows:
-            values = [results["stream"][peer][key] for peer in results["stream"]]
-            dev = results["stream"].get("langgraph dev", {}).get(key)
-            ratio = f"{values[0] / dev:.2f}x" if dev else ""
-            lines.append(f"| {label} | " + " | ".join(shape.format(v) for v in values)
-                         + f" | {ratio} |")  # fmt: skip
-    if "state" in results:
-        lines += ["\n| checkpoints | peer | latest state p50 ms | history (10) p50 ms |",
-                  "|---|---|---|---|"]  # fmt: skip
-        for length in results.get("lengths", LENGTHS):
-            for peer, reads in results["state"].items():
-                row = reads[str(length)]
-                lines.append(f"| {length} | {peer} | {row['state_p50_ms']:.1f} | "
-                             f"{row['history_p50_ms']:.1f} |")  # fmt: skip
-    if "targets" in results:
-        lines.append("\nTargets:")
-        for name, met in results["targets"]["met"].items():
-            lines.append(f"- {'met' if met else 'NOT met'}: {name}")
+    for section, render in (
+        ("wait", _wait_table),
+        ("turns", _turns_table),
+        ("stream", _stream_table),
+        ("state", _state_table),
+        ("targets", _targets_table),
+    ):
+        if section in results:
+            lines += render(results)
     return "\n".join(lines)
+
+
+def _wait_table(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += ["| connections | peer | req/s | p50 ms | p99 ms | server CPU ms/request "
+              "| langstar / peer (req/s) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for c in results["connections"]:
+        ours = results["wait"]["langstar"][str(c)]["rps"]
+        for peer in PEERS:
+            row = results["wait"][peer][str(c)]
+            ratio = "" if peer == "langstar" else f"{ours / max(row['rps'], 1e-9):.2f}x"
+            cpu = row.get("server_cpu_ms_per_request")
+            cpu_text = "" if cpu is None else f"{cpu:.1f}"
+            lines.append(f"| {c} | {peer} | {row['rps']:.0f} | {row['p50_ms']:.0f} | "
+                         f"{row['p99_ms']:.0f} | {cpu_text} | {ratio} |")  # fmt: skip
+    ceil = results["ceiling"]
+    lines.append(
+        f"\nIn-process ceiling at {results['ceiling_connections']} tasks: stock saver "
+        f"{ceil['stock']:.0f} runs/s, pooled saver {ceil['pooled']:.0f} runs/s; langstar at "
+        f"16 connections is {results['targets']['of_ceiling']:.0%} of the pooled ceiling."
+    )
+    return lines
+
+
+def _turns_table(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines.append(f"\nMulti-turn ({TALKS} conversations of {TURNS} turns), p50 latency:")
+    for peer, talk in results["turns"].items():
+        lines.append(
+            f"- {peer}: turn 1 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} "
+            f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms ({talk['last_over_first']:.2f}x)"
+        )
+    return lines
+
+
+def _stream_table(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += ["\n| streaming | " + " | ".join(results["stream"]) + " | langstar / dev |",
+              "|---|" + "---|" * (len(results["stream"]) + 1)]  # fmt: skip
+    rows = [
+        ("first `messages` event, ms", "first_messages_ms", "{:.0f}"),
+        ("`fast` events per second", "fast_events_per_s", "{:.0f}"),
+        ("slow streams succeeded", "streams_succeeded", "{:.0f}"),
+        ("slow streams: total time, s", "total_s", "{:.1f}"),
+        ("server RSS growth, MB", "rss_growth_mb", "{:.0f}"),
+        ("gap between events p50, ms", "gap_p50_ms", "{:.0f}"),
+        ("gap between events p99, ms", "gap_p99_ms", "{:.0f}"),
+    ]
+    for label, key, shape in rows:
+        values = [results["stream"][peer][key] for peer in results["stream"]]
+        dev = results["stream"].get("langgraph dev", {}).get(key)
+        ratio = f"{values[0] / dev:.2f}x" if dev else ""
+        lines.append(f"| {label} | " + " | ".join(shape.format(v) for v in values)
+                     + f" | {ratio} |")  # fmt: skip
+    return lines
+
+
+def _state_table(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines += ["\n| checkpoints | peer | latest state p50 ms | history (10) p50 ms |",
+              "|---|---|---|---|"]  # fmt: skip
+    for length in results.get("lengths", LENGTHS):
+        for peer, reads in results["state"].items():
+            row = reads[str(length)]
+            lines.append(f"| {length} | {peer} | {row['state_p50_ms']:.1f} | "
+                         f"{row['history_p50_ms']:.1f} |")  # fmt: skip
+    return lines
+
+
+def _targets_table(results: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    lines.append("\nTargets:")
+    for name, met in results["targets"]["met"].items():
+        lines.append(f"- {'met' if met else 'NOT met'}: {name}")
+    return lines
 
 
 def targets(results: dict[str, Any]) -> dict[str, Any]:
@@ -510,7 +539,8 @@ def measure(
         say(f"langstar: {results['flame']}")
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line, checked; `connection_counts` always includes 16."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
@@ -559,6 +589,12 @@ def main(argv: list[str] | None = None) -> int:
     if 16 not in connections:
         connections.append(16)  # the targets are stated at 16 connections
     args.connection_counts = connections
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    connections = args.connection_counts
     args.peers = peers_folder()
     args.results.mkdir(parents=True, exist_ok=True)
     results: dict[str, Any] = {

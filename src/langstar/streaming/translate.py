@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,19 @@ class Translator:
         self._interrupts: set[str] = set()
         self._checkpoints: set[tuple[tuple[str, ...], str]] = set()
         self.terminal_sent = False
+        # The graph's stream modes, each with what it becomes in the protocol.
+        self._handlers: dict[str, Callable[[tuple[str, ...], Any], list[ProtocolEvent]]] = {
+            "values": self._values,
+            "updates": self._updates,
+            "messages": self._message,
+            "custom": lambda ns, chunk: [
+                self._event("custom", ns, {"payload": to_jsonable(chunk)})
+            ],
+            "tasks": lambda ns, chunk: [self._event("tasks", ns, to_jsonable(chunk))],
+            "checkpoints": self._checkpoint,
+            "tools": self._tool,
+            "lifecycle": self._sub_lifecycle,
+        }
 
     def _event(
         self, method: str, namespace: tuple[str, ...], data: Any, node: str | None = None
@@ -92,41 +106,46 @@ class Translator:
         return [self._lifecycle(status, error)]
 
     def feed(self, namespace: tuple[str, ...], mode: str, chunk: Any) -> list[ProtocolEvent]:
-        if mode == "values":
-            events = self._interrupted(namespace, _interrupts_in(chunk))
-            values = _without_interrupts(to_jsonable(chunk))
-            if values:
-                events.insert(0, self._event("values", namespace, values))
-            return events
-        if mode == "updates":
-            if not isinstance(chunk, dict):
-                return []
-            events = []
-            for node, update in chunk.items():
-                if node == INTERRUPT:
-                    events.extend(self._interrupted(namespace, to_jsonable(update)))
-                elif update is not None:
-                    data = to_jsonable(update)
-                    data = data if isinstance(data, dict) else {"value": data}
-                    events.append(self._event("updates", namespace, data, node=str(node)))
-            return events
-        if mode == "messages":
-            data, _metadata = chunk
-            if isinstance(data, dict) and isinstance(data.get("event"), str):
-                return [self._event("messages", namespace, to_jsonable(data))]
+        """The protocol events for one item of the graph's stream (none for some)."""
+        handler = self._handlers.get(mode)
+        return [] if handler is None else handler(namespace, chunk)
+
+    def _values(self, namespace: tuple[str, ...], chunk: Any) -> list[ProtocolEvent]:
+        events = self._interrupted(namespace, _interrupts_in(chunk))
+        values = _without_interrupts(to_jsonable(chunk))
+        if values:
+            events.insert(0, self._event("values", namespace, values))
+        return events
+
+    def _updates(self, namespace: tuple[str, ...], chunk: Any) -> list[ProtocolEvent]:
+        if not isinstance(chunk, dict):
             return []
-        if mode == "custom":
-            return [self._event("custom", namespace, {"payload": to_jsonable(chunk)})]
-        if mode == "tasks":
-            return [self._event("tasks", namespace, to_jsonable(chunk))]
-        if mode == "checkpoints":
-            return self._checkpoint(namespace, chunk)
-        if mode == "tools" and isinstance(chunk, dict):
-            data = dict(chunk)
-            node = data.pop("__node", None)
-            return [self._event("tools", namespace, to_jsonable(data), node=node)]
-        if mode == "lifecycle" and namespace and isinstance(chunk, dict):
-            # The root's lifecycle is the server's to tell; a subgraph's comes from LangGraph.
+        events = []
+        for node, update in chunk.items():
+            if node == INTERRUPT:
+                events.extend(self._interrupted(namespace, to_jsonable(update)))
+            elif update is not None:
+                data = to_jsonable(update)
+                data = data if isinstance(data, dict) else {"value": data}
+                events.append(self._event("updates", namespace, data, node=str(node)))
+        return events
+
+    def _message(self, namespace: tuple[str, ...], chunk: Any) -> list[ProtocolEvent]:
+        data, _metadata = chunk
+        if isinstance(data, dict) and isinstance(data.get("event"), str):
+            return [self._event("messages", namespace, to_jsonable(data))]
+        return []
+
+    def _tool(self, namespace: tuple[str, ...], chunk: Any) -> list[ProtocolEvent]:
+        if not isinstance(chunk, dict):
+            return []
+        data = dict(chunk)
+        node = data.pop("__node", None)
+        return [self._event("tools", namespace, to_jsonable(data), node=node)]
+
+    def _sub_lifecycle(self, namespace: tuple[str, ...], chunk: Any) -> list[ProtocolEvent]:
+        # The root's lifecycle is the server's to tell; a subgraph's comes from LangGraph.
+        if namespace and isinstance(chunk, dict):
             return [self._event("lifecycle", namespace, to_jsonable(chunk))]
         return []
 
