@@ -61,11 +61,20 @@ def _from(target: RunStatus) -> str:
 
 
 INFLIGHT_SQL = sql_list(INFLIGHT)
-# A thread's status once a run on it ended or went: still busy while another is in flight.
-THREAD_STATUS_AFTER_RUN = (
-    "CASE WHEN EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = threads.thread_id "
-    f"AND r.status IN {INFLIGHT_SQL}) THEN 'busy' ELSE {{otherwise}} END"
-)
+
+
+def thread_status_after_run(otherwise: str, *, besides: str = "") -> str:
+    """A thread's status once a run on it ended or went: busy while another is in flight.
+
+    `besides` is SQL naming the run that ended, for a statement that cannot yet see its
+    new status.
+    """
+    other = f" AND r.run_id <> {besides}" if besides else ""
+    return (
+        "CASE WHEN EXISTS (SELECT 1 FROM runs r WHERE r.thread_id = threads.thread_id "
+        f"AND r.status IN {INFLIGHT_SQL}{other}) THEN 'busy' ELSE {otherwise} END"
+    )
+
 
 CANCEL_CHANNEL = "langstar_cancel"
 LOST = {
@@ -280,33 +289,54 @@ async def finish(
     """Record how the run ended and what the thread now holds: one transaction, one trip.
 
     `values` is the thread's new values as JSON; `None` keeps the old ones. A run already
-    failed as lost keeps that verdict: its thread may have moved on.
+    failed as lost keeps that verdict, and leaves its thread alone: it may have moved on.
     """
-    thread_sql = THREAD_STATUS_AFTER_RUN.format(otherwise="%(status)s")
     async with pool.connection() as conn, conn.transaction(), conn.pipeline():
         await lock_thread(conn, run.thread_id)
         await conn.execute(
-            "UPDATE runs SET status = %s, error = %s, updated_at = now() "
-            f"WHERE run_id = %s AND status IN {_from(status)}",
-            (status, None if error is None else jsonb(error), run.run_id),
+            _FINISH_SQL[status],
+            _finish_params(run, status, thread_status, values, interrupts, error),
         )
-        await conn.execute(
-            f"UPDATE threads SET status = {thread_sql}, values = coalesce(%(values)s, values), "
-            "interrupts = %(interrupts)s, error = %(error)s, "
-            "updated_at = now(), state_updated_at = now() WHERE thread_id = %(thread)s",
-            {
-                "thread": run.thread_id,
-                "status": thread_status,
-                "values": None if values is None else jsonb_encoded(values),
-                "interrupts": jsonb(interrupts),
-                "error": None if error is None else jsonb(error),
-            },
-        )
+
+
+# The run's end and the thread's new state, in one statement that touches the thread only
+# if the run was still in flight.
+_FINISH_SQL = {
+    status: (
+        "WITH ended AS (UPDATE runs SET status = %(run_status)s, error = %(error)s, "
+        f"updated_at = now() WHERE run_id = %(run)s AND status IN {_from(status)} "
+        "RETURNING thread_id) "
+        f"UPDATE threads SET status = {thread_status_after_run('%(status)s', besides='%(run)s')}, "
+        "values = coalesce(%(values)s, values), interrupts = %(interrupts)s, "
+        "error = %(error)s, updated_at = now(), state_updated_at = now() "
+        "FROM ended WHERE threads.thread_id = ended.thread_id"
+    )
+    for status in RUN_MOVES
+    if status not in INFLIGHT
+}
+
+
+def _finish_params(
+    run: Run,
+    status: RunStatus,
+    thread_status: ThreadStatus,
+    values: bytes | None,
+    interrupts: dict[str, Any],
+    error: dict[str, str] | None,
+) -> dict[str, Any]:
+    return {
+        "run": run.run_id,
+        "run_status": status,
+        "status": thread_status,
+        "values": None if values is None else jsonb_encoded(values),
+        "interrupts": jsonb(interrupts),
+        "error": None if error is None else jsonb(error),
+    }
 
 
 async def discard(pool: Pool, run: Run) -> None:
     """Roll a run back: its row and every checkpoint it wrote go away."""
-    idle = THREAD_STATUS_AFTER_RUN.format(otherwise="'idle'")
+    idle = thread_status_after_run("'idle'")
     async with pool.connection() as conn, conn.transaction():
         await lock_thread(conn, run.thread_id)
         await delete_run_checkpoints(conn, run.thread_id, run.run_id)
@@ -359,7 +389,7 @@ async def reap(
     the database was out of reach, but they are not lost, and never failed here.
     Returns how many threads had lost runs.
     """
-    failed = THREAD_STATUS_AFTER_RUN.format(otherwise="'error'")
+    failed = thread_status_after_run("'error'")
     lapsed = f"status IN {INFLIGHT_SQL} AND lease_expires_at < now() AND run_id <> ALL(%s)"
     params: list[Any] = [alive]
     if thread_id is not None:
@@ -466,7 +496,7 @@ async def release_thread(
     interrupts: dict[str, Any],
 ) -> None:
     """End a state update's hold: the thread shows its new state, busy if a run came in."""
-    thread_sql = THREAD_STATUS_AFTER_RUN.format(otherwise="%s")
+    thread_sql = thread_status_after_run("%s")
     async with pool.connection() as conn:
         await conn.execute(
             f"UPDATE threads SET status = {thread_sql}, values = %s, interrupts = %s, "
