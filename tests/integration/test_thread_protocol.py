@@ -130,3 +130,15 @@ async def test_event_stream_refuses_bad_subscriptions(graphs_client: httpx.Async
         path, content=b"{", headers={"content-type": "application/json"}
     )
     assert not_json.status_code == 400
+
+
+async def test_a_missing_thread_is_the_protocols_not_found_not_a_bad_argument(
+    graphs_client: httpx.AsyncClient,
+) -> None:
+    thread_id = str(uuid.uuid4())
+    body = await command(
+        graphs_client, thread_id, "input.respond", {"interrupt_id": "i", "response": 1}
+    )
+    assert body["type"] == "error"
+    assert body["error"] == "no_such_run"
+    assert body["message"] == f"Thread {thread_id} not found"
