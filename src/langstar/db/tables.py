@@ -1,4 +1,7 @@
-"""langstar's own tables, as SQLAlchemy metadata for Alembic's autogenerate and `db check`."""
+"""langstar's own tables as SQLAlchemy metadata, the target of Alembic's autogenerate.
+
+A test compares it with a database migrated to head, so it cannot drift from the revisions.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,14 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 metadata = MetaData()
 
+# The statuses `langstar.lifecycle` moves threads and runs through (a test ties the two).
 THREAD_STATUSES = ("idle", "busy", "interrupted", "error")
+RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
+
+
+def _listed(values: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{value}'" for value in values) + ")"
+
 
 threads = Table(
     "threads",
@@ -37,8 +47,15 @@ threads = Table(
     Column("error", JSONB, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("status IN ('idle', 'busy', 'interrupted', 'error')", name="ck_threads_status"),
+    Column("state_updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(f"status IN {_listed(THREAD_STATUSES)}", name="ck_threads_status"),
     Index("ix_threads_owner_created_at", "owner", "created_at"),
+    Index(
+        "ix_threads_metadata",
+        "metadata",
+        postgresql_using="gin",
+        postgresql_ops={"metadata": "jsonb_path_ops"},
+    ),
 )
 
 
@@ -78,8 +95,6 @@ assistant_versions = Table(
     *_assistant_body(),
 )
 
-RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
-
 runs = Table(
     "runs",
     metadata,
@@ -108,10 +123,7 @@ runs = Table(
         "lease_expires_at",
         postgresql_where=text("status IN ('pending', 'running')"),
     ),
-    CheckConstraint(
-        "status IN ('pending', 'running', 'success', 'error', 'timeout', 'interrupted')",
-        name="ck_runs_status",
-    ),
+    CheckConstraint(f"status IN {_listed(RUN_STATUSES)}", name="ck_runs_status"),
     CheckConstraint(
         "cancel_action IS NULL OR cancel_action IN ('interrupt', 'rollback')",
         name="ck_runs_cancel_action",
