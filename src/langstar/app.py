@@ -96,7 +96,6 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         logging_config=None,
     )
     setup_dishka(container, app)
-    app.state.container = container
     return app
 
 
@@ -111,5 +110,6 @@ def custom_auth_provider(settings: Settings) -> Provider:
 
 
 def container_of(app: Litestar) -> AsyncContainer:
-    container: AsyncContainer = app.state.container
+    """The app's container, which Dishka's Litestar integration keeps in its state."""
+    container: AsyncContainer = app.state.dishka_container
     return container

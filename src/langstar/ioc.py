@@ -18,10 +18,13 @@ from langstar.threads.providers import ThreadsProvider
 
 
 class SettingsProvider(Provider):
+    """The settings `create_app` was given, to every provider that asks for them."""
+
     settings = from_context(provides=Settings, scope=Scope.APP)
 
 
 def get_providers() -> list[Provider]:
+    """Every provider of the server, in one list; tests append overrides to it."""
     return [
         SettingsProvider(),
         LitestarProvider(),

@@ -50,3 +50,15 @@ def test_every_run_and_thread_status_write_is_in_the_lifecycle_module() -> None:
         if any(STATUS_WRITE.search(text) for text in sql_texts(tree))
     }
     assert writers == {"lifecycle.py"}
+
+
+def test_every_provider_and_service_says_what_it_is() -> None:
+    silent = [
+        f"{path.relative_to(SRC)}:{node.name}"
+        for path, tree in modules()
+        for node in tree.body
+        if isinstance(node, ast.ClassDef)
+        and node.name.endswith(("Provider", "Service"))
+        and not ast.get_docstring(node)
+    ]
+    assert silent == []

@@ -32,6 +32,8 @@ class AuthConfigError(RuntimeError):
 
 
 class Authenticator(Protocol):
+    """Turns a request's credentials into an Identity; what `auth.mode = "custom"` provides."""
+
     async def authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
         """The caller's identity; raise `NotAuthorizedException` (401) when there is none."""
         ...

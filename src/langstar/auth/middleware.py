@@ -18,7 +18,7 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
-        authenticator = await connection.app.state.container.get(Authenticator)
+        authenticator = await connection.app.state.dishka_container.get(Authenticator)
         identity = await authenticator.authenticate(connection)
         return AuthenticationResult(user=identity, auth=None)
 

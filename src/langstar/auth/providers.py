@@ -20,6 +20,8 @@ from langstar.settings import Settings
 
 
 class AuthProvider(Provider):
+    """The configured Authenticator, and who is calling, as the middleware found them."""
+
     @provide(scope=Scope.APP)
     def provide_authenticator(self, settings: Settings, pool: Pool) -> Authenticator:
         mode = effective_mode(settings)

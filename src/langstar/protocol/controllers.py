@@ -12,8 +12,7 @@ from litestar.response import Stream
 
 from langstar.errors import parse_uuid
 from langstar.protocol.service import ProtocolService, parse_subscription
-
-SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+from langstar.streaming.sse import SSE_HEADERS
 
 
 async def _json_body(request: Request[Any, Any, Any]) -> Any:

@@ -8,4 +8,6 @@ from langstar.protocol.service import ProtocolService
 
 
 class ProtocolProvider(Provider):
+    """The thread protocol's service, per request."""
+
     service = provide(ProtocolService, scope=Scope.REQUEST)

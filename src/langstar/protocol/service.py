@@ -135,6 +135,8 @@ def _envelope(seq: int, event_id: str, method: str, params: str) -> bytes:
 
 
 class ProtocolService:
+    """The caller's protocol commands on a thread, and the thread's event stream."""
+
     def __init__(
         self,
         pool: Pool,

@@ -18,11 +18,13 @@ from langstar.graphs.registry import RegisteredGraph
 from langstar.lifecycle import Run
 from langstar.runs.schemas import RunCancel, RunCreate
 from langstar.runs.service import RunService
+from langstar.streaming.sse import SSE_HEADERS
 
+# Ids are taken as text and parsed by hand, so a malformed one is a 422 naming the field,
+# not the 404 a typed path parameter would answer.
 ThreadId = FromPath[str]
 RunId = FromPath[str]
 CancelAction = Literal["interrupt", "rollback"]
-SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 def _sse(body: AsyncIterator[bytes], thread_id: uuid.UUID | None, run: Run) -> Stream:

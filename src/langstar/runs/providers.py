@@ -22,6 +22,8 @@ IN_MEMORY_SECONDS = 10.0
 
 
 class RunsProvider(Provider):
+    """The run executor, the event bus and stream slots (APP), and the run service."""
+
     @provide(scope=Scope.APP)
     def provide_stream_slots(self, settings: Settings) -> StreamSlots:
         return StreamSlots(settings.limits)

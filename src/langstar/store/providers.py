@@ -11,6 +11,8 @@ from langstar.store.service import StoreService
 
 
 class StoreProvider(Provider):
+    """The store service, over the caller's own part of the store."""
+
     scope = Scope.REQUEST
 
     @provide

@@ -42,6 +42,8 @@ def store_for(store: BaseStore, identity: Identity) -> BaseStore:
 
 
 class ScopedStore(BaseStore):
+    """The store as one owner sees it: their namespaces, under a label that names them."""
+
     def __init__(self, store: BaseStore, owner: str) -> None:
         self._store = store
         self._owner = owner

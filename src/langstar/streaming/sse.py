@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 HEARTBEAT = b": heartbeat\r\n\r\n"
+# No proxy may cache an event stream or hold it back to fill a buffer.
+SSE_HEADERS = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
 
 
 def frame(event: str, data: bytes, event_id: int | None = None) -> bytes:

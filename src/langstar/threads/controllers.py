@@ -27,6 +27,7 @@ from langstar.threads.schemas import (
 )
 from langstar.threads.service import ThreadService
 
+# Parsed by hand, so a malformed id is a 422 naming the field, not a route that 404s.
 ThreadId = FromPath[str]
 
 

@@ -11,6 +11,8 @@ from langstar.threads.service import ThreadService
 
 
 class ThreadsProvider(Provider):
+    """The thread service, for the caller's threads."""
+
     scope = Scope.REQUEST
 
     @provide
