@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -35,3 +36,21 @@ def test_the_sdk_example_in_the_readme_runs(tmp_path: Path) -> None:
         "You told me: My name is Ada.",
         "streamed: You told me: My name is Ada.",
     ]
+
+
+def test_the_provider_swap_example_in_the_readme_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("### Swapping a provider in your own tests") :]
+    example = re.search(r"```python\n(.*?)```", section, re.S)
+    assert example is not None
+    (tmp_path / "test_agent.py").write_text(example[1])
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "test_agent.py", "-q", "-p", "no:cacheprovider"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+        env={**os.environ, "DATABASE_URL": ""},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "1 passed" in result.stdout
