@@ -1,4 +1,9 @@
-"""Shared fixtures: a real PostgreSQL, migrated databases, settings and the app."""
+"""Shared fixtures: a real PostgreSQL, migrated databases, settings and the app.
+
+Tests swap a provider by overriding `di_overrides` (or change `settings`) rather than
+build an app themselves; `make_app` builds it for those needing several apps or changed
+settings.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +14,18 @@ from pathlib import Path
 import httpx
 import msgspec
 import pytest
+from dishka import Provider
 from litestar import Litestar
 
 from langstar.app import create_app
 from langstar.db import migrations
 from langstar.db.embedded import EmbeddedPostgres
-from langstar.settings import AuthSettings, DatabaseSettings, Settings
+from langstar.settings import Settings
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.postgres import PostgresForTests
+from tests.support.settings import settings_for
 
 
 @pytest.fixture(scope="session")
@@ -36,15 +44,6 @@ def empty_database(postgres: PostgresForTests) -> Iterator[str]:
     url = postgres.create_database("empty")
     yield url
     postgres.drop_database(url)
-
-
-def settings_for(url: str, data_dir: Path | None = None) -> Settings:
-    return Settings(
-        data_dir=str(data_dir or ".langstar"),
-        database=DatabaseSettings(url=url, pool_min_size=1, pool_max_size=10),
-        # Tests name the database by URL, which needs the open mode said out loud.
-        auth=AuthSettings(mode="none"),
-    )
 
 
 @pytest.fixture(scope="session")
@@ -75,8 +74,28 @@ def chat_model() -> RecordingChatModel:
 
 
 @pytest.fixture
-def app(settings: Settings, chat_model: RecordingChatModel) -> Litestar:
-    return create_app(settings, FakeModelProvider(chat_model))
+def di_overrides(chat_model: RecordingChatModel) -> list[Provider]:
+    """The providers that replace the defaults in every app a test builds.
+
+    A test module (or one test, by parametrizing it) overrides this fixture to swap a
+    provider; keep the signature.
+    """
+    return [FakeModelProvider(chat_model)]
+
+
+@pytest.fixture
+def make_app(settings: Settings, di_overrides: list[Provider]) -> MakeApp:
+    """For tests that need several apps, or one on changed settings: see `MakeApp`."""
+
+    def make(changed: Settings | None = None, /, *extra: Provider) -> Litestar:
+        return create_app(changed if changed is not None else settings, *di_overrides, *extra)
+
+    return make
+
+
+@pytest.fixture
+def app(settings: Settings, di_overrides: list[Provider]) -> Litestar:
+    return create_app(settings, *di_overrides)
 
 
 @pytest.fixture
@@ -85,19 +104,12 @@ async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
         yield client
 
 
-def with_pool(settings: Settings, size: int) -> Settings:
-    database = msgspec.structs.replace(settings.database, pool_max_size=size)
-    return msgspec.structs.replace(settings, database=database)
-
-
 @pytest.fixture
-def graphs_app(settings: Settings, chat_model: RecordingChatModel) -> Litestar:
+def graphs_app(settings: Settings, make_app: MakeApp) -> Litestar:
     """The app serving the test graphs as well as the built-in agent."""
     from tests.support.graphs import TEST_GRAPHS
 
-    return create_app(
-        msgspec.structs.replace(settings, graphs=TEST_GRAPHS), FakeModelProvider(chat_model)
-    )
+    return make_app(msgspec.structs.replace(settings, graphs=TEST_GRAPHS))
 
 
 @pytest.fixture

@@ -92,7 +92,7 @@ def reference(project: Path) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def langstar(postgres: PostgresForTests, project: Path) -> Iterator[str]:
     from langstar.db import migrations
-    from tests.conftest import settings_for
+    from tests.support.settings import settings_for
 
     url = postgres.create_database("compare")
     migrations.upgrade(url, settings_for(url))

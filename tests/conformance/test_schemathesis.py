@@ -36,7 +36,7 @@ def fuzz_server(
 ) -> Iterator[Fuzzed]:
     from langstar.auth.keys import create_key
     from langstar.db import migrations
-    from tests.conftest import settings_for
+    from tests.support.settings import settings_for
 
     url = postgres.create_database("fuzz")
     migrations.upgrade(url, settings_for(url))

@@ -28,7 +28,7 @@ def server(
     postgres: PostgresForTests, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
     from langstar.db import migrations
-    from tests.conftest import settings_for
+    from tests.support.settings import settings_for
 
     url = postgres.create_database("sdk")
     migrations.upgrade(url, settings_for(url))

@@ -18,7 +18,7 @@ from tests.support.server import ServerProcess
 @pytest.fixture(scope="module")
 def database(postgres: PostgresForTests) -> Iterator[str]:
     from langstar.db import migrations
-    from tests.conftest import settings_for
+    from tests.support.settings import settings_for
 
     url = postgres.create_database("keys")
     migrations.upgrade(url, settings_for(url))

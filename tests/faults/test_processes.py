@@ -23,7 +23,7 @@ GRAPHS = {f"LANGSTAR_GRAPHS__{name.upper()}": spec for name, spec in TEST_GRAPHS
 @pytest.fixture
 def database(postgres: PostgresForTests) -> Iterator[str]:
     from langstar.db import migrations
-    from tests.conftest import settings_for
+    from tests.support.settings import settings_for
 
     url = postgres.create_database("faults")
     migrations.upgrade(url, settings_for(url))

@@ -7,8 +7,8 @@ import http.server
 import json
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +21,15 @@ from dishka import Provider, Scope, provide
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 
-from langstar.app import create_app
 from langstar.auth.authenticators import AuthConfigError, Authenticator
 from langstar.auth.keys import create_key, list_keys, revoke_key
 from langstar.db.schema import SchemaNotAtHeadError
 from langstar.identity import Identity
 from langstar.settings import AuthSettings, Settings
-from tests.conftest import settings_for
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
 from tests.support.asgi import startup_error as failed_start
-from tests.support.fakes import FakeModelProvider, RecordingChatModel
+from tests.support.settings import settings_for
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 
@@ -39,15 +38,30 @@ def with_auth(settings: Settings, **auth: Any) -> Settings:
     return msgspec.structs.replace(settings, auth=AuthSettings(**auth))
 
 
-@asynccontextmanager
-async def serving(settings: Settings, *overrides: Provider) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, FakeModelProvider(RecordingChatModel()), *overrides)
-    async with asgi_client(app) as client:
-        yield client
+Serving = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
+StartupError = Callable[[Settings], Awaitable[BaseException]]
 
 
-async def startup_error(settings: Settings) -> BaseException:
-    return await failed_start(create_app(settings, FakeModelProvider(RecordingChatModel())))
+@pytest.fixture
+def serving(make_app: MakeApp) -> Serving:
+    """`serving(settings, *overrides)`: a client of an app on `settings`, started."""
+
+    def serve(
+        settings: Settings, *overrides: Provider
+    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return asgi_client(make_app(settings, *overrides))
+
+    return serve
+
+
+@pytest.fixture
+def startup_error(make_app: MakeApp) -> StartupError:
+    """`await startup_error(settings)`: the error that stops an app on `settings` starting."""
+
+    async def error(settings: Settings) -> BaseException:
+        return await failed_start(make_app(settings))
+
+    return error
 
 
 def token(key: Any, algorithm: str, **claims: Any) -> str:
@@ -68,7 +82,7 @@ async def assert_refused(client: httpx.AsyncClient, headers: dict[str, str], why
 
 
 async def test_api_keys_authenticate_by_header_and_stop_at_revocation(
-    settings: Settings, migrated_url: str
+    settings: Settings, migrated_url: str, serving: Serving
 ) -> None:
     key_id, key = await create_key(migrated_url, "alice", "laptop")
     other_id, other = await create_key(migrated_url, "bob")
@@ -95,7 +109,9 @@ async def test_api_keys_authenticate_by_header_and_stop_at_revocation(
     assert await revoke_key(migrated_url, other_id)
 
 
-async def test_hs256_tokens(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_hs256_tokens(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, serving: Serving
+) -> None:
     monkeypatch.setenv("LANGSTAR_JWT_SECRET", SECRET)
     async with serving(with_auth(settings, mode="jwt", jwt_audience="langstar")) as client:
         good = token(SECRET, "HS256", aud="langstar")
@@ -125,7 +141,9 @@ def jwks(public_key: Any, algorithm: str) -> dict[str, Any]:
     return {"keys": [{**key, "kid": "k1", "alg": algorithm, "use": "sig"}]}
 
 
-async def test_rs256_tokens_from_a_jwks_file(settings: Settings, tmp_path: Path) -> None:
+async def test_rs256_tokens_from_a_jwks_file(
+    settings: Settings, tmp_path: Path, serving: Serving
+) -> None:
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     path = tmp_path / "jwks.json"
     path.write_text(json.dumps(jwks(private.public_key(), "RS256")))
@@ -161,7 +179,7 @@ def jwks_server() -> Iterator[tuple[str, ec.EllipticCurvePrivateKey]]:
 
 
 async def test_es256_tokens_from_a_jwks_url(
-    settings: Settings, jwks_server: tuple[str, ec.EllipticCurvePrivateKey]
+    settings: Settings, jwks_server: tuple[str, ec.EllipticCurvePrivateKey], serving: Serving
 ) -> None:
     url, private = jwks_server
     configured = with_auth(settings, mode="jwt", jwt_jwks=url, jwt_user_claim="email")
@@ -186,7 +204,9 @@ class HeaderAuthProvider(Provider):
     authenticator = provide(HeaderAuth, provides=Authenticator, scope=Scope.APP, override=True)
 
 
-async def test_a_custom_authenticator_is_a_dishka_provider(settings: Settings) -> None:
+async def test_a_custom_authenticator_is_a_dishka_provider(
+    settings: Settings, serving: Serving
+) -> None:
     async with serving(settings, HeaderAuthProvider()) as client:
         assert (await client.post("/threads", json={})).status_code == 401
         made = await client.post("/threads", json={}, headers={"x-user": "carol"})
@@ -197,7 +217,7 @@ async def test_a_custom_authenticator_is_a_dishka_provider(settings: Settings) -
         assert theirs.status_code == 404
 
 
-async def test_custom_mode_loads_the_named_provider(settings: Settings) -> None:
+async def test_custom_mode_loads_the_named_provider(settings: Settings, serving: Serving) -> None:
     spec = f"{__name__}:HeaderAuthProvider"
     async with serving(with_auth(settings, mode="custom", provider=spec)) as client:
         assert (await client.post("/threads", json={})).status_code == 401
@@ -205,21 +225,23 @@ async def test_custom_mode_loads_the_named_provider(settings: Settings) -> None:
         assert made.status_code == 200
 
 
-async def test_an_open_server_on_a_named_database_must_be_chosen(settings: Settings) -> None:
+async def test_an_open_server_on_a_named_database_must_be_chosen(
+    settings: Settings, startup_error: StartupError
+) -> None:
     error = await startup_error(with_auth(settings))
     assert isinstance(error, AuthConfigError)
     assert "LANGSTAR_AUTH__MODE=none" in str(error)
 
 
 async def test_the_schema_check_comes_before_the_auth_check(
-    empty_database: str, tmp_path: Path
+    empty_database: str, tmp_path: Path, startup_error: StartupError
 ) -> None:
     error = await startup_error(with_auth(settings_for(empty_database, tmp_path)))
     assert isinstance(error, SchemaNotAtHeadError)
 
 
 async def test_jwt_mode_without_keys_refuses_to_start(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, startup_error: StartupError
 ) -> None:
     monkeypatch.delenv("LANGSTAR_JWT_SECRET", raising=False)
     error = await startup_error(with_auth(settings, mode="jwt"))

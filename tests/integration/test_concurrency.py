@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -16,13 +15,12 @@ import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import empty_checkpoint
 
-from langstar.app import create_app
 from langstar.db.pool import open_pool
 from langstar.db.savers import PooledPostgresSaver
-from langstar.settings import DatabaseSettings, LimitSettings
-from tests.conftest import settings_for
+from langstar.settings import DatabaseSettings, LimitSettings, Settings
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
-from tests.support.fakes import FakeModelProvider, GatedChatModel, RecordingChatModel
+from tests.support.fakes import FakeModelProvider, GatedChatModel
 
 
 async def until_status(
@@ -47,12 +45,11 @@ def say(text: str) -> dict[str, Any]:
 
 
 async def test_fifty_concurrent_runs_on_different_threads_all_persist(
-    migrated_url: str, tmp_path: Path
+    settings: Settings, make_app: MakeApp
 ) -> None:
     # One user, fifty runs at once: above the default per-user cap, on purpose.
-    settings = settings_for(migrated_url, tmp_path)
     settings = msgspec.structs.replace(settings, limits=LimitSettings(max_runs_per_user=100))
-    app = create_app(settings, FakeModelProvider(RecordingChatModel()))
+    app = make_app(settings)
     threads = [str(uuid.uuid4()) for _ in range(50)]
     async with asgi_client(app) as client:
         responses = await asyncio.gather(
@@ -66,11 +63,11 @@ async def test_fifty_concurrent_runs_on_different_threads_all_persist(
 
 
 async def test_a_second_run_on_a_busy_thread_is_rejected_not_lost(
-    migrated_url: str, tmp_path: Path
+    settings: Settings, make_app: MakeApp
 ) -> None:
     model = GatedChatModel()
     gate = model.gate
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(model))
+    app = make_app(settings, FakeModelProvider(model))
     thread = str(uuid.uuid4())
     async with asgi_client(app) as client:
         first = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("one")))
@@ -113,11 +110,11 @@ async def test_two_checkpoint_operations_are_in_flight_at_once(migrated_url: str
 
 
 async def test_a_client_that_disconnects_does_not_cancel_its_run(
-    migrated_url: str, tmp_path: Path
+    settings: Settings, make_app: MakeApp
 ) -> None:
     model = GatedChatModel()
     gate = model.gate
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(model))
+    app = make_app(settings, FakeModelProvider(model))
     thread = str(uuid.uuid4())
     async with asgi_client(app) as client:
         request = asyncio.create_task(client.post(f"/threads/{thread}/runs/wait", json=say("hi")))
@@ -133,11 +130,10 @@ async def test_a_client_that_disconnects_does_not_cancel_its_run(
 
 @pytest.mark.parametrize("strategy", ["enqueue", "reject", "interrupt", "rollback"])
 async def test_twenty_clients_double_texting_one_thread_lose_no_turn(
-    migrated_url: str, tmp_path: Path, strategy: str
+    settings: Settings, make_app: MakeApp, strategy: str
 ) -> None:
-    settings = settings_for(migrated_url, tmp_path)
     settings = msgspec.structs.replace(settings, limits=LimitSettings(max_runs_per_user=100))
-    app = create_app(settings, FakeModelProvider(RecordingChatModel()))
+    app = make_app(settings)
     thread = str(uuid.uuid4())
     texts = [f"turn {i}" for i in range(20)]
     async with asgi_client(app) as client:
@@ -183,7 +179,7 @@ async def test_twenty_clients_double_texting_one_thread_lose_no_turn(
 
 
 async def test_a_busy_pool_makes_requests_wait_then_retry_and_runs_wait_it_out(
-    migrated_url: str, tmp_path: Path
+    settings: Settings, make_app: MakeApp
 ) -> None:
     """While every connection is in use, a request waits `pool_busy_wait_seconds`, then
     gets 503; a run's own work waits longer (`runs.database_wait_seconds`).
@@ -195,16 +191,15 @@ async def test_a_busy_pool_makes_requests_wait_then_retry_and_runs_wait_it_out(
     from langstar.db.pool import Pool
     from tests.support.graphs import TEST_GRAPHS
 
-    base = settings_for(migrated_url, tmp_path)
     database = msgspec.structs.replace(
-        base.database,
+        settings.database,
         pool_min_size=1,
         pool_max_size=2,
         pool_timeout_seconds=0.5,
         pool_busy_wait_seconds=1.0,
     )
-    configured = msgspec.structs.replace(base, database=database, graphs=TEST_GRAPHS)
-    app = create_app(configured, FakeModelProvider(RecordingChatModel()))
+    configured = msgspec.structs.replace(settings, database=database, graphs=TEST_GRAPHS)
+    app = make_app(configured)
     async with asgi_client(app) as client:
         pool = await container_of(app).get(Pool)
         thread = (await client.post("/threads", json={})).json()["thread_id"]

@@ -17,16 +17,17 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.store.base import BaseStore
 from langgraph.store.postgres import AsyncPostgresStore
+from litestar import Litestar
 
-from langstar.app import container_of, create_app
+from langstar.app import container_of
 from langstar.db.pool import Pool
 from langstar.db.savers import PooledPostgresSaver
 from langstar.db.schema import SchemaNotAtHeadError
 from langstar.graphs.registry import GraphRegistry
-from tests.conftest import settings_for
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client, startup_error
-from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.postgres import PostgresForTests, database_name
+from tests.support.settings import settings_for
 
 
 def say(text: str) -> dict[str, object]:
@@ -34,9 +35,8 @@ def say(text: str) -> dict[str, object]:
 
 
 async def test_handlers_get_entered_saver_and_store_and_shutdown_closes_the_pool(
-    migrated_url: str, tmp_path: Path
+    app: Litestar,
 ) -> None:
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
     async with asgi_client(app) as client:
         container = container_of(app)
         saver = await container.get(BaseCheckpointSaver[Any])
@@ -56,11 +56,10 @@ async def test_handlers_get_entered_saver_and_store_and_shutdown_closes_the_pool
 
 
 async def test_requests_succeed_again_after_postgres_restarts_under_the_app(
-    postgres: PostgresForTests, migrated_url: str, tmp_path: Path
+    postgres: PostgresForTests, app: Litestar
 ) -> None:
     if postgres.embedded is None:
         pytest.skip("restarting PostgreSQL needs the embedded server")
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
     async with asgi_client(app) as client:
         thread = (await client.post("/threads", json={})).json()["thread_id"]
         assert (await client.post(f"/threads/{thread}/runs/wait", json=say("a"))).status_code == 200
@@ -75,11 +74,9 @@ async def test_requests_succeed_again_after_postgres_restarts_under_the_app(
 
 
 async def test_unmigrated_database_stops_startup_naming_the_command(
-    empty_database: str, tmp_path: Path
+    empty_database: str, tmp_path: Path, make_app: MakeApp
 ) -> None:
-    app = create_app(
-        settings_for(empty_database, tmp_path), FakeModelProvider(RecordingChatModel())
-    )
+    app = make_app(settings_for(empty_database, tmp_path))
     error = await startup_error(app)
     assert isinstance(error, SchemaNotAtHeadError)
     assert "alembic upgrade head" in str(error)
@@ -101,10 +98,9 @@ def test_serve_exits_nonzero_on_an_unmigrated_database(empty_database: str, tmp_
 
 
 async def test_ready_reports_503_while_the_schema_is_behind(
-    migrated_database: str, tmp_path: Path
+    migrated_database: str, tmp_path: Path, make_app: MakeApp
 ) -> None:
-    settings = settings_for(migrated_database, tmp_path)
-    app = create_app(settings, FakeModelProvider(RecordingChatModel()))
+    app = make_app(settings_for(migrated_database, tmp_path))
     async with asgi_client(app) as client:
         assert (await client.get("/ready")).status_code == 200
         with psycopg.connect(migrated_database, autocommit=True) as conn:
@@ -116,7 +112,7 @@ async def test_ready_reports_503_while_the_schema_is_behind(
 
 
 async def test_server_runs_under_a_role_without_ddl_rights(
-    postgres: PostgresForTests, migrated_database: str, tmp_path: Path
+    postgres: PostgresForTests, migrated_database: str, tmp_path: Path, make_app: MakeApp
 ) -> None:
     role = f"app_{uuid.uuid4().hex[:8]}"
     database = database_name(migrated_database)
@@ -134,7 +130,7 @@ async def test_server_runs_under_a_role_without_ddl_rights(
         pytest.skip("cannot derive a URL for another role from DATABASE_URL")
     with psycopg.connect(url, autocommit=True) as conn, pytest.raises(psycopg.Error):
         conn.execute("CREATE TABLE forbidden (x int)")
-    app = create_app(settings_for(url, tmp_path), FakeModelProvider(RecordingChatModel()))
+    app = make_app(settings_for(url, tmp_path))
     async with asgi_client(app) as client:
         thread = (await client.post("/threads", json={})).json()["thread_id"]
         response = await client.post(f"/threads/{thread}/runs/wait", json=say("no ddl"))
@@ -148,13 +144,12 @@ async def test_server_runs_under_a_role_without_ddl_rights(
 
 
 async def test_postgres_restarting_under_load_hangs_no_request_and_loses_no_turn(
-    postgres: PostgresForTests, migrated_url: str, tmp_path: Path
+    postgres: PostgresForTests, app: Litestar
 ) -> None:
     """Sixteen clients keep talking while PostgreSQL restarts under them."""
     if postgres.embedded is None:
         pytest.skip("restarting PostgreSQL needs the embedded server")
     embedded = postgres.embedded
-    app = create_app(settings_for(migrated_url, tmp_path), FakeModelProvider(RecordingChatModel()))
     outcomes: list[tuple[str, int, str, Any]] = []
     restarted_at: list[float] = []
     recovered_after: dict[int, float] = {}

@@ -7,13 +7,21 @@ from typing import Any
 
 import httpx
 import msgspec
+import pytest
+from litestar import Litestar
 
-from langstar.app import create_app
 from langstar.models.offline import FACTS_HEADER
-from langstar.settings import ModelSettings
-from tests.conftest import settings_for
+from langstar.settings import ModelSettings, Settings
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
-from tests.support.fakes import FakeModelProvider, RecordingChatModel
+from tests.support.fakes import RecordingChatModel
+from tests.support.settings import settings_for
+
+
+@pytest.fixture
+def settings(migrated_database: str, tmp_path: Path) -> Settings:
+    """A database of each test's own, so no other test's memories reach these prompts."""
+    return settings_for(migrated_database, tmp_path)
 
 
 def say(text: str, user: str | None = None) -> dict[str, Any]:
@@ -34,26 +42,22 @@ async def run(client: httpx.AsyncClient, text: str, user: str | None = None) -> 
 
 
 async def test_a_fact_from_one_thread_reaches_the_prompt_in_another(
-    migrated_database: str, tmp_path: Path
+    app: Litestar, chat_model: RecordingChatModel
 ) -> None:
-    model = RecordingChatModel()
-    app = create_app(settings_for(migrated_database, tmp_path), FakeModelProvider(model))
     async with asgi_client(app) as client:
         await run(client, "Hi! My name is Ada and I write compilers.", user="ada")
         await run(client, "What do you know about me?", user="ada")
         await run(client, "What do you know about me?", user="bob")
-    ada_prompt, bob_prompt = model.prompts[1][0].text, model.prompts[2][0].text
+    ada_prompt, bob_prompt = chat_model.prompts[1][0].text, chat_model.prompts[2][0].text
     assert FACTS_HEADER in ada_prompt
     assert "My name is Ada and I write compilers." in ada_prompt
     assert "Ada" not in bob_prompt
 
 
-async def test_the_offline_agent_answers_from_memory(
-    migrated_database: str, tmp_path: Path
-) -> None:
-    settings = settings_for(migrated_database, tmp_path)
+@pytest.mark.parametrize("di_overrides", [[]], ids=["no-fake-model"])
+async def test_the_offline_agent_answers_from_memory(settings: Settings, make_app: MakeApp) -> None:
     assert settings.model == ModelSettings()  # the real offline model, not a fake
-    app = create_app(msgspec.structs.replace(settings, model=ModelSettings(provider="offline")))
+    app = make_app(msgspec.structs.replace(settings, model=ModelSettings(provider="offline")))
     async with asgi_client(app) as client:
         await run(client, "My favourite language is OCaml.")
         answer = await run(client, "Which language is my favourite?")

@@ -6,14 +6,26 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from dishka import Provider
 from langchain_core.messages import HumanMessage
 
-from langstar.app import create_app
 from langstar.models.providers import build_chat_model
-from langstar.settings import ModelSettings, SettingsError
-from tests.conftest import settings_for
+from langstar.settings import ModelSettings, Settings, SettingsError
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
 from tests.support.openai_stub import openai_stub
+from tests.support.settings import settings_for
+
+
+@pytest.fixture
+def di_overrides() -> list[Provider]:
+    """No fake model here: the model under test is the one the settings configure."""
+    return []
+
+
+@pytest.fixture
+def settings(migrated_database: str, tmp_path: Path) -> Settings:
+    return settings_for(migrated_database, tmp_path)
 
 
 async def test_streams_token_by_token_from_the_endpoint() -> None:
@@ -32,12 +44,11 @@ async def test_streams_token_by_token_from_the_endpoint() -> None:
 
 
 async def test_the_agent_runs_on_the_configured_endpoint(
-    migrated_database: str, tmp_path: Path
+    settings: Settings, make_app: MakeApp
 ) -> None:
-    settings = settings_for(migrated_database, tmp_path)
     with openai_stub("Nice to meet you, Ada.") as (url, stub):
         model = ModelSettings(provider="openai", base_url=url, model="local-llm", max_retries=0)
-        app = create_app(msgspec.structs.replace(settings, model=model))
+        app = make_app(msgspec.structs.replace(settings, model=model))
         async with asgi_client(app) as client:
             thread = (await client.post("/threads", json={})).json()["thread_id"]
             body = {

@@ -8,10 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from langstar.app import create_app
-from tests.conftest import settings_for
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
-from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.server import ServerProcess
 
 
@@ -19,13 +17,12 @@ def say(text: str) -> dict[str, object]:
     return {"assistant_id": "agent", "input": {"messages": [{"role": "user", "content": text}]}}
 
 
-async def test_state_is_the_same_after_the_app_restarts(migrated_url: str, tmp_path: Path) -> None:
-    settings = settings_for(migrated_url, tmp_path)
-    async with asgi_client(create_app(settings, FakeModelProvider(RecordingChatModel()))) as client:
+async def test_state_is_the_same_after_the_app_restarts(make_app: MakeApp) -> None:
+    async with asgi_client(make_app()) as client:
         thread = (await client.post("/threads", json={})).json()["thread_id"]
         await client.post(f"/threads/{thread}/runs/wait", json=say("remember this"))
         before = (await client.get(f"/threads/{thread}/state")).json()
-    async with asgi_client(create_app(settings, FakeModelProvider(RecordingChatModel()))) as client:
+    async with asgi_client(make_app()) as client:
         after = (await client.get(f"/threads/{thread}/state")).json()
         response = await client.post(f"/threads/{thread}/runs/wait", json=say("and this"))
     assert after == before

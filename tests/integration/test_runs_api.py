@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import httpx
 import msgspec
 import psycopg
 import pytest
+from litestar import Litestar
 
-from langstar.app import container_of, create_app
+from langstar.app import container_of
 from langstar.streaming.events import EventBus
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
-from tests.support.fakes import FakeModelProvider
 from tests.support.graphs import TEST_GRAPHS
 from tests.support.sse import Event, parse
 
@@ -30,14 +31,21 @@ def body(graph: str, text: str | None = "hi", **extra: Any) -> dict[str, Any]:
     return payload
 
 
-@contextlib.asynccontextmanager
-async def graphs_app_with(settings: Any, chat_model: Any, **runs: Any) -> AsyncIterator[Client]:
-    """The test graphs served by an app whose `[runs]` settings are changed by `runs`."""
-    changed = msgspec.structs.replace(
-        settings, graphs=TEST_GRAPHS, runs=msgspec.structs.replace(settings.runs, **runs)
-    )
-    async with asgi_client(create_app(changed, FakeModelProvider(chat_model))) as client:
-        yield client
+GraphsAppWith = Callable[..., AbstractAsyncContextManager[Client]]
+
+
+@pytest.fixture
+def graphs_app_with(settings: Any, make_app: MakeApp) -> GraphsAppWith:
+    """`graphs_app_with(**runs)`: a client of the test graphs, served by an app whose `[runs]`
+    settings are changed by `runs`."""
+
+    def serve(**runs: Any) -> AbstractAsyncContextManager[Client]:
+        changed = msgspec.structs.replace(
+            settings, graphs=TEST_GRAPHS, runs=msgspec.structs.replace(settings.runs, **runs)
+        )
+        return asgi_client(make_app(changed))
+
+    return serve
 
 
 async def new_thread(client: Client) -> str:
@@ -238,7 +246,7 @@ async def test_cancel_interrupt_and_rollback(graphs_client: Client) -> None:
 
 @pytest.mark.parametrize("action", ["interrupt", "rollback"])
 async def test_a_run_cancelled_before_its_task_begins_still_ends_and_answers(
-    settings: Any, chat_model: Any, monkeypatch: pytest.MonkeyPatch, action: str
+    graphs_app_with: GraphsAppWith, monkeypatch: pytest.MonkeyPatch, action: str
 ) -> None:
     """A cancel may reach a run whose task has not taken its first step yet (a second
     run on the thread cancels the first as soon as it is created). Such a task never
@@ -254,7 +262,7 @@ async def test_a_run_cancelled_before_its_task_begins_still_ends_and_answers(
         return stream
 
     monkeypatch.setattr(RunExecutor, "submit", submit_then_cancel)
-    async with graphs_app_with(settings, chat_model) as client:
+    async with graphs_app_with() as client:
         thread = await new_thread(client)
         async with asyncio.timeout(10):
             waited = await client.post(f"/threads/{thread}/runs/wait", json=body("slow"))
@@ -364,13 +372,10 @@ async def test_resumable_stream_replays_after_last_event_id(graphs_client: Clien
 
 
 async def test_only_a_resumable_stream_holds_its_events_and_others_are_joined_live(
-    settings: Any, chat_model: Any
+    graphs_app: Litestar,
 ) -> None:
-    app = create_app(
-        msgspec.structs.replace(settings, graphs=TEST_GRAPHS), FakeModelProvider(chat_model)
-    )
-    async with asgi_client(app) as client:
-        bus = await container_of(app).get(EventBus)
+    async with asgi_client(graphs_app) as client:
+        bus = await container_of(graphs_app).get(EventBus)
         thread = await new_thread(client)
         modes = ["messages-tuple", "values"]
         path = f"/threads/{thread}/runs/stream"
@@ -396,12 +401,12 @@ async def test_only_a_resumable_stream_holds_its_events_and_others_are_joined_li
 
 
 async def test_a_thread_watch_refused_for_too_many_streams_leaves_no_feed_behind(
-    settings: Any, chat_model: Any
+    settings: Any, make_app: MakeApp
 ) -> None:
     # One stream per user, which ends after two seconds.
     limits = msgspec.structs.replace(settings.limits, max_streams_per_user=1, max_stream_seconds=2)
     changed = msgspec.structs.replace(settings, graphs=TEST_GRAPHS, limits=limits)
-    app = create_app(changed, FakeModelProvider(chat_model))
+    app = make_app(changed)
     async with asgi_client(app) as client:
         bus = await container_of(app).get(EventBus)
         thread = await new_thread(client)
@@ -482,8 +487,8 @@ async def test_a_run_left_by_a_dead_server_is_failed_and_frees_its_thread(
     assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
 
 
-async def test_a_long_run_keeps_its_lease(settings: Any, chat_model: Any) -> None:
-    async with graphs_app_with(settings, chat_model, lease_seconds=3.0) as client:
+async def test_a_long_run_keeps_its_lease(graphs_app_with: GraphsAppWith) -> None:
+    async with graphs_app_with(lease_seconds=3.0) as client:
         thread = await new_thread(client)
         waited = await client.post(
             f"/threads/{thread}/runs/wait", json=body("slow", context={"delay": 5})
@@ -494,7 +499,7 @@ async def test_a_long_run_keeps_its_lease(settings: Any, chat_model: Any) -> Non
 
 
 async def test_a_server_never_fails_its_own_live_run_as_lost(
-    settings: Any, chat_model: Any
+    settings: Any, graphs_app_with: GraphsAppWith
 ) -> None:
     """A lease can lapse while renewals cannot reach the database; the run is still alive.
 
@@ -502,7 +507,7 @@ async def test_a_server_never_fails_its_own_live_run_as_lost(
     run it is about to finish as lost. The test lapses the lease by hand, mid-run, and
     renames its holder so that renewals miss it, for three of the reaper's periods.
     """
-    async with graphs_app_with(settings, chat_model, lease_seconds=3.0) as client:
+    async with graphs_app_with(lease_seconds=3.0) as client:
         thread = await new_thread(client)
         started = await client.post(
             f"/threads/{thread}/runs", json=body("slow", context={"delay": 4})
@@ -548,11 +553,11 @@ async def test_command_update_and_goto(graphs_client: Client) -> None:
 
 
 async def test_a_quick_wait_answers_whole_and_a_long_one_sends_newlines_first(
-    settings: Any, chat_model: Any
+    graphs_app_with: GraphsAppWith,
 ) -> None:
     import json
 
-    async with graphs_app_with(settings, chat_model, heartbeat_seconds=0.2) as client:
+    async with graphs_app_with(heartbeat_seconds=0.2) as client:
         thread = await new_thread(client)
         quick = await client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "x"))
         assert quick.status_code == 200
@@ -575,9 +580,9 @@ async def test_a_quick_wait_answers_whole_and_a_long_one_sends_newlines_first(
 
 
 async def test_a_wait_cancelled_on_disconnect_streams_after_a_second_to_notice_a_leaver(
-    settings: Any, chat_model: Any
+    graphs_app_with: GraphsAppWith,
 ) -> None:
-    async with graphs_app_with(settings, chat_model, heartbeat_seconds=3) as client:
+    async with graphs_app_with(heartbeat_seconds=3) as client:
         thread = await new_thread(client)
         path = f"/threads/{thread}/runs/wait"
         slow = body("slow", context={"delay": 1.5})
@@ -590,13 +595,10 @@ async def test_a_wait_cancelled_on_disconnect_streams_after_a_second_to_notice_a
 
 
 async def test_a_cancel_sent_to_another_server_process_reaches_the_run(
-    settings: Any, chat_model: Any
+    graphs_app_with: GraphsAppWith,
 ) -> None:
     """Two app instances on one database: the run lives in one, the cancel lands on the other."""
-    async with (
-        graphs_app_with(settings, chat_model) as first,
-        graphs_app_with(settings, chat_model) as second,
-    ):
+    async with graphs_app_with() as first, graphs_app_with() as second:
         thread = await new_thread(first)
         run = (
             await first.post(f"/threads/{thread}/runs", json=body("slow", context={"delay": 30}))

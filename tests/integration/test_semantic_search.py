@@ -5,22 +5,30 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import pytest
 
-from langstar.app import create_app
 from langstar.db import migrations
-from langstar.settings import StoreSettings
-from tests.conftest import settings_for
+from langstar.settings import Settings, StoreSettings
+from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
-from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.openai_stub import openai_stub
+from tests.support.settings import settings_for
 
 
-async def test_query_ranks_items_by_meaning(empty_database: str, tmp_path: Path) -> None:
+@pytest.fixture
+def settings(empty_database: str, tmp_path: Path) -> Settings:
+    """An empty database, which the test migrates itself once embeddings are on."""
+    return settings_for(empty_database, tmp_path)
+
+
+async def test_query_ranks_items_by_meaning(
+    empty_database: str, settings: Settings, make_app: MakeApp
+) -> None:
     with openai_stub("unused") as (url, stub):
         store = StoreSettings(embedding_dims=32, embedding_base_url=url, embedding_model="emb")
-        settings = msgspec.structs.replace(settings_for(empty_database, tmp_path), store=store)
+        settings = msgspec.structs.replace(settings, store=store)
         await migrations.upgrade_async(empty_database, settings)
-        app = create_app(settings, FakeModelProvider(RecordingChatModel()))
+        app = make_app(settings)
         async with asgi_client(app) as client:
             for key, text in [
                 ("pets", "my cat sleeps on the sofa"),

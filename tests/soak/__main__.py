@@ -167,8 +167,8 @@ def run(args: argparse.Namespace, url: str = "", restart: Any = None) -> Figures
     from langstar.auth.keys import create_key
     from langstar.db import migrations
     from langstar.db.embedded import EmbeddedPostgres
-    from tests.conftest import settings_for
     from tests.support.server import ServerProcess
+    from tests.support.settings import settings_for
 
     with tempfile.TemporaryDirectory(prefix="langstar-soak-") as folder:
         work = Path(folder)
