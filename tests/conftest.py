@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
@@ -21,8 +22,9 @@ from langstar.app import create_app
 from langstar.db import migrations
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.settings import Settings
-from tests.support.apps import MakeApp
+from tests.support.apps import MakeApp, Serving, StartupError
 from tests.support.asgi import asgi_client
+from tests.support.asgi import startup_error as failed_start
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.postgres import PostgresForTests
 from tests.support.settings import settings_for
@@ -116,3 +118,25 @@ def graphs_app(settings: Settings, make_app: MakeApp) -> Litestar:
 async def graphs_client(graphs_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(graphs_app) as client:
         yield client
+
+
+@pytest.fixture
+def serving(make_app: MakeApp) -> Serving:
+    """`serving(settings, *overrides)`: a client of an app on `settings`, started."""
+
+    def serve(
+        settings: Settings, *overrides: Provider
+    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
+        return asgi_client(make_app(settings, *overrides))
+
+    return serve
+
+
+@pytest.fixture
+def startup_error(make_app: MakeApp) -> StartupError:
+    """`await startup_error(settings)`: the error that stops an app on `settings` starting."""
+
+    async def error(settings: Settings) -> BaseException:
+        return await failed_start(make_app(settings))
+
+    return error

@@ -16,7 +16,8 @@ import msgspec
 import pytest
 
 from langstar.settings import Settings
-from tests.integration.test_auth import HeaderAuthProvider, serving
+from tests.support.apps import Serving
+from tests.support.auth import HeaderAuthProvider
 from tests.support.graphs import TEST_GRAPHS
 
 ALICE = {"x-user": "alice"}
@@ -72,7 +73,7 @@ async def alices_objects(client: httpx.AsyncClient) -> dict[str, str]:
 
 
 async def test_every_route_hides_one_users_objects_from_another(
-    graphs_settings: Settings,
+    graphs_settings: Settings, serving: Serving
 ) -> None:
     async with serving(graphs_settings, HeaderAuthProvider()) as client:
         ids = await alices_objects(client)

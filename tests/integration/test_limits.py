@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from langstar.settings import LimitSettings, Settings
-from tests.integration.test_auth import HeaderAuthProvider, serving
+from tests.support.apps import Serving
+from tests.support.auth import HeaderAuthProvider
 from tests.support.graphs import TEST_GRAPHS
 
 ALICE = {"x-user": "alice"}
@@ -35,7 +36,7 @@ async def runs_of(url: str, thread_id: str) -> int:
 
 
 async def test_bodies_messages_and_metadata_have_limits(
-    settings: Settings, migrated_url: str
+    settings: Settings, migrated_url: str, serving: Serving
 ) -> None:
     configured = limited(
         settings, max_body_bytes=4096, max_input_messages=3, max_message_bytes=200,
@@ -78,7 +79,9 @@ async def test_bodies_messages_and_metadata_have_limits(
         assert fine.status_code == 200
 
 
-async def test_a_run_past_its_wall_clock_limit_ends_as_timeout(settings: Settings) -> None:
+async def test_a_run_past_its_wall_clock_limit_ends_as_timeout(
+    settings: Settings, serving: Serving
+) -> None:
     async with serving(limited(settings, run_timeout_seconds=0.5), HeaderAuthProvider()) as c:
         thread = (await c.post("/threads", json={}, headers=ALICE)).json()["thread_id"]
         started = asyncio.get_running_loop().time()
@@ -102,7 +105,9 @@ async def test_a_run_past_its_wall_clock_limit_ends_as_timeout(settings: Setting
         assert again.json()["messages"][-1]["content"] == "slept 0.0"
 
 
-async def test_runs_per_user_are_capped_with_429(settings: Settings, migrated_url: str) -> None:
+async def test_runs_per_user_are_capped_with_429(
+    settings: Settings, migrated_url: str, serving: Serving
+) -> None:
     async with serving(limited(settings, max_runs_per_user=1), HeaderAuthProvider()) as client:
         first = (await client.post("/threads", json={}, headers=ALICE)).json()["thread_id"]
         second = (await client.post("/threads", json={}, headers=ALICE)).json()["thread_id"]

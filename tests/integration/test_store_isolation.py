@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 
 from langstar.settings import Settings
-from tests.integration.test_auth import HeaderAuthProvider, serving
+from tests.support.apps import Serving
+from tests.support.auth import HeaderAuthProvider
 
 CAROL = {"x-user": "carol@example.com"}  # a dot in a user id must not upset namespaces
 DAVE = {"x-user": "dave"}
@@ -16,7 +17,9 @@ async def put(client: httpx.AsyncClient, who: dict[str, str], namespace: list[st
     assert (await client.put("/store/items", json=body, headers=who)).status_code == 204
 
 
-async def test_store_items_and_namespaces_are_per_user(settings: Settings) -> None:
+async def test_store_items_and_namespaces_are_per_user(
+    settings: Settings, serving: Serving
+) -> None:
     async with serving(settings, HeaderAuthProvider()) as client:
         await put(client, CAROL, ["notes", "work"])
         await put(client, DAVE, ["notes", "work"])
@@ -49,7 +52,7 @@ async def test_store_items_and_namespaces_are_per_user(settings: Settings) -> No
         assert still.json()["value"] == {"owner": "dave"}
 
 
-async def test_a_graph_writes_into_its_users_store(settings: Settings) -> None:
+async def test_a_graph_writes_into_its_users_store(settings: Settings, serving: Serving) -> None:
     async with serving(settings, HeaderAuthProvider()) as client:
         thread = (await client.post("/threads", json={}, headers=CAROL)).json()["thread_id"]
         said = {"messages": [{"role": "user", "content": "My name is Carol."}]}

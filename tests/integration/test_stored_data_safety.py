@@ -13,7 +13,7 @@ import pytest
 from langstar.auth.keys import create_key
 from langstar.db.savers import checkpoint_serializer
 from langstar.settings import AuthSettings, DatabaseSettings, Settings
-from tests.integration.test_auth import serving
+from tests.support.apps import Serving
 
 BUILT: list[str] = []
 
@@ -47,7 +47,7 @@ def test_strict_checkpoints_do_not_build_unknown_types() -> None:
 
 
 async def test_credentials_reach_no_log_line_and_no_checkpoint(
-    settings: Settings, migrated_url: str, caplog: pytest.LogCaptureFixture
+    settings: Settings, migrated_url: str, caplog: pytest.LogCaptureFixture, serving: Serving
 ) -> None:
     caplog.set_level(logging.DEBUG)
     _, key = await create_key(migrated_url, "alice")
