@@ -39,6 +39,8 @@ DELIBERATE = {
     "command together with input": "langstar refuses the pair (422); the reference runs the "
     "command and silently drops the input",
     "copy missing thread": "langstar answers 404 for a missing thread; the reference 409",
+    "state update on a fresh thread": "langstar answers 422 naming the missing graph_id; "
+    "the reference 400",
 }
 # Keys langstar adds to an object, always with the same meaning as the reference's own.
 EXTRA_KEYS = {
@@ -323,6 +325,13 @@ def run_scenarios(base: str) -> dict[str, Any]:
             ),
         )
         status("copy missing thread", c.post(f"/threads/{uuid.uuid4()}/copy"))
+        fresh = c.post("/threads", json={}).json()["thread_id"]
+        state = c.get(f"/threads/{fresh}/state").json()
+        seen["fresh thread state"] = {k: state[k] for k in ("values", "next", "tasks")}
+        status(
+            "state update on a fresh thread",
+            c.post(f"/threads/{fresh}/state", json={"values": {"messages": []}}),
+        )
 
         keys("assistant search", c.post("/assistants/search", json={"graph_id": "echo"}))
         seen["assistant count"] = c.post("/assistants/count", json={"graph_id": "echo"}).json()
