@@ -70,6 +70,8 @@ class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     embedding_api_key_env: str = "OPENAI_API_KEY"
     embedding_fields: list[str] = msgspec.field(default_factory=lambda: ["$"])
     ttl_sweep_interval_minutes: Annotated[int, msgspec.Meta(ge=1)] = 1
+    ttl_default_minutes: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    ttl_refresh_on_read: bool = True
     index_type: Literal["hnsw", "ivfflat", "flat"] = "hnsw"
     vector_type: Literal["vector", "halfvec"] = "vector"
     distance_type: Literal["cosine", "l2", "inner_product"] = "cosine"
@@ -110,6 +112,24 @@ class AuthSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     jwt_leeway_seconds: Annotated[float, msgspec.Meta(ge=0, le=600)] = 30.0
 
 
+class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    cors_enabled: bool = True
+    cors_allow_origins: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    cors_allow_origin_regex: str = ""
+    cors_allow_methods: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    cors_allow_headers: list[str] = msgspec.field(default_factory=lambda: ["*"])
+    cors_allow_credentials: bool = False
+    cors_expose_headers: list[str] = msgspec.field(
+        default_factory=lambda: [
+            "content-location",
+            "location",
+            "x-pagination-total",
+            "x-pagination-next",
+        ]
+    )
+    cors_max_age: Annotated[int, msgspec.Meta(ge=0)] = 600
+
+
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     """Everything langstar reads from its configuration, built once at startup."""
 
@@ -123,6 +143,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     runs: RunSettings = msgspec.field(default_factory=RunSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
+    http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     graphs: dict[str, str] = msgspec.field(
         default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
     )
@@ -167,6 +188,7 @@ def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
     sections = {name for name, is_section in _section_fields().items() if is_section}
+    top_level: dict[str, Any] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
@@ -177,7 +199,7 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             except ValueError:
                 raise SettingsError(name, "starts like JSON but is not valid JSON") from None
         if len(parts) == 1:
-            data[parts[0]] = value
+            top_level[name] = value
         elif len(parts) == 2 and (parts[0] in sections or parts[0] == "graphs"):
             section = data.setdefault(parts[0], {})
             if not isinstance(section, dict):
@@ -185,8 +207,29 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             section[parts[1]] = value
         else:
             raise SettingsError(name, "unknown setting (use LANGSTAR_SECTION__KEY)")
+    # A variable a setting names (a secret, such as $LANGSTAR_JWT_SECRET) is that
+    # setting's value, never a setting of its own.
+    named = _named_variables(data)
+    for name, value in top_level.items():
+        if name not in named:
+            data[name[len(ENV_PREFIX) :].lower()] = value
     if env.get("DATABASE_URL"):
         data.setdefault("database", {})["url"] = env["DATABASE_URL"]
+
+
+def _named_variables(data: dict[str, Any]) -> set[str]:
+    """The environment variables that settings ending in `_env` name."""
+    defaults = Settings()
+    named = set()
+    for section, is_section in _section_fields().items():
+        if not is_section:
+            continue
+        found = data.get(section)
+        given: dict[str, Any] = found if isinstance(found, dict) else {}
+        for field in getattr(defaults, section).__struct_fields__:
+            if field.endswith("_env"):
+                named.add(str(given.get(field, getattr(getattr(defaults, section), field))))
+    return named
 
 
 def _section_fields() -> dict[str, bool]:
@@ -225,6 +268,12 @@ def _check(settings: Settings) -> None:
     if settings.auth.mode == "custom" and ":" not in settings.auth.provider:
         raise SettingsError(
             "auth.provider", "mode 'custom' needs 'module:attr' naming a Dishka provider"
+        )
+    if settings.http.cors_allow_credentials and "*" in settings.http.cors_allow_origins:
+        raise SettingsError(
+            "http.cors_allow_credentials",
+            "browsers refuse credentials for any origin: list the origins in "
+            "http.cors_allow_origins",
         )
     if not settings.auth.jwt_user_claim:
         raise SettingsError("auth.jwt_user_claim", "must name a claim")

@@ -7,8 +7,7 @@ import http.server
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,14 @@ import jwt
 import msgspec
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from dishka import Provider, Scope, provide
-from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
 
-from langstar.auth.authenticators import AuthConfigError, Authenticator
+from langstar.auth.authenticators import AuthConfigError
 from langstar.auth.keys import create_key, list_keys, revoke_key
 from langstar.db.schema import SchemaNotAtHeadError
-from langstar.identity import Identity
 from langstar.settings import AuthSettings, Settings
-from tests.support.apps import MakeApp
-from tests.support.asgi import asgi_client
-from tests.support.asgi import startup_error as failed_start
+from tests.support.apps import Serving, StartupError
+from tests.support.auth import HeaderAuthProvider
+from tests.support.server import ServerProcess
 from tests.support.settings import settings_for
 
 SECRET = "a-test-secret-that-is-long-enough-for-hs256"
@@ -36,32 +31,6 @@ SECRET = "a-test-secret-that-is-long-enough-for-hs256"
 
 def with_auth(settings: Settings, **auth: Any) -> Settings:
     return msgspec.structs.replace(settings, auth=AuthSettings(**auth))
-
-
-Serving = Callable[..., AbstractAsyncContextManager[httpx.AsyncClient]]
-StartupError = Callable[[Settings], Awaitable[BaseException]]
-
-
-@pytest.fixture
-def serving(make_app: MakeApp) -> Serving:
-    """`serving(settings, *overrides)`: a client of an app on `settings`, started."""
-
-    def serve(
-        settings: Settings, *overrides: Provider
-    ) -> AbstractAsyncContextManager[httpx.AsyncClient]:
-        return asgi_client(make_app(settings, *overrides))
-
-    return serve
-
-
-@pytest.fixture
-def startup_error(make_app: MakeApp) -> StartupError:
-    """`await startup_error(settings)`: the error that stops an app on `settings` starting."""
-
-    async def error(settings: Settings) -> BaseException:
-        return await failed_start(make_app(settings))
-
-    return error
 
 
 def token(key: Any, algorithm: str, **claims: Any) -> str:
@@ -190,20 +159,6 @@ async def test_es256_tokens_from_a_jwks_url(
         await assert_refused(client, bearer(token(private, "ES256")), "'email'")
 
 
-class HeaderAuth:
-    """A custom authenticator: trusts an `x-user` header (as behind an auth proxy)."""
-
-    async def authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
-        user = connection.headers.get("x-user")
-        if not user:
-            raise NotAuthorizedException("no x-user header")
-        return Identity(user_id=user, is_authenticated=True)
-
-
-class HeaderAuthProvider(Provider):
-    authenticator = provide(HeaderAuth, provides=Authenticator, scope=Scope.APP, override=True)
-
-
 async def test_a_custom_authenticator_is_a_dishka_provider(
     settings: Settings, serving: Serving
 ) -> None:
@@ -218,7 +173,7 @@ async def test_a_custom_authenticator_is_a_dishka_provider(
 
 
 async def test_custom_mode_loads_the_named_provider(settings: Settings, serving: Serving) -> None:
-    spec = f"{__name__}:HeaderAuthProvider"
+    spec = "tests.support.auth:HeaderAuthProvider"
     async with serving(with_auth(settings, mode="custom", provider=spec)) as client:
         assert (await client.post("/threads", json={})).status_code == 401
         made = await client.post("/threads", json={}, headers={"x-user": "erin"})
@@ -250,3 +205,24 @@ async def test_jwt_mode_without_keys_refuses_to_start(
     error = await startup_error(with_auth(settings, mode="jwt"))
     assert isinstance(error, AuthConfigError)
     assert "32 bytes" in str(error)
+
+
+def test_langstar_serve_takes_the_hs256_secret_from_langstar_jwt_secret(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """As the README says: LANGSTAR_AUTH__MODE=jwt and the secret in $LANGSTAR_JWT_SECRET."""
+    env = {
+        "DATABASE_URL": migrated_url,
+        "LANGSTAR_AUTH__MODE": "jwt",
+        "LANGSTAR_JWT_SECRET": SECRET,
+    }
+    server = ServerProcess(env, tmp_path).start()
+    try:
+        good = httpx.post(
+            server.url + "/threads", json={}, headers=bearer(token(SECRET, "HS256")), timeout=10
+        )
+        missing = httpx.post(server.url + "/threads", json={}, timeout=10)
+    finally:
+        server.stop()
+    assert good.status_code == 200, good.text
+    assert missing.status_code == 401

@@ -116,3 +116,13 @@ def test_cli_port_flag_is_checked_too(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert "server.port" in result.stderr
+
+
+def test_a_variable_a_setting_names_is_that_settings_value_not_a_setting() -> None:
+    secret = {"LANGSTAR_JWT_SECRET": "s" * 40}
+    assert load_settings(env={**secret, "LANGSTAR_AUTH__MODE": "jwt"}).auth.mode == "jwt"
+    renamed = {"LANGSTAR_MY_KEY": "k", "LANGSTAR_MODEL__API_KEY_ENV": "LANGSTAR_MY_KEY"}
+    assert load_settings(env=renamed).model.api_key_env == "LANGSTAR_MY_KEY"
+    # Still a typo when no setting names it.
+    with pytest.raises(SettingsError, match="jwt_secrt: unknown key"):
+        load_settings(env={"LANGSTAR_JWT_SECRT": "s" * 40})
