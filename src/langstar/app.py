@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
 
@@ -12,8 +12,11 @@ from dishka import AsyncContainer, Provider, make_async_container
 from dishka.entities.validation_settings import STRICT_VALIDATION
 from dishka.integrations.litestar import DishkaRouter, setup_dishka
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import MutableScopeHeaders
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import Message, Scope
 
 from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
@@ -22,6 +25,7 @@ from langstar.auth.middleware import authentication_middleware
 from langstar.graphs.registry import load_object
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
+from langstar.project import apply_project
 from langstar.protocol.controllers import ThreadProtocolController
 from langstar.runs.controllers import (
     StatelessRunController,
@@ -30,7 +34,7 @@ from langstar.runs.controllers import (
 )
 from langstar.runs.executor import RunExecutor
 from langstar.serde import encode_default
-from langstar.settings import Settings, SettingsError, load_settings
+from langstar.settings import HttpSettings, Settings, SettingsError, load_settings
 from langstar.store.controllers import StoreController
 from langstar.system.controllers import system_handlers
 from langstar.threads.controllers import ThreadController
@@ -40,7 +44,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *overrides: Provider) -> Litestar:
     """Build the app; `overrides` are providers that replace the defaults (tests use them)."""
-    settings = settings if settings is not None else load_settings()
+    settings = apply_project(settings if settings is not None else load_settings())
     if settings.auth.mode == "custom":
         overrides = (custom_auth_provider(settings), *overrides)
     container = make_async_container(
@@ -49,19 +53,6 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         context={Settings: settings},
         validation_settings=STRICT_VALIDATION,
     )
-
-    @asynccontextmanager
-    async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        try:
-            # Resolve the APP resources now, so a bad database or graph stops startup
-            # instead of failing the first request.
-            await container.get(DefaultAssistants)
-            await container.get(RunExecutor)
-            # After the schema check (the pool's), so an un-migrated database is named first.
-            await container.get(Authenticator)
-            yield
-        finally:
-            await container.close()
 
     app = Litestar(
         route_handlers=[
@@ -79,9 +70,11 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
                 ],
             )
         ],
-        lifespan=[lifespan],
+        lifespan=[_lifespan(container)],
         middleware=[authentication_middleware()],
         request_max_body_size=settings.limits.max_body_bytes,
+        cors_config=cors_config(settings.http),
+        before_send=[allow_private_network],
         exception_handlers=exception_handlers,
         type_encoders={BaseException: encode_default},
         openapi_config=OpenAPIConfig(
@@ -97,6 +90,51 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     )
     setup_dishka(container, app)
     return app
+
+
+def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        try:
+            # Resolve the APP resources now, so a bad database or graph stops startup
+            # instead of failing the first request.
+            await container.get(DefaultAssistants)
+            await container.get(RunExecutor)
+            # After the schema check (the pool's), so an un-migrated database is named first.
+            await container.get(Authenticator)
+            yield
+        finally:
+            await container.close()
+
+    return lifespan
+
+
+def cors_config(http: HttpSettings) -> CORSConfig | None:
+    """Which pages on other origins may call the API; by default any, as LangGraph's server."""
+    if not http.cors_enabled:
+        return None
+    return CORSConfig(
+        allow_origins=list(http.cors_allow_origins),
+        allow_origin_regex=http.cors_allow_origin_regex or None,
+        allow_methods=list(http.cors_allow_methods),  # type: ignore[arg-type]
+        allow_headers=list(http.cors_allow_headers),
+        allow_credentials=http.cors_allow_credentials,
+        expose_headers=list(http.cors_expose_headers),
+        max_age=http.cors_max_age,
+    )
+
+
+async def allow_private_network(message: Message, scope: Scope) -> None:
+    """Answer a Private Network Access preflight: a public page may call a local server.
+
+    Chromium asks before a page on a public origin calls an address on a private
+    network, such as a langstar on localhost; without the answer it blocks the call.
+    """
+    if message["type"] != "http.response.start" or scope.get("method") != "OPTIONS":
+        return
+    asked = dict(scope.get("headers", [])).get(b"access-control-request-private-network")
+    if asked == b"true":
+        MutableScopeHeaders.from_message(message)["Access-Control-Allow-Private-Network"] = "true"
 
 
 def custom_auth_provider(settings: Settings) -> Provider:

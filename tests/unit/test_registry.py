@@ -85,7 +85,7 @@ def test_langgraph_json_is_served_unchanged(graph_file: Path, tmp_path: Path) ->
         "dependencies": ["."],
         "graphs": {
             "counter": "./my_graphs.py:compiled",
-            "other": {"path": "./my_graphs.py:factory"},
+            "other": {"path": "./my_graphs.py:factory", "description": "Counts, built anew."},
         },
         "env": ".env",
     }
@@ -97,6 +97,8 @@ def test_langgraph_json_is_served_unchanged(graph_file: Path, tmp_path: Path) ->
         model=OfflineChatModel(),
     )
     assert sorted(registry.graphs) == ["counter", "other"]
+    assert registry.graphs["other"].description == "Counts, built anew."
+    assert registry.graphs["counter"].description is None
     import os
 
     assert os.environ.pop("LANGSTAR_TEST_FROM_DOTENV") == "yes"

@@ -39,13 +39,16 @@ async def sync_default_assistants(pool: Pool, registry: GraphRegistry) -> None:
     async with pool.connection() as conn:
         for graph in registry.graphs.values():
             await conn.execute(
-                "INSERT INTO assistants (assistant_id, owner, graph_id, name, metadata) "
-                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (assistant_id) DO NOTHING",
+                "INSERT INTO assistants (assistant_id, owner, graph_id, name, description, "
+                "metadata) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (assistant_id) "
+                "DO UPDATE SET description = EXCLUDED.description, updated_at = now() "
+                "WHERE assistants.description IS DISTINCT FROM EXCLUDED.description",
                 (
                     graph.assistant_id,
                     SYSTEM_OWNER,
                     graph.graph_id,
                     graph.graph_id,
+                    graph.description,
                     Jsonb({"created_by": "system"}),
                 ),
             )

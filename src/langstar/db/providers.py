@@ -87,9 +87,11 @@ class DatabaseProvider(Provider):
             }
         # Items put with a ttl expire; the sweeper deletes them in the background.
         ttl: TTLConfig = {
-            "refresh_on_read": True,
+            "refresh_on_read": settings.store.ttl_refresh_on_read,
             "sweep_interval_minutes": settings.store.ttl_sweep_interval_minutes,
         }
+        if settings.store.ttl_default_minutes:
+            ttl["default_ttl"] = settings.store.ttl_default_minutes
         store = AsyncPostgresStore(pool, index=index, ttl=ttl)
         await store.start_ttl_sweeper()
         try:

@@ -5,21 +5,25 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
-import json
+import logging
+import os
 import sys
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dotenv import load_dotenv
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 from langgraph.store.base import BaseStore
 
+from langstar.project import read_project
 from langstar.settings import Settings
 
+log = logging.getLogger(__name__)
 # The namespace LangGraph's Agent Server uses for a graph's default assistant id.
 ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
@@ -41,6 +45,7 @@ class RegisteredGraph:
     compiled: Pregel[Any, Any, Any, Any]
     config: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
+    description: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,43 +79,55 @@ class GraphRegistry:
         return self._by_assistant.get(assistant_id) or self._by_assistant.get(assistant_id.lower())
 
 
-def graph_specs(settings: Settings) -> tuple[dict[str, str], Path]:
+@dataclass(frozen=True, slots=True)
+class GraphSpec:
+    """Where a graph is (`module:attr` or `path/to/file.py:attr`) and what it is for."""
+
+    target: str
+    description: str | None = None
+
+
+def graph_specs(settings: Settings) -> tuple[dict[str, GraphSpec], Path]:
     """The `name -> spec` table, and the folder that relative file paths start from."""
     if not settings.graphs_from:
-        return dict(settings.graphs), Path.cwd()
-    path = Path(settings.graphs_from).expanduser().resolve()
-    try:
-        config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GraphLoadError(f"graphs_from: cannot read {path}: {exc}") from None
-    graphs = config.get("graphs") if isinstance(config, dict) else None
+        return {name: GraphSpec(spec) for name, spec in settings.graphs.items()}, Path.cwd()
+    project = read_project(settings.graphs_from)
+    graphs = project.config.get("graphs")
     if not isinstance(graphs, dict) or not graphs:
-        raise GraphLoadError(f'graphs_from: {path} has no "graphs" table')
-    specs: dict[str, str] = {}
-    for name, spec in graphs.items():
-        # langgraph.json allows {"path": "...", "description": "..."} as well as a string.
-        value = spec.get("path") if isinstance(spec, dict) else spec
-        if not isinstance(value, str) or ":" not in value:
-            raise GraphLoadError(f"graphs_from: graph {name!r} has no 'file.py:attr' path")
-        specs[name] = value
-    for dependency in config.get("dependencies", []):
-        if isinstance(dependency, str) and not dependency.startswith(("http", "git+")):
-            folder = (path.parent / dependency).resolve()
-            if folder.is_dir() and str(folder) not in sys.path:
-                sys.path.insert(0, str(folder))
-    _load_env(config.get("env"), path.parent)
-    return specs, path.parent
+        raise GraphLoadError(f'graphs_from: {project.path} has no "graphs" table')
+    specs = {name: _graph_spec(name, spec) for name, spec in graphs.items()}
+    _add_dependencies(project.config.get("dependencies", []), project.base)
+    _load_env(project.config.get("env"), project.base)
+    return specs, project.base
+
+
+def _graph_spec(name: str, spec: object) -> GraphSpec:
+    # langgraph.json allows {"path": "...", "description": "..."} as well as a string.
+    target = spec.get("path") if isinstance(spec, dict) else spec
+    if not isinstance(target, str) or ":" not in target:
+        raise GraphLoadError(f"graphs_from: graph {name!r} has no 'file.py:attr' path")
+    description = spec.get("description") if isinstance(spec, dict) else None
+    return GraphSpec(target, description if isinstance(description, str) else None)
+
+
+def _add_dependencies(dependencies: object, base: Path) -> None:
+    """Local folders become importable; packages must be installed beside langstar."""
+    for dependency in dependencies if isinstance(dependencies, list) else []:
+        if not isinstance(dependency, str):
+            continue
+        folder = (base / dependency).resolve()
+        if dependency.startswith(("http", "git+")) or not folder.is_dir():
+            log.info("langgraph.json: dependency %r is not a local folder; install it "
+                     "where langstar runs if the graphs need it", dependency)  # fmt: skip
+        elif str(folder) not in sys.path:
+            sys.path.insert(0, str(folder))
 
 
 def _load_env(env: object, base: Path) -> None:
-    import os
-
     if isinstance(env, dict):
         for key, value in env.items():
             os.environ.setdefault(str(key), str(value))
     elif isinstance(env, str):
-        from dotenv import load_dotenv
-
         load_dotenv(base / env, override=False)
 
 
@@ -180,7 +197,15 @@ def build_registry(
     registry = GraphRegistry()
     for name, spec in specs.items():
         compiled = compile_graph(
-            load_object(spec, base), name=name, checkpointer=checkpointer, store=store, model=model
+            load_object(spec.target, base),
+            name=name,
+            checkpointer=checkpointer,
+            store=store,
+            model=model,
         )
-        registry.add(RegisteredGraph(name, default_assistant_id(name), compiled))
+        registry.add(
+            RegisteredGraph(
+                name, default_assistant_id(name), compiled, description=spec.description
+            )
+        )
     return registry

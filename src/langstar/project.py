@@ -1,0 +1,270 @@
+"""A LangGraph project's `langgraph.json`, each key applied, named as ignored, or refused.
+
+langstar serves a project unchanged where it can. A key it applies becomes settings
+(its graphs, `http.cors`, `store.ttl`, the checkpoint serializer's allowed types); a key
+that only matters to building an image is logged as ignored; a key whose absence would
+change who may call the server or what happens to data (`auth`, `encryption`, an
+`http` option, a custom checkpointer or store, thread expiry) stops start-up, naming the
+key, rather than leave the project less safe than it expects.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from langstar.settings import HttpSettings, Settings, SettingsError, StoreSettings
+
+log = logging.getLogger(__name__)
+
+# Keys that only shape the Docker image `langgraph build` makes.
+BUILD_ONLY = frozenset(
+    {
+        "python_version",
+        "node_version",
+        "api_version",
+        "base_image",
+        "image_distro",
+        "pip_config_file",
+        "pip_installer",
+        "source",
+        "dockerfile_lines",
+        "keep_pkg_tools",
+        "_INTERNAL_docker_tag",
+    }
+)
+# Keys read where the graphs are loaded (graphs/registry.py).
+LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
+# `http` switches for features langstar does not have: turned off already.
+ABSENT_FEATURES = frozenset({"disable_webhooks", "disable_mcp", "disable_a2a", "disable_ui"})
+
+
+class ProjectError(SettingsError):
+    """The project asks for something langstar cannot do as the project expects."""
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    """A parsed `langgraph.json`, and the folder its relative paths start from."""
+
+    path: Path
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def base(self) -> Path:
+        return self.path.parent
+
+
+def read_project(path: str | Path) -> Project:
+    """The project at `path`; a file that cannot be read or is not an object is refused."""
+    resolved = Path(path).expanduser().resolve()
+    try:
+        config = json.loads(resolved.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProjectError("graphs_from", f"cannot read {resolved}: {exc}") from None
+    if not isinstance(config, dict):
+        raise ProjectError("graphs_from", f"{resolved} does not hold a JSON object")
+    return Project(resolved, config)
+
+
+def apply_project(settings: Settings) -> Settings:
+    """Settings with the project's keys applied; every key not applied is logged or refused."""
+    if not settings.graphs_from:
+        return settings
+    project = read_project(settings.graphs_from)
+    for key, value in project.config.items():
+        handler = _HANDLERS.get(key)
+        if key in LOADED_WITH_GRAPHS:
+            continue
+        if key in BUILD_ONLY:
+            log.info("langgraph.json: %s only shapes a built image; ignored when serving", key)
+        elif handler is None:
+            log.warning("langgraph.json: unknown key %r ignored", key)
+        else:
+            settings = handler(settings, value)
+    return settings
+
+
+def _refuse(key: str, why: str) -> Callable[[Settings, Any], Settings]:
+    def refuse(settings: Settings, value: Any) -> Settings:
+        raise ProjectError(f"langgraph.json {key}", why)
+
+    return refuse
+
+
+def _ignore(key: str, why: str) -> Callable[[Settings, Any], Settings]:
+    def ignore(settings: Settings, value: Any) -> Settings:
+        log.warning("langgraph.json: %s ignored: %s", key, why)
+        return settings
+
+    return ignore
+
+
+def _object(key: str, value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ProjectError(f"langgraph.json {key}", "expected an object")
+    return value
+
+
+# http
+
+
+_HTTP_REFUSED = {
+    "app": "custom routes are not served by this version of langstar",
+    "configurable_headers": "passing headers into run config is not supported yet",
+    "logging_headers": "choosing which headers are logged is not supported yet",
+    "enable_custom_route_auth": "custom routes are not served by this version of langstar",
+    "middleware_order": "custom middleware is not supported yet",
+    "mount_prefix": "serving the API under a prefix is not supported yet",
+    "disable_assistants": "turning the assistants routes off is not supported yet",
+    "disable_threads": "turning the threads routes off is not supported yet",
+    "disable_runs": "turning the runs routes off is not supported yet",
+    "disable_store": "turning the store routes off is not supported yet",
+    "disable_meta": "turning the meta routes off is not supported yet",
+}
+_CORS_KEYS = {
+    "allow_origins": "cors_allow_origins",
+    "allow_methods": "cors_allow_methods",
+    "allow_headers": "cors_allow_headers",
+    "allow_credentials": "cors_allow_credentials",
+    "allow_origin_regex": "cors_allow_origin_regex",
+    "expose_headers": "cors_expose_headers",
+    "max_age": "cors_max_age",
+}
+
+
+def _http(settings: Settings, value: Any) -> Settings:
+    http = settings.http
+    for key, option in _object("http", value).items():
+        if key == "cors":
+            http = _cors(option)
+        elif key in ABSENT_FEATURES:
+            log.info("langgraph.json: http.%s: langstar has no such feature to turn off", key)
+        elif key in _HTTP_REFUSED and option not in (None, False, {}, []):
+            raise ProjectError(f"langgraph.json http.{key}", _HTTP_REFUSED[key])
+        elif key not in _HTTP_REFUSED:
+            raise ProjectError(f"langgraph.json http.{key}", "unknown http option")
+    return msgspec.structs.replace(settings, http=http)
+
+
+def _cors(value: Any) -> HttpSettings:
+    """`http.cors` replaces the default CORS policy, as on LangGraph's server."""
+    given = {} if value is None else _object("http.cors", value)
+    unknown = sorted(set(given) - set(_CORS_KEYS))
+    if unknown:
+        raise ProjectError(f"langgraph.json http.cors.{unknown[0]}", "unknown CORS option")
+    # What the project leaves out takes the CORS defaults, not langstar's wider ones.
+    options: dict[str, Any] = {
+        "cors_allow_origins": [],
+        "cors_allow_methods": ["GET"],
+        "cors_allow_headers": [],
+        "cors_expose_headers": [],
+    }
+    options.update({_CORS_KEYS[k]: v for k, v in given.items() if v is not None})
+    try:
+        return msgspec.convert(options, HttpSettings)
+    except msgspec.ValidationError as exc:
+        raise ProjectError("langgraph.json http.cors", str(exc)) from None
+
+
+# store and checkpointer
+
+
+def _store(settings: Settings, value: Any) -> Settings:
+    store = settings.store
+    for key, option in _object("store", value).items():
+        if key == "ttl" and option is not None:
+            store = _store_ttl(store, _object("store.ttl", option))
+        elif key == "index" and option is not None:
+            raise ProjectError(
+                "langgraph.json store.index", "semantic search from langgraph.json is not "
+                "supported yet; configure [store] embedding_* settings instead"
+            )  # fmt: skip
+        elif key == "path" and option:
+            raise ProjectError("langgraph.json store.path", "a custom store is not supported")
+        elif key not in ("ttl", "index", "path"):
+            raise ProjectError(f"langgraph.json store.{key}", "unknown store option")
+    return msgspec.structs.replace(settings, store=store)
+
+
+def _store_ttl(store: StoreSettings, ttl: dict[str, Any]) -> StoreSettings:
+    unknown = sorted(set(ttl) - {"refresh_on_read", "default_ttl", "sweep_interval_minutes"})
+    if unknown:
+        raise ProjectError(f"langgraph.json store.ttl.{unknown[0]}", "unknown TTL option")
+    changes: dict[str, Any] = {}
+    if ttl.get("refresh_on_read") is not None:
+        changes["ttl_refresh_on_read"] = ttl["refresh_on_read"]
+    if ttl.get("default_ttl") is not None:
+        changes["ttl_default_minutes"] = ttl["default_ttl"]
+    if ttl.get("sweep_interval_minutes") is not None:
+        changes["ttl_sweep_interval_minutes"] = ttl["sweep_interval_minutes"]
+    try:
+        return msgspec.convert({**msgspec.to_builtins(store), **changes}, StoreSettings)
+    except msgspec.ValidationError as exc:
+        raise ProjectError("langgraph.json store.ttl", str(exc)) from None
+
+
+def _checkpointer(settings: Settings, value: Any) -> Settings:
+    for key, option in _object("checkpointer", value).items():
+        if key == "serde" and option is not None:
+            settings = _serde(settings, _object("checkpointer.serde", option))
+        elif key == "backend" and option not in (None, "default"):
+            raise ProjectError(
+                "langgraph.json checkpointer.backend", f"{option!r}: langstar keeps "
+                "checkpoints in its own PostgreSQL only"
+            )  # fmt: skip
+        elif key == "path" and option:
+            raise ProjectError("langgraph.json checkpointer.path", "a custom checkpointer is "
+                               "not supported")  # fmt: skip
+        elif key == "ttl" and option is not None:
+            raise ProjectError("langgraph.json checkpointer.ttl", "thread expiry is not "
+                               "supported yet; threads would be kept past their TTL")  # fmt: skip
+        elif key not in ("serde", "backend", "path", "ttl"):
+            raise ProjectError(f"langgraph.json checkpointer.{key}", "unknown option")
+    return settings
+
+
+def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
+    """The types a checkpoint may hold beyond LangGraph's own, as `module.Class` names."""
+    if serde.get("pickle_fallback"):
+        raise ProjectError(
+            "langgraph.json checkpointer.serde.pickle_fallback",
+            "unpickling checkpoints is refused: a stored checkpoint could run code",
+        )
+    allowed = list(settings.database.checkpoint_allowed_types)
+    strict = settings.database.strict_checkpoint_types
+    for key in ("allowed_json_modules", "allowed_msgpack_modules"):
+        modules = serde.get(key)
+        if modules is True:
+            log.warning("langgraph.json: checkpointer.serde.%s is true: any type is built", key)
+            strict = False
+        elif isinstance(modules, list):
+            allowed += [".".join(m) if isinstance(m, list) else str(m) for m in modules]
+    database = msgspec.structs.replace(
+        settings.database, checkpoint_allowed_types=allowed, strict_checkpoint_types=strict
+    )
+    return msgspec.structs.replace(settings, database=database)
+
+
+_HANDLERS: dict[str, Callable[[Settings, Any], Settings]] = {
+    "http": _http,
+    "store": _store,
+    "checkpointer": _checkpointer,
+    "auth": _refuse(
+        "auth",
+        "langgraph_sdk.Auth handlers are not supported yet; serving without them "
+        "would let every caller in",
+    ),
+    "encryption": _refuse("encryption", "encrypting data at rest is not supported"),
+    "webhooks": _ignore("webhooks", "webhook delivery is not supported yet"),
+    "ui": _ignore("ui", "generative UI components are not served"),
+    "ui_config": _ignore("ui_config", "generative UI components are not served"),
+    "priority": _ignore("priority", "runs are served first in, first out"),
+}

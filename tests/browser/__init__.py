@@ -1,0 +1,1 @@
+"""Tests driven through a real Chromium."""

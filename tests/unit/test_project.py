@@ -1,0 +1,87 @@
+"""Every key of a langgraph.json is applied, named as ignored, or refused naming it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from langstar.project import ProjectError, apply_project
+from langstar.settings import Settings
+
+
+def served(tmp_path: Path, **keys: Any) -> Settings:
+    config = {"graphs": {"agent": "langstar.agents.chat:graph"}, **keys}
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    return apply_project(Settings(graphs_from=str(tmp_path / "langgraph.json")))
+
+
+def test_build_only_keys_are_named_in_the_log_and_change_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="langstar.project"):
+        settings = served(
+            tmp_path, python_version="3.12", dockerfile_lines=["RUN true"], image_distro="wolfi"
+        )
+    assert settings == Settings(graphs_from=settings.graphs_from)
+    for key in ("python_version", "dockerfile_lines", "image_distro"):
+        assert any(key in record.getMessage() for record in caplog.records), key
+
+
+def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="langstar.project"):
+        served(tmp_path, webhooks={"url": {}}, ui={"agent": "./ui.tsx"}, shiny_new_key=1)
+    logged = " ".join(record.getMessage() for record in caplog.records)
+    assert "webhooks ignored" in logged
+    assert "ui ignored" in logged
+    assert "unknown key 'shiny_new_key'" in logged
+
+
+@pytest.mark.parametrize(
+    ("keys", "named"),
+    [
+        ({"auth": {"path": "./auth.py:auth"}}, "langgraph.json auth"),
+        ({"encryption": {"path": "./enc.py:enc"}}, "langgraph.json encryption"),
+        ({"http": {"app": "./app.py:app"}}, "langgraph.json http.app"),
+        ({"http": {"mount_prefix": "/api"}}, "langgraph.json http.mount_prefix"),
+        ({"http": {"surprise": True}}, "langgraph.json http.surprise"),
+        ({"http": {"cors": {"allow_everything": True}}}, "http.cors.allow_everything"),
+        ({"checkpointer": {"ttl": {"default_ttl": 60}}}, "langgraph.json checkpointer.ttl"),
+        ({"checkpointer": {"backend": "mongo"}}, "langgraph.json checkpointer.backend"),
+        ({"checkpointer": {"serde": {"pickle_fallback": True}}}, "pickle_fallback"),
+        ({"store": {"path": "./store.py:store"}}, "langgraph.json store.path"),
+    ],
+)
+def test_a_security_or_data_key_that_cannot_be_honoured_stops_start_up(
+    tmp_path: Path, keys: dict[str, Any], named: str
+) -> None:
+    with pytest.raises(ProjectError, match=named):
+        served(tmp_path, **keys)
+
+
+def test_http_cors_replaces_the_default_policy(tmp_path: Path) -> None:
+    http = served(
+        tmp_path, http={"cors": {"allow_origins": ["https://ui.example.com"], "max_age": 60}}
+    ).http
+    assert http.cors_allow_origins == ["https://ui.example.com"]
+    assert http.cors_max_age == 60
+    assert http.cors_expose_headers == []  # the project's policy, not langstar's default
+    assert served(tmp_path, http={"disable_mcp": True}).http == Settings().http
+
+
+def test_store_ttl_and_serde_become_settings(tmp_path: Path) -> None:
+    settings = served(
+        tmp_path,
+        store={"ttl": {"default_ttl": 90, "refresh_on_read": False, "sweep_interval_minutes": 5}},
+        checkpointer={"serde": {"allowed_msgpack_modules": [["my_app.state", "Note"]]}},
+    )
+    assert settings.store.ttl_default_minutes == 90
+    assert settings.store.ttl_refresh_on_read is False
+    assert settings.store.ttl_sweep_interval_minutes == 5
+    assert settings.database.checkpoint_allowed_types == ["my_app.state.Note"]
+    assert settings.database.strict_checkpoint_types is True
