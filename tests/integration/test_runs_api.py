@@ -369,6 +369,11 @@ async def test_resumable_stream_replays_after_last_event_id(graphs_client: Clien
     replayed = parse(replay.text)
     assert [e.id for e in replayed] == [e.id for e in events[3:]]
     assert [e.data for e in replayed] == [e.data for e in events[3:]]
+    # "-1" replays it from its start, as the JS SDK's useStream asks on reconnecting.
+    from_start = await graphs_client.get(
+        f"/threads/{thread}/runs/{run_id}/stream", headers={"Last-Event-ID": "-1"}
+    )
+    assert [e.data for e in parse(from_start.text)] == [e.data for e in events]
 
 
 async def test_only_a_resumable_stream_holds_its_events_and_others_are_joined_live(

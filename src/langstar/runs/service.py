@@ -357,7 +357,8 @@ class RunService:
                     "stream_mode", f"{extra[0]!r} was not requested when the run started"
                 )
         after = 0
-        if last_event_id:
+        # "-1" asks for every event from the start, as the JS SDK's useStream reconnects.
+        if last_event_id and last_event_id != "-1":
             try:
                 after = int(last_event_id.split("-", 1)[0])
             except ValueError:
