@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import msgspec
 
+from langstar.project import apply_project
 from langstar.settings import Settings, SettingsError, load_settings
 
 log = logging.getLogger("langstar")
@@ -78,7 +79,7 @@ def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     settings = msgspec.structs.replace(settings, server=server)
     if args.langgraph_json is not None:
         settings = msgspec.structs.replace(settings, graphs_from=args.langgraph_json)
-    return settings
+    return apply_project(settings)
 
 
 def serve(settings: Settings) -> int:

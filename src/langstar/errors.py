@@ -30,6 +30,19 @@ class ConflictError(LangstarError):
     """The request clashes with what exists: an id taken, or a thread busy with a run."""
 
 
+class ForbiddenError(LangstarError):
+    """The caller may not do this; a project's authorization handler said no."""
+
+
+class RefusedError(LangstarError):
+    """A project's own handler refused with a status of its choosing (and headers)."""
+
+    def __init__(self, detail: str, status: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.headers = headers or {}
+
+
 class InvalidError(LangstarError):
     """A value of the request that the server cannot accept; `field` names it.
 

@@ -15,6 +15,7 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
     HTTP_422_UNPROCESSABLE_ENTITY,
@@ -27,10 +28,12 @@ from psycopg_pool import PoolTimeout
 
 from langstar.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidError,
     LangstarError,
     MalformedError,
     NotFoundError,
+    RefusedError,
     TooManyError,
     UnavailableError,
 )
@@ -41,6 +44,7 @@ log = logging.getLogger(__name__)
 STATUS_OF: tuple[tuple[type[LangstarError], int], ...] = (
     (NotFoundError, HTTP_404_NOT_FOUND),
     (ConflictError, HTTP_409_CONFLICT),
+    (ForbiddenError, HTTP_403_FORBIDDEN),
     (MalformedError, HTTP_400_BAD_REQUEST),
     (InvalidError, HTTP_422_UNPROCESSABLE_ENTITY),
     (TooManyError, HTTP_429_TOO_MANY_REQUESTS),
@@ -49,11 +53,13 @@ STATUS_OF: tuple[tuple[type[LangstarError], int], ...] = (
 
 
 def status_of(exc: LangstarError) -> int:
+    if isinstance(exc, RefusedError):
+        return exc.status
     return next((status for kind, status in STATUS_OF if isinstance(exc, kind)), 500)
 
 
 def langstar_error_handler(request: Request[Any, Any, Any], exc: LangstarError) -> Response[Any]:
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = dict(getattr(exc, "headers", None) or {})
     retry_after = getattr(exc, "retry_after", None)
     if retry_after is not None:
         headers["Retry-After"] = str(math.ceil(retry_after))

@@ -14,7 +14,7 @@ enforces it, even across server processes.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
 
+from langstar.access import Filter, filter_sql
 from langstar.db.checkpoints import delete_run_checkpoints
 from langstar.db.jsonb import jsonb, jsonb_encoded
 from langstar.db.pool import Pool
@@ -121,6 +122,8 @@ class NewRun:
     may_create_thread: bool
     delayed: bool
     max_runs_per_owner: int
+    # The metadata the caller's access lets their runs' thread have (`{}`: any).
+    thread_filter: Filter = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,13 +143,15 @@ async def admit(pool: Pool, new: NewRun) -> Admission:
     async with pool.connection() as conn, conn.transaction():
         owner, found = await _lock_and_look(conn, new)
         inflight: list[uuid.UUID] = found["inflight"]
-        _check_admission(new, owner, found["live"], inflight)
+        _check_admission(new, owner, found, inflight)
         cancelled = inflight if new.strategy in ("interrupt", "rollback") else []
         async with conn.pipeline():  # the writes, in one round trip
             if owner is None:
+                # A thread made for its first run takes the run's metadata, as on
+                # LangGraph's server (an owner stamped on the run marks the thread too).
                 await conn.execute(
                     "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
-                    (new.thread_id, new.owner, jsonb({})),
+                    (new.thread_id, new.owner, jsonb(new.metadata)),
                 )
             # A run whose server died must neither block nor be cancelled by this one.
             if found["lost"]:
@@ -169,9 +174,11 @@ async def _lock_and_look(
     conn: AsyncConnection[DictRow], new: NewRun
 ) -> tuple[str | None, dict[str, Any]]:
     """The thread's owner (None if there is no thread), locked, and its in-flight runs."""
+    visible, visible_params = filter_sql(new.thread_filter)
     async with conn.pipeline():
         thread_cur = await conn.execute(
-            "SELECT owner FROM threads WHERE thread_id = %s FOR UPDATE", (new.thread_id,)
+            f"SELECT owner, {visible} AS visible FROM threads WHERE thread_id = %s FOR UPDATE",
+            [*visible_params, new.thread_id],
         )
         # The owner's live runs, counted only up to the cap, and this thread's in-flight
         # runs: live ones take their turn first, lapsed ones are lost.
@@ -189,13 +196,17 @@ async def _lock_and_look(
     row = await thread_cur.fetchone()
     found = await inflight_cur.fetchone()
     assert found is not None
+    found = {**found, "visible": row is None or bool(row["visible"])}
     return (None if row is None else str(row["owner"])), found
 
 
-def _check_admission(new: NewRun, owner: str | None, live: int, inflight: list[uuid.UUID]) -> None:
-    if (owner is not None and owner != new.owner) or (owner is None and not new.may_create_thread):
+def _check_admission(
+    new: NewRun, owner: str | None, found: dict[str, Any], inflight: list[uuid.UUID]
+) -> None:
+    hidden = owner is not None and (owner != new.owner or not found["visible"])
+    if hidden or (owner is None and not new.may_create_thread):
         raise NotFoundError("thread", new.thread_id)
-    if live >= new.max_runs_per_owner:
+    if found["live"] >= new.max_runs_per_owner:
         raise TooManyError(
             f"{new.max_runs_per_owner} runs already pending or running for this "
             "user (limits.max_runs_per_user); retry when one has finished"

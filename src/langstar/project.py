@@ -10,6 +10,7 @@ key, rather than leave the project less safe than it expects.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
@@ -43,6 +44,12 @@ BUILD_ONLY = frozenset(
 LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
 # `http` switches for features langstar does not have: turned off already.
 ABSENT_FEATURES = frozenset({"disable_webhooks", "disable_mcp", "disable_a2a", "disable_ui"})
+
+
+@functools.cache
+def _note(level: int, message: str, *args: object) -> None:
+    """Log once per process: the CLI and the app factory both apply the project."""
+    log.log(level, message, *args)
 
 
 class ProjectError(SettingsError):
@@ -84,9 +91,13 @@ def apply_project(settings: Settings) -> Settings:
         if key in LOADED_WITH_GRAPHS:
             continue
         if key in BUILD_ONLY:
-            log.info("langgraph.json: %s only shapes a built image; ignored when serving", key)
+            _note(
+                logging.INFO,
+                "langgraph.json: %s only shapes a built image; ignored when serving",
+                key,
+            )
         elif handler is None:
-            log.warning("langgraph.json: unknown key %r ignored", key)
+            _note(logging.WARNING, "langgraph.json: unknown key %r ignored", key)
         else:
             settings = handler(settings, value)
     return settings
@@ -101,7 +112,7 @@ def _refuse(key: str, why: str) -> Callable[[Settings, Any], Settings]:
 
 def _ignore(key: str, why: str) -> Callable[[Settings, Any], Settings]:
     def ignore(settings: Settings, value: Any) -> Settings:
-        log.warning("langgraph.json: %s ignored: %s", key, why)
+        _note(logging.WARNING, "langgraph.json: %s ignored: %s", key, why)
         return settings
 
     return ignore
@@ -146,7 +157,11 @@ def _http(settings: Settings, value: Any) -> Settings:
         if key == "cors":
             http = _cors(option)
         elif key in ABSENT_FEATURES:
-            log.info("langgraph.json: http.%s: langstar has no such feature to turn off", key)
+            _note(
+                logging.INFO,
+                "langgraph.json: http.%s: langstar has no such feature to turn off",
+                key,
+            )
         elif key in _HTTP_REFUSED and option not in (None, False, {}, []):
             raise ProjectError(f"langgraph.json http.{key}", _HTTP_REFUSED[key])
         elif key not in _HTTP_REFUSED:
@@ -172,6 +187,40 @@ def _cors(value: Any) -> HttpSettings:
         return msgspec.convert(options, HttpSettings)
     except msgspec.ValidationError as exc:
         raise ProjectError("langgraph.json http.cors", str(exc)) from None
+
+
+# auth
+
+
+def _auth(settings: Settings, value: Any, *, base: Path) -> Settings:
+    """`auth.path` serves the project with its own langgraph_sdk.Auth."""
+    given = _object("auth", value)
+    unknown = sorted(set(given) - {"path", "disable_studio_auth", "openapi", "cache"})
+    if unknown:
+        raise ProjectError(f"langgraph.json auth.{unknown[0]}", "unknown auth option")
+    spec = given.get("path")
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ProjectError("langgraph.json auth.path", "expected 'file.py:attr' or 'module:attr'")
+    if settings.auth.mode not in ("", "project"):
+        raise ProjectError(
+            "auth.mode",
+            f"is {settings.auth.mode!r}, but langgraph.json auth.path names the project's own "
+            "Auth; remove one of the two",
+        )
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py") or "/" in target:
+        spec = f"{(base.expanduser().resolve().parent / target).resolve()}:{attr}"
+    for key in ("openapi", "cache"):
+        if given.get(key):
+            _note(logging.INFO, "langgraph.json: auth.%s ignored: %s", key, _AUTH_IGNORED[key])
+    auth = msgspec.structs.replace(settings.auth, mode="project", project_auth=spec)
+    return msgspec.structs.replace(settings, auth=auth)
+
+
+_AUTH_IGNORED = {
+    "openapi": "the API docs do not show the project's security schemes",
+    "cache": "every request is authenticated afresh",
+}
 
 
 # store and checkpointer
@@ -243,7 +292,11 @@ def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
     for key in ("allowed_json_modules", "allowed_msgpack_modules"):
         modules = serde.get(key)
         if modules is True:
-            log.warning("langgraph.json: checkpointer.serde.%s is true: any type is built", key)
+            _note(
+                logging.WARNING,
+                "langgraph.json: checkpointer.serde.%s is true: any type is built",
+                key,
+            )
             strict = False
         elif isinstance(modules, list):
             allowed += [".".join(m) if isinstance(m, list) else str(m) for m in modules]
@@ -257,11 +310,7 @@ _HANDLERS: dict[str, Callable[[Settings, Any], Settings]] = {
     "http": _http,
     "store": _store,
     "checkpointer": _checkpointer,
-    "auth": _refuse(
-        "auth",
-        "langgraph_sdk.Auth handlers are not supported yet; serving without them "
-        "would let every caller in",
-    ),
+    "auth": lambda settings, value: _auth(settings, value, base=Path(settings.graphs_from)),
     "encryption": _refuse("encryption", "encrypting data at rest is not supported"),
     "webhooks": _ignore("webhooks", "webhook delivery is not supported yet"),
     "ui": _ignore("ui", "generative UI components are not served"),

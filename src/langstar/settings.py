@@ -99,8 +99,9 @@ class LimitSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
 
 
 class AuthSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    mode: Literal["", "none", "api_key", "jwt", "custom"] = ""
+    mode: Literal["", "none", "api_key", "jwt", "custom", "project"] = ""
     provider: str = ""
+    project_auth: str = ""
     jwt_secret_env: str = "LANGSTAR_JWT_SECRET"
     jwt_jwks: str = ""
     jwt_algorithms: list[Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]] = (

@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from langstar.project import ProjectError, apply_project
@@ -45,7 +46,8 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
 @pytest.mark.parametrize(
     ("keys", "named"),
     [
-        ({"auth": {"path": "./auth.py:auth"}}, "langgraph.json auth"),
+        ({"auth": {"path": "no_colon_here"}}, "langgraph.json auth.path"),
+        ({"auth": {"path": "./auth.py:auth", "strict": True}}, "langgraph.json auth.strict"),
         ({"encryption": {"path": "./enc.py:enc"}}, "langgraph.json encryption"),
         ({"http": {"app": "./app.py:app"}}, "langgraph.json http.app"),
         ({"http": {"mount_prefix": "/api"}}, "langgraph.json http.mount_prefix"),
@@ -85,3 +87,19 @@ def test_store_ttl_and_serde_become_settings(tmp_path: Path) -> None:
     assert settings.store.ttl_sweep_interval_minutes == 5
     assert settings.database.checkpoint_allowed_types == ["my_app.state.Note"]
     assert settings.database.strict_checkpoint_types is True
+
+
+def test_auth_path_serves_the_projects_own_auth_unless_a_setting_says_otherwise(
+    tmp_path: Path,
+) -> None:
+    auth = served(tmp_path, auth={"path": "./auth.py:auth"}).auth
+    assert (auth.mode, auth.project_auth) == ("project", f"{tmp_path / 'auth.py'}:auth")
+    (tmp_path / "langgraph.json").write_text(
+        json.dumps({"graphs": {}, "auth": {"path": "./auth.py:auth"}})
+    )
+    explicit = Settings(graphs_from=str(tmp_path / "langgraph.json"))
+    explicit = msgspec.structs.replace(
+        explicit, auth=msgspec.structs.replace(explicit.auth, mode="api_key")
+    )
+    with pytest.raises(ProjectError, match=r"auth\.mode: is 'api_key', but langgraph\.json"):
+        apply_project(explicit)

@@ -9,6 +9,7 @@ from typing import Any
 from dishka import Provider, Scope, provide
 from litestar import Request
 
+from langstar.access import Authorizer
 from langstar.assistants.service import AssistantService, sync_default_assistants
 from langstar.db.pool import Pool
 from langstar.errors import InvalidError, NotFoundError, parse_uuid
@@ -51,9 +52,10 @@ class AssistantsProvider(Provider):
         registry: GraphRegistry,
         settings: Settings,
         defaults: DefaultAssistants,
+        access: Authorizer,
     ) -> AssistantService:
         del defaults  # depended on so that the rows exist before any request reads them
-        return AssistantService(pool, identity, registry, settings.runs, settings.limits)
+        return AssistantService(pool, identity, registry, settings.runs, settings.limits, access)
 
     @provide(scope=Scope.REQUEST)
     async def provide_graph(

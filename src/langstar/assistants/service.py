@@ -10,6 +10,7 @@ import msgspec
 from langgraph.pregel import Pregel
 from psycopg.types.json import Jsonb
 
+from langstar.access import Authorizer, OpenAccess, filter_sql
 from langstar.assistants.introspection import graph_drawing, graph_schemas
 from langstar.assistants.schemas import (
     ASSISTANT_FIELDS,
@@ -71,10 +72,12 @@ class AssistantService:
         registry: GraphRegistry,
         settings: RunSettings,
         limits: LimitSettings | None = None,
+        access: Authorizer | None = None,
     ) -> None:
         self._limits = limits or LimitSettings()
         self._pool = pool
-        self._owner = identity.user_id
+        self._owner = identity.owner
+        self._access = access or OpenAccess()
         self._registry = registry
         self._settings = settings
 
@@ -93,20 +96,23 @@ class AssistantService:
             raise NotFoundError("graph", graph_id)
         return graph
 
-    async def _row(self, assistant_id: str) -> dict[str, Any]:
+    async def _row(self, assistant_id: str, action: str = "read") -> dict[str, Any]:
+        key = self._id(assistant_id)
+        value = {"assistant_id": key}
+        allowed, params = filter_sql(await self._access.authorize("assistants", action, value))
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS}, owner FROM assistants "
-                f"WHERE assistant_id = %s AND owner IN (%s, %s)",
-                (self._id(assistant_id), SYSTEM_OWNER, self._owner),
+                f"WHERE assistant_id = %s AND owner IN (%s, %s) AND {allowed}",
+                [key, SYSTEM_OWNER, self._owner, *params],
             )
             row = await cur.fetchone()
         if row is None:
             raise NotFoundError("assistant", assistant_id)
         return dict(row)
 
-    async def _owned(self, assistant_id: str) -> dict[str, Any]:
-        row = await self._row(assistant_id)
+    async def _owned(self, assistant_id: str, action: str) -> dict[str, Any]:
+        row = await self._row(assistant_id, action)
         if row["owner"] == SYSTEM_OWNER:
             raise ConflictError(
                 f"Assistant {assistant_id} is the default assistant of graph "
@@ -137,6 +143,10 @@ class AssistantService:
         graph = self._graph(body.graph_id)
         check_config(body.config, graph, self._settings)
         assistant_id = body.assistant_id or uuid.uuid4()
+        value = {"assistant_id": assistant_id, "graph_id": body.graph_id, "config": body.config,
+                 "context": body.context, "metadata": dict(body.metadata or {}),
+                 "if_exists": body.if_exists, "name": body.name}  # fmt: skip
+        await self._access.authorize("assistants", "create", value)
         values = (
             assistant_id,
             self._owner,
@@ -145,7 +155,7 @@ class AssistantService:
             body.description,
             Jsonb(body.config),
             Jsonb(body.context),
-            Jsonb(body.metadata),
+            Jsonb(value["metadata"]),
         )
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -173,7 +183,7 @@ class AssistantService:
     async def patch(self, assistant_id: str, body: AssistantPatch) -> Assistant:
         check_metadata(body.metadata, self._limits)
         """Every change makes a new version, which becomes the current one."""
-        row = await self._owned(assistant_id)
+        row = await self._owned(assistant_id, "update")
         graph_id = body.graph_id or row["graph_id"]
         config = body.config if body.config is not None else row["config"]
         check_config(config, self._graph(graph_id), self._settings)
@@ -201,15 +211,19 @@ class AssistantService:
         return Assistant(**updated)
 
     async def delete(self, assistant_id: str) -> None:
-        row = await self._owned(assistant_id)
+        row = await self._owned(assistant_id, "delete")
         async with self._pool.connection() as conn:
             await conn.execute(
                 "DELETE FROM assistants WHERE assistant_id = %s", (row["assistant_id"],)
             )
 
-    def _filters(self, body: AssistantCount) -> tuple[str, list[Any]]:
-        clauses = ["owner IN (%s, %s)"]
-        params: list[Any] = [SYSTEM_OWNER, self._owner]
+    async def _filters(self, body: AssistantCount) -> tuple[str, list[Any]]:
+        value = {"graph_id": body.graph_id, "metadata": body.metadata}
+        allowed, allowed_params = filter_sql(
+            await self._access.authorize("assistants", "search", value)
+        )
+        clauses = ["owner IN (%s, %s)", allowed]
+        params: list[Any] = [SYSTEM_OWNER, self._owner, *allowed_params]
         if body.metadata:
             clauses.append("metadata @> %s")
             params.append(Jsonb(body.metadata))
@@ -224,7 +238,7 @@ class AssistantService:
     async def search(self, body: AssistantSearch) -> list[dict[str, Any]]:
         check_page(body.limit, body.offset)
         columns = selected_fields(body.select, ASSISTANT_FIELDS)
-        where, params = self._filters(body)
+        where, params = await self._filters(body)
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {', '.join(columns)} FROM assistants WHERE {where} "
@@ -235,7 +249,7 @@ class AssistantService:
             return list(await cur.fetchall())
 
     async def count(self, body: AssistantCount) -> int:
-        where, params = self._filters(body)
+        where, params = await self._filters(body)
         async with self._pool.connection() as conn:
             cur = await conn.execute(f"SELECT count(*) AS n FROM assistants WHERE {where}", params)
             row = await cur.fetchone()
@@ -256,7 +270,7 @@ class AssistantService:
         return [Assistant(**r) for r in rows]
 
     async def set_latest(self, assistant_id: str, version: int) -> Assistant:
-        row = await self._owned(assistant_id)
+        row = await self._owned(assistant_id, "update")
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"UPDATE assistants a SET version = v.version, graph_id = v.graph_id, "

@@ -64,7 +64,8 @@ def effective_mode(settings: Settings) -> str:
     if settings.uses_embedded_database and _is_loopback(settings.server.host):
         return "none"
     raise AuthConfigError(
-        "authentication is not configured: set auth.mode to 'api_key', 'jwt' or 'custom', "
+        "authentication is not configured: set auth.mode to 'api_key', 'jwt', 'custom' or "
+        "'project', "
         "or run without authentication on purpose with LANGSTAR_AUTH__MODE=none"
     )
 

@@ -1,11 +1,14 @@
-"""The configured Authenticator (APP), and each request's Identity (REQUEST)."""
+"""The configured Authenticator (APP), and each request's Identity and Authorizer."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from dishka import Provider, Scope, provide
 from litestar import Request
 from litestar.exceptions import NotAuthorizedException
 
+from langstar.access import Authorizer, OpenAccess
 from langstar.auth.authenticators import (
     ApiKeyAuth,
     AuthConfigError,
@@ -14,7 +17,9 @@ from langstar.auth.authenticators import (
     NoAuth,
     effective_mode,
 )
+from langstar.auth.project import HandlerAuthorizer, ProjectAuthenticator, load_auth
 from langstar.db.pool import Pool
+from langstar.graphs.registry import load_object
 from langstar.identity import Identity
 from langstar.settings import Settings
 
@@ -31,6 +36,10 @@ class AuthProvider(Provider):
             return ApiKeyAuth(pool)
         if mode == "jwt":
             return JwtAuth(settings.auth)
+        if mode == "project":
+            return ProjectAuthenticator(
+                load_auth(settings.auth.project_auth, Path.cwd(), load_object)
+            )
         raise AuthConfigError(
             f"auth.mode is 'custom' but {settings.auth.provider} does not provide an Authenticator"
         )
@@ -45,3 +54,10 @@ class AuthProvider(Provider):
             # Only public routes skip authentication, and they never ask who is calling.
             raise NotAuthorizedException("This route is not authenticated")
         return user
+
+    @provide(scope=Scope.REQUEST)
+    def provide_authorizer(self, authenticator: Authenticator, identity: Identity) -> Authorizer:
+        """A project's own handlers decide access; otherwise ownership alone does."""
+        if isinstance(authenticator, ProjectAuthenticator):
+            return HandlerAuthorizer(authenticator.auth, identity)
+        return OpenAccess()

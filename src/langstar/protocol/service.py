@@ -19,7 +19,14 @@ import msgspec
 
 from langstar.assistants.service import AssistantService
 from langstar.db.pool import Pool
-from langstar.errors import InvalidError, LangstarError, MalformedError, NotFoundError
+from langstar.errors import (
+    ForbiddenError,
+    InvalidError,
+    LangstarError,
+    MalformedError,
+    NotFoundError,
+    RefusedError,
+)
 from langstar.identity import Identity
 from langstar.limits import StreamSlots
 from langstar.runs.schemas import RunCreate
@@ -56,6 +63,8 @@ def error_code(exc: LangstarError) -> str:
         return "invalid_argument"
     if isinstance(exc, InvalidError):
         return "invalid_argument"
+    if isinstance(exc, ForbiddenError) or (isinstance(exc, RefusedError) and exc.status == 403):
+        return "permission_denied"
     return "unknown_error"  # a busy thread, a limit reached, a server shutting down
 
 
@@ -160,7 +169,7 @@ class ProtocolService:
     async def command(self, thread_id: uuid.UUID, payload: Any) -> dict[str, Any]:
         """The command's result or error envelope; another user's thread is a 404."""
         owner = await self._thread_owner(thread_id)
-        if owner is not None and owner != self._identity.user_id:
+        if owner is not None and owner != self._identity.owner:
             raise NotFoundError("thread", thread_id)
         command_id = payload["id"]
         params = payload.get("params", {})
@@ -292,7 +301,7 @@ class ProtocolService:
                 cur = await conn.execute(
                     "SELECT status, interrupts, metadata->>'assistant_id' AS assistant_id "
                     "FROM threads WHERE thread_id = %s AND owner = %s",
-                    (thread_id, self._identity.user_id),
+                    (thread_id, self._identity.owner),
                 )
                 row = await cur.fetchone()
             if row is None:
@@ -312,8 +321,10 @@ class ProtocolService:
 
     async def events(self, thread_id: uuid.UUID, sub: Subscription) -> AsyncIterator[bytes]:
         owner = await self._thread_owner(thread_id)
-        if owner is not None and owner != self._identity.user_id:
+        if owner is not None and owner != self._identity.owner:
             raise NotFoundError("thread", thread_id)
+        if owner is not None:
+            await self._runs.thread_allowed(thread_id, "read")
         return self._slots.hold(self._identity.user_id, self._follow(thread_id, sub))
 
     async def _thread_owner(self, thread_id: uuid.UUID) -> str | None:
@@ -351,6 +362,6 @@ class ProtocolService:
                 "SELECT e.seq, e.event_id, e.method, e.params FROM thread_events e "
                 "JOIN threads t ON t.thread_id = e.thread_id "
                 "WHERE e.thread_id = %s AND t.owner = %s AND e.seq > %s ORDER BY e.seq LIMIT %s",
-                (thread_id, self._identity.user_id, after, PAGE),
+                (thread_id, self._identity.owner, after, PAGE),
             )
             return list(await cur.fetchall())

@@ -74,6 +74,10 @@ def build_config(
         graph_id=graph.graph_id,
         langgraph_auth_user_id=identity.user_id,
     )
+    if identity.user:
+        # What a project's own Auth returned, as LangGraph's server hands it to graphs.
+        configurable["langgraph_auth_user"] = identity.user
+        configurable["langgraph_auth_permissions"] = list(identity.permissions)
     merged = {**graph.config, **client}
     config: RunnableConfig = {
         "configurable": configurable,

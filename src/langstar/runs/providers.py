@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dishka import Provider, Scope, provide
 from langgraph.store.base import BaseStore
 
+from langstar.access import Authorizer
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.limits import StreamSlots
@@ -60,5 +61,6 @@ class RunsProvider(Provider):
         identity: Identity,
         store: BaseStore,
         slots: StreamSlots,
+        access: Authorizer,
     ) -> RunService:
-        return RunService(pool, threads, executor, bus, settings, identity, store, slots)
+        return RunService(pool, threads, executor, bus, settings, identity, store, slots, access)

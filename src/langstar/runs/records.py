@@ -8,6 +8,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from langstar.access import Filter, filter_sql
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, NotFoundError
 from langstar.lifecycle import INFLIGHT_SQL, RUN_COLUMNS, CancelAction, Run, request_cancel
@@ -61,11 +62,20 @@ class RunRecords:
             return [Run(**row) for row in await cur.fetchall()]
 
     async def ids_with_status(
-        self, statuses: list[str], thread_id: uuid.UUID | None, run_ids: list[uuid.UUID] | None
+        self,
+        statuses: list[str],
+        thread_id: uuid.UUID | None,
+        run_ids: list[uuid.UUID] | None,
+        thread_filter: Filter,
     ) -> list[uuid.UUID]:
-        """The owner's runs in these statuses, optionally only these runs of one thread."""
-        sql = "SELECT run_id FROM runs WHERE owner = %s AND status = ANY(%s)"
-        params: list[Any] = [self._owner, statuses]
+        """The owner's runs in these statuses, optionally only these runs of one thread, on
+        threads whose metadata matches `thread_filter`."""
+        visible, visible_params = filter_sql(thread_filter)
+        sql = (
+            "SELECT run_id FROM runs WHERE owner = %s AND status = ANY(%s) AND thread_id IN "
+            f"(SELECT thread_id FROM threads WHERE {visible})"
+        )
+        params: list[Any] = [self._owner, statuses, *visible_params]
         if run_ids is not None:
             sql += " AND thread_id = %s AND run_id = ANY(%s)"
             params += [thread_id, run_ids]

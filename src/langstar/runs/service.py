@@ -12,8 +12,10 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgspec
 from langgraph.store.base import BaseStore
 
+from langstar.access import Authorizer, Filter, OpenAccess
 from langstar.db.pool import Pool
 from langstar.errors import InvalidError, NotFoundError, check_page
 from langstar.graphs.registry import RegisteredGraph
@@ -58,6 +60,7 @@ class RunService:
         identity: Identity,
         store: BaseStore,
         slots: StreamSlots,
+        access: Authorizer | None = None,
     ) -> None:
         self._slots = slots
         self._pool = pool
@@ -67,7 +70,8 @@ class RunService:
         self._bus = bus
         self._settings = settings
         self._identity = identity
-        self._records = RunRecords(pool, identity.user_id)
+        self._records = RunRecords(pool, identity.owner)
+        self._access = access or OpenAccess()
 
     async def create_batch(
         self, bodies: list[RunCreate], graphs: list[RegisteredGraph]
@@ -90,6 +94,8 @@ class RunService:
         self._check(body, stateless=stateless)
         graph = self._for_caller(graph)
         run_id, thread = uuid.uuid4(), thread_id or uuid.uuid4()
+        kwargs = run_kwargs(body, stateless=stateless, protocol=protocol)
+        body, allowed = await self._authorize(thread, run_id, body, graph, kwargs)
         config = build_config(
             body,
             thread_id=thread,
@@ -103,17 +109,18 @@ class RunService:
             NewRun(
                 run_id=run_id,
                 thread_id=thread,
-                owner=self._identity.user_id,
+                owner=self._identity.owner,
                 assistant_id=graph.assistant_id,
                 graph_id=graph.graph_id,
                 metadata=body.metadata or {},
-                kwargs=run_kwargs(body, stateless=stateless, protocol=protocol),
+                kwargs=kwargs,
                 strategy=body.multitask_strategy,
                 worker=self._executor.worker,
                 lease_seconds=self._executor.lease_seconds,
                 may_create_thread=stateless or body.if_not_exists == "create",
                 delayed=bool(body.after_seconds),
                 max_runs_per_owner=self._settings.limits.max_runs_per_user,
+                thread_filter=allowed,
             ),
         )
         for previous in admission.cancelled:
@@ -123,6 +130,31 @@ class RunService:
         if job.temporary:
             self._executor.start(self._delete_when_done(job))
         return job
+
+    async def _authorize(
+        self,
+        thread_id: uuid.UUID,
+        run_id: uuid.UUID,
+        body: RunCreate,
+        graph: RegisteredGraph,
+        kwargs: dict[str, Any],
+    ) -> tuple[RunCreate, Filter]:
+        """The run as the caller's access allows it (its metadata perhaps stamped), and the
+        metadata its thread must match."""
+        value = {
+            "thread_id": thread_id,
+            "assistant_id": graph.assistant_id,
+            "run_id": run_id,
+            "status": "pending",
+            "metadata": dict(body.metadata or {}),
+            "prevent_insert_if_inflight": body.multitask_strategy == "reject",
+            "multitask_strategy": body.multitask_strategy,
+            "if_not_exists": body.if_not_exists,
+            "after_seconds": body.after_seconds,
+            "kwargs": kwargs,
+        }
+        allowed = await self._access.authorize("threads", "create_run", value)
+        return msgspec.structs.replace(body, metadata=value["metadata"]), allowed
 
     def _check(self, body: RunCreate, *, stateless: bool) -> None:
         refuse_unsupported(body, stateless=stateless)
@@ -338,6 +370,15 @@ class RunService:
                 quiet_since = time.monotonic()
             await asyncio.sleep(POLL_SECONDS)
 
+    async def thread_allowed(self, thread_id: uuid.UUID, action: str) -> None:
+        """The caller's access to the thread allows the action (a 404 if not)."""
+        await self._threads.allowed(thread_id, action)
+
+    async def _run(self, thread_id: uuid.UUID, run_id: uuid.UUID, action: str = "read") -> Run:
+        """The run, once the caller's access to its thread allows the action."""
+        await self._threads.allowed(thread_id, action, run_id=run_id)
+        return await self._records.get(thread_id, run_id)
+
     async def join_stream(
         self,
         thread_id: uuid.UUID,
@@ -348,7 +389,7 @@ class RunService:
         modes: list[str] | None = None,
     ) -> AsyncIterator[bytes]:
         """The run's events after `last_event_id`, optionally only some of its stream modes."""
-        run = await self._records.get(thread_id, run_id)
+        run = await self._run(thread_id, run_id)
         if modes:
             started = set(run.kwargs.get("stream_mode") or [])
             extra = sorted(set(modes) - started)
@@ -406,11 +447,11 @@ class RunService:
     async def join(
         self, thread_id: uuid.UUID, run_id: uuid.UUID
     ) -> tuple[Run, bytes | AsyncIterator[bytes]]:
-        run = await self._records.get(thread_id, run_id)
+        run = await self._run(thread_id, run_id)
         return run, await self._answer(run, self._executor.job(run_id))
 
     async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
-        return await self._records.get(thread_id, run_id)
+        return await self._run(thread_id, run_id)
 
     async def list_runs(
         self, thread_id: uuid.UUID, *, limit: int, offset: int, status: str | None
@@ -420,12 +461,13 @@ class RunService:
         return await self._records.list_runs(thread_id, limit=limit, offset=offset, status=status)
 
     async def delete(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> None:
+        await self._threads.allowed(thread_id, "delete", run_id=run_id)
         await self._records.delete(thread_id, run_id)
 
     async def cancel(
         self, thread_id: uuid.UUID, run_id: uuid.UUID, *, wait: bool, action: CancelAction
     ) -> None:
-        await self._records.get(thread_id, run_id)
+        await self._run(thread_id, run_id, "update")
         await self._cancel([run_id], action)
         if wait:
             job = self._executor.job(run_id)
@@ -445,7 +487,8 @@ class RunService:
                 thread_id = uuid.UUID(str(body.thread_id))
             except ValueError:
                 raise InvalidError("run_ids", "not UUIDs") from None
-        found = await self._records.ids_with_status(statuses, thread_id, run_ids)
+        visible = await self._access.authorize("threads", "update", {"thread_id": thread_id})
+        found = await self._records.ids_with_status(statuses, thread_id, run_ids, visible)
         await self._cancel(found, action)
 
     async def _cancel(self, run_ids: list[uuid.UUID], action: CancelAction) -> None:

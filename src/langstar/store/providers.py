@@ -5,6 +5,7 @@ from __future__ import annotations
 from dishka import Provider, Scope, provide
 from langgraph.store.base import BaseStore
 
+from langstar.access import Authorizer
 from langstar.identity import Identity
 from langstar.store.scoped import store_for
 from langstar.store.service import StoreService
@@ -16,5 +17,7 @@ class StoreProvider(Provider):
     scope = Scope.REQUEST
 
     @provide
-    def provide_store_service(self, store: BaseStore, identity: Identity) -> StoreService:
-        return StoreService(store_for(store, identity))
+    def provide_store_service(
+        self, store: BaseStore, identity: Identity, access: Authorizer
+    ) -> StoreService:
+        return StoreService(store_for(store, identity), access)

@@ -38,7 +38,13 @@ def owner_label(user_id: str) -> str:
 
 
 def store_for(store: BaseStore, identity: Identity) -> BaseStore:
-    return ScopedStore(store, owner_label(identity.user_id)) if identity.is_authenticated else store
+    """The store as `identity` sees it: their own, unless everyone shares it.
+
+    A project's own store handlers decide namespaces themselves, as on LangGraph's server.
+    """
+    if identity.is_authenticated and not identity.shared:
+        return ScopedStore(store, owner_label(identity.user_id))
+    return store
 
 
 class ScopedStore(BaseStore):

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from langgraph.store.base import BaseStore, Item
 from langgraph.store.base import SearchItem as StoreSearchItem
 
+from langstar.access import Authorizer, OpenAccess
 from langstar.errors import InvalidError, check_page
 from langstar.store.schemas import (
     Namespaces,
@@ -52,37 +55,63 @@ def _search_item(item: StoreSearchItem) -> SearchItem:
 
 
 class StoreService:
-    """Items and namespaces; no prefix is added, so the API sees what graphs write."""
+    """Items and namespaces; no prefix is added, so the API sees what graphs write.
 
-    def __init__(self, store: BaseStore) -> None:
+    A project's store handlers may move each namespace (to one of the caller's own), and
+    see the value put; what they return is not used, as on LangGraph's server.
+    """
+
+    def __init__(self, store: BaseStore, access: Authorizer | None = None) -> None:
         self._store = store
+        self._access = access or OpenAccess()
+
+    async def _authorized(self, action: str, value: dict[str, Any]) -> dict[str, Any]:
+        await self._access.authorize("store", action, value)
+        return value
 
     async def put(self, body: StorePut) -> None:
         if not body.key:
             raise InvalidError("key", "must not be empty")
         if body.ttl is not None and body.ttl <= 0:
             raise InvalidError("ttl", "must be a positive number of minutes")
+        value = await self._authorized(
+            "put",
+            {"namespace": _namespace(body.namespace), "key": body.key, "value": body.value,
+             "index": body.index},
+        )  # fmt: skip
         await self._store.aput(
-            _namespace(body.namespace), body.key, body.value, index=body.index, ttl=body.ttl
-        )
+            _namespace(value["namespace"]), value["key"], value["value"], index=value["index"],
+            ttl=body.ttl,
+        )  # fmt: skip
 
     async def get(self, namespace: str, key: str, refresh_ttl: bool | None) -> StoreItem | None:
         labels = tuple(namespace.split(".")) if namespace else ()
-        item = await self._store.aget(_namespace(labels), key, refresh_ttl=refresh_ttl)
+        value = await self._authorized("get", {"namespace": _namespace(labels), "key": key})
+        item = await self._store.aget(
+            _namespace(value["namespace"]), value["key"], refresh_ttl=refresh_ttl
+        )
         return None if item is None else _item(item)
 
     async def delete(self, body: StoreDelete) -> None:
-        await self._store.adelete(_namespace(body.namespace), body.key)
+        value = await self._authorized(
+            "delete", {"namespace": _namespace(body.namespace), "key": body.key}
+        )
+        await self._store.adelete(_namespace(value["namespace"]), value["key"])
 
     async def search(self, body: StoreSearch) -> SearchItems:
         check_page(body.limit, body.offset)
+        value = await self._authorized(
+            "search",
+            {"namespace": tuple(body.namespace_prefix or ()), "filter": body.filter,
+             "limit": body.limit, "offset": body.offset, "query": body.query},
+        )  # fmt: skip
         try:
             items = await self._store.asearch(
-                tuple(body.namespace_prefix or ()),
-                query=body.query,
-                filter=body.filter,
-                limit=body.limit,
-                offset=body.offset,
+                tuple(value["namespace"]),
+                query=value["query"],
+                filter=value["filter"],
+                limit=value["limit"],
+                offset=value["offset"],
                 refresh_ttl=body.refresh_ttl,
             )
         except ValueError as exc:  # the store's verdict on a filter it cannot apply
@@ -93,11 +122,17 @@ class StoreService:
         check_page(body.limit, body.offset)
         if body.max_depth is not None and body.max_depth < 1:
             raise InvalidError("max_depth", "must be at least 1")
+        value = await self._authorized(
+            "list_namespaces",
+            {"namespace": tuple(body.prefix) if body.prefix else None,
+             "suffix": tuple(body.suffix) if body.suffix else None,
+             "max_depth": body.max_depth, "limit": body.limit, "offset": body.offset},
+        )  # fmt: skip
         found = await self._store.alist_namespaces(
-            prefix=tuple(body.prefix) if body.prefix else None,
-            suffix=tuple(body.suffix) if body.suffix else None,
-            max_depth=body.max_depth,
-            limit=body.limit,
-            offset=body.offset,
+            prefix=value["namespace"],
+            suffix=value["suffix"],
+            max_depth=value["max_depth"],
+            limit=value["limit"],
+            offset=value["offset"],
         )
         return Namespaces(namespaces=[list(ns) for ns in found])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dishka import Provider, Scope, provide
 
+from langstar.access import Authorizer
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.settings import Settings
@@ -17,6 +18,6 @@ class ThreadsProvider(Provider):
 
     @provide
     def provide_thread_service(
-        self, pool: Pool, identity: Identity, settings: Settings
+        self, pool: Pool, identity: Identity, settings: Settings, access: Authorizer
     ) -> ThreadService:
-        return ThreadService(pool, identity, settings.limits)
+        return ThreadService(pool, identity, settings.limits, access)

@@ -10,6 +10,7 @@ from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
 
 from langstar import lifecycle
+from langstar.access import Authorizer, OpenAccess, filter_sql
 from langstar.db.checkpoints import (
     copy_thread_checkpoints,
     delete_thread_checkpoints,
@@ -47,12 +48,35 @@ def _not_found(thread_id: uuid.UUID) -> NotFoundError:
 
 
 class ThreadService:
-    """Threads of one caller; every query is filtered by the caller's identity."""
+    """Threads of one caller; every query is filtered by the caller's identity and access."""
 
-    def __init__(self, pool: Pool, identity: Identity, limits: LimitSettings | None = None) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        identity: Identity,
+        limits: LimitSettings | None = None,
+        access: Authorizer | None = None,
+    ) -> None:
         self._pool = pool
-        self._owner = identity.user_id
+        self._owner = identity.owner
         self._limits = limits or LimitSettings()
+        self._access = access or OpenAccess()
+
+    async def allowed(self, thread_id: uuid.UUID, action: str, **value: Any) -> dict[str, Any]:
+        """Check the caller may act on the thread (a 404 if not); returns the handler's
+        `value`, which it may have changed (metadata stamped with an owner)."""
+        given = {"thread_id": thread_id, **value}
+        found = await self._access.authorize("threads", action, given)
+        if found:
+            where, params = filter_sql(found)
+            async with self._pool.connection() as conn:
+                cur = await conn.execute(
+                    f"SELECT 1 FROM threads WHERE thread_id = %s AND owner = %s AND {where}",
+                    [thread_id, self._owner, *params],
+                )
+                if await cur.fetchone() is None:
+                    raise _not_found(thread_id)
+        return given
 
     async def create(self, body: ThreadCreate) -> Thread:
         check_metadata(body.metadata, self._limits)
@@ -61,11 +85,14 @@ class ThreadService:
         if body.supersteps is not None:
             raise InvalidError("supersteps", "not supported by this server")
         thread_id = body.thread_id or uuid.uuid4()
+        value = {"thread_id": thread_id, "metadata": dict(body.metadata or {}),
+                 "if_exists": body.if_exists}  # fmt: skip
+        await self._access.authorize("threads", "create", value)
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s) "
                 f"ON CONFLICT (thread_id) DO NOTHING RETURNING {_COLUMNS}",
-                (thread_id, self._owner, jsonb(body.metadata)),
+                (thread_id, self._owner, jsonb(value["metadata"])),
             )
             row = await cur.fetchone()
         if row is not None:
@@ -75,6 +102,7 @@ class ThreadService:
         raise ConflictError(f"Thread {thread_id} already exists")
 
     async def get(self, thread_id: uuid.UUID) -> Thread:
+        await self.allowed(thread_id, "read")
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"SELECT {_COLUMNS} FROM threads WHERE thread_id = %s AND owner = %s",
@@ -103,11 +131,12 @@ class ThreadService:
         check_metadata(body.metadata, self._limits)
         if body.ttl is not None:
             raise InvalidError("ttl", "thread expiry is not supported by this server")
+        value = await self.allowed(thread_id, "update", metadata=dict(body.metadata or {}))
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"UPDATE threads SET metadata = metadata || %s, updated_at = now() "
                 f"WHERE thread_id = %s AND owner = %s RETURNING {_COLUMNS}",
-                (jsonb(body.metadata or {}), thread_id, self._owner),
+                (jsonb(value["metadata"]), thread_id, self._owner),
             )
             row = await cur.fetchone()
         if row is None:
@@ -116,6 +145,7 @@ class ThreadService:
 
     async def delete(self, thread_id: uuid.UUID) -> None:
         """Delete the thread and its checkpoints together, or nothing (409 while busy)."""
+        await self.allowed(thread_id, "delete")
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
                 "DELETE FROM threads WHERE thread_id = %s AND owner = %s AND status <> 'busy' "
@@ -154,9 +184,13 @@ class ThreadService:
         async with self._pool.connection() as conn, conn.transaction():
             await keep_latest_checkpoint(conn, thread_id)
 
-    def _filters(self, body: ThreadCount) -> tuple[str, list[Any]]:
-        clauses: list[str] = ["owner = %s"]
-        params: list[Any] = [self._owner]
+    async def _filters(self, body: ThreadCount) -> tuple[str, list[Any]]:
+        value = {"metadata": body.metadata, "values": body.values, "status": body.status}
+        allowed, allowed_params = filter_sql(
+            await self._access.authorize("threads", "search", value)
+        )
+        clauses: list[str] = ["owner = %s", allowed]
+        params: list[Any] = [self._owner, *allowed_params]
         if body.metadata:
             clauses.append("metadata @> %s")
             params.append(jsonb(body.metadata))
@@ -173,7 +207,7 @@ class ThreadService:
         if body.extract:
             raise InvalidError("extract", "not supported by this server")
         columns = selected_fields(body.select, THREAD_FIELDS)
-        where, params = self._filters(body)
+        where, params = await self._filters(body)
         if body.ids is not None:
             where += " AND thread_id = ANY(%s)"
             params.append(list(body.ids))
@@ -187,7 +221,7 @@ class ThreadService:
             return list(await cur.fetchall())
 
     async def count(self, body: ThreadCount) -> int:
-        where, params = self._filters(body)
+        where, params = await self._filters(body)
         async with self._pool.connection() as conn:
             cur = await conn.execute(f"SELECT count(*) AS n FROM threads WHERE {where}", params)
             row = await cur.fetchone()
@@ -195,6 +229,7 @@ class ThreadService:
 
     async def copy(self, thread_id: uuid.UUID) -> Thread:
         """A new thread with the same metadata, values and every checkpoint."""
+        await self.allowed(thread_id, "read")
         new_id = uuid.uuid4()
         async with self._pool.connection() as conn, conn.transaction():
             row = await lifecycle.copy_thread(conn, thread_id, new_id, self._owner, _COLUMNS)
@@ -212,6 +247,7 @@ class ThreadService:
         subgraphs: bool = False,
     ) -> ThreadState:
         """The state at a checkpoint (the latest without one); empty before any run."""
+        await self.allowed(thread_id, "read")
         config = checkpoint_config(thread_id, checkpoint)
         if graph is None:
             return state_of(EMPTY_STATE, str(thread_id))
@@ -223,6 +259,7 @@ class ThreadService:
     ) -> list[ThreadState]:
         """Past states, newest first; none before any run."""
         check_page(body.limit)
+        await self.allowed(thread_id, "read")
         if graph is None:
             return []
         before = body.before
@@ -246,6 +283,7 @@ class ThreadService:
         if body.checkpoint_id is not None:
             checkpoint = CheckpointConfig(checkpoint_id=body.checkpoint_id)
         config = checkpoint_config(thread_id, checkpoint)
+        await self.allowed(thread_id, "update")
         await lifecycle.hold_thread(
             self._pool,
             thread_id,
