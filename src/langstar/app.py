@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 from dishka import AsyncContainer, Provider, make_async_container
 from dishka.entities.validation_settings import STRICT_VALIDATION
@@ -22,9 +23,9 @@ from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
 from langstar.auth.middleware import authentication_middleware
-from langstar.graphs.registry import load_object
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
+from langstar.objects import load_object
 from langstar.project import apply_project
 from langstar.protocol.controllers import ThreadProtocolController
 from langstar.runs.controllers import (
@@ -36,7 +37,7 @@ from langstar.runs.executor import RunExecutor
 from langstar.serde import encode_default
 from langstar.settings import HttpSettings, Settings, SettingsError, load_settings
 from langstar.store.controllers import StoreController
-from langstar.system.controllers import system_handlers
+from langstar.system.controllers import ok, system_handlers
 from langstar.threads.controllers import ThreadController
 
 log = logging.getLogger(__name__)
@@ -55,21 +56,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     )
 
     app = Litestar(
-        route_handlers=[
-            DishkaRouter(
-                "",
-                route_handlers=[
-                    *system_handlers,
-                    ThreadController,
-                    ThreadRunController,
-                    StatelessRunController,
-                    ThreadStreamController,
-                    ThreadProtocolController,
-                    StoreController,
-                    AssistantController,
-                ],
-            )
-        ],
+        route_handlers=[DishkaRouter("", route_handlers=api_routes(settings.http))],
         lifespan=[_lifespan(container)],
         middleware=[authentication_middleware()],
         request_max_body_size=settings.limits.max_body_bytes,
@@ -77,19 +64,36 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         before_send=[allow_private_network],
         exception_handlers=exception_handlers,
         type_encoders={BaseException: encode_default},
-        openapi_config=OpenAPIConfig(
-            title="langstar",
-            version=version("langstar"),
-            description="A self-hostable server for LangGraph agents.",
-            path="/docs",
-            render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-        ),
+        openapi_config=None if settings.http.disable_meta else OPENAPI,
         debug=False,
         # Logging belongs to the process (the CLI or the host), not to the app factory.
         logging_config=None,
     )
     setup_dishka(container, app)
     return app
+
+
+OPENAPI = OpenAPIConfig(
+    title="langstar",
+    version=version("langstar"),
+    description="A self-hostable server for LangGraph agents.",
+    path="/docs",
+    render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+)
+
+
+def api_routes(http: HttpSettings) -> list[Any]:
+    """The API's routes, less those `[http]` turns off, as LangGraph's server does."""
+    routes: list[Any] = [ok] if http.disable_meta else list(system_handlers)
+    if not http.disable_threads:
+        routes += [ThreadController, ThreadStreamController, ThreadProtocolController]
+    if not http.disable_runs:
+        routes += [ThreadRunController, StatelessRunController]
+    if not http.disable_store:
+        routes.append(StoreController)
+    if not http.disable_assistants:
+        routes.append(AssistantController)
+    return routes
 
 
 def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:

@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 import msgspec
 
@@ -33,9 +34,16 @@ def _parser() -> argparse.ArgumentParser:
 
     db = commands.add_parser("db", help="manage the database schema (Alembic)")
     db_commands = db.add_subparsers(dest="db_command", required=True)
-    db_commands.add_parser("upgrade", help="migrate the database to the latest schema")
-    db_commands.add_parser("current", help="show the schema revision of the database")
-    db_commands.add_parser("check", help="exit 1 unless the database is at the latest schema")
+    for name, purpose in (
+        ("upgrade", "migrate the database to the latest schema"),
+        ("current", "show the schema revision of the database"),
+        ("check", "exit 1 unless the database is at the latest schema"),
+    ):
+        db_commands.add_parser(name, help=purpose).add_argument(
+            "--langgraph-json",
+            metavar="PATH",
+            help="the project whose settings (store.index) the schema follows (graphs_from)",
+        )
     keys = commands.add_parser("keys", help="manage API keys (auth.mode = api_key)")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", help="make a key; it is printed last, once")
@@ -51,16 +59,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
+        logging.basicConfig(
+            level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+        )
+        # Alembic announces every plugin it loads at INFO; keep its migration lines only.
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         if args.command == "serve":
             settings = _with_serve_flags(settings, args)
+        if getattr(args, "langgraph_json", None) is not None:
+            settings = msgspec.structs.replace(settings, graphs_from=args.langgraph_json)
+        settings = apply_project(settings)
     except SettingsError as exc:
         print(f"langstar: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
-    # Alembic announces every plugin it loads at INFO; keep its migration lines only.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     if args.command == "serve":
         raise SystemExit(serve(settings))
     if args.command == "keys":
@@ -76,10 +87,7 @@ def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
         if not 1 <= args.port <= 65535:
             raise SettingsError("server.port", f"{args.port} is out of range 1-65535")
         server = msgspec.structs.replace(server, port=args.port)
-    settings = msgspec.structs.replace(settings, server=server)
-    if args.langgraph_json is not None:
-        settings = msgspec.structs.replace(settings, graphs_from=args.langgraph_json)
-    return apply_project(settings)
+    return msgspec.structs.replace(settings, server=server)
 
 
 def serve(settings: Settings) -> int:
@@ -87,6 +95,7 @@ def serve(settings: Settings) -> int:
 
     from langstar.app import create_app
     from langstar.auth.authenticators import AuthConfigError, effective_mode
+    from langstar.custom_routes import with_custom_routes
     from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
 
     if settings.database.url:
@@ -103,7 +112,11 @@ def serve(settings: Settings) -> int:
     except AuthConfigError as exc:
         print(f"langstar: {exc}", file=sys.stderr)
         return 2
-    app = create_app(settings)
+    app: Any = create_app(settings)
+    if settings.http.app:
+        app = with_custom_routes(
+            app, settings.http.app, authenticate=settings.http.enable_custom_route_auth
+        )
     config = uvicorn.Config(
         app,
         host=settings.server.host,

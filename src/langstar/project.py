@@ -128,17 +128,10 @@ def _object(key: str, value: Any) -> dict[str, Any]:
 
 
 _HTTP_REFUSED = {
-    "app": "custom routes are not served by this version of langstar",
     "configurable_headers": "passing headers into run config is not supported yet",
     "logging_headers": "choosing which headers are logged is not supported yet",
-    "enable_custom_route_auth": "custom routes are not served by this version of langstar",
     "middleware_order": "custom middleware is not supported yet",
     "mount_prefix": "serving the API under a prefix is not supported yet",
-    "disable_assistants": "turning the assistants routes off is not supported yet",
-    "disable_threads": "turning the threads routes off is not supported yet",
-    "disable_runs": "turning the runs routes off is not supported yet",
-    "disable_store": "turning the store routes off is not supported yet",
-    "disable_meta": "turning the meta routes off is not supported yet",
 }
 _CORS_KEYS = {
     "allow_origins": "cors_allow_origins",
@@ -153,9 +146,12 @@ _CORS_KEYS = {
 
 def _http(settings: Settings, value: Any) -> Settings:
     http = settings.http
+    project = Path(settings.graphs_from)
     for key, option in _object("http", value).items():
         if key == "cors":
-            http = _cors(option)
+            http = msgspec.structs.replace(http, **_cors_options(option))
+        elif key in _HTTP_APPLIED:
+            http = _http_option(http, key, option, project)
         elif key in ABSENT_FEATURES:
             _note(
                 logging.INFO,
@@ -167,6 +163,35 @@ def _http(settings: Settings, value: Any) -> Settings:
         elif key not in _HTTP_REFUSED:
             raise ProjectError(f"langgraph.json http.{key}", "unknown http option")
     return msgspec.structs.replace(settings, http=http)
+
+
+_HTTP_APPLIED = frozenset(
+    {
+        "app",
+        "enable_custom_route_auth",
+        "disable_assistants",
+        "disable_threads",
+        "disable_runs",
+        "disable_store",
+        "disable_meta",
+    }
+)
+
+
+def _http_option(http: HttpSettings, key: str, option: Any, project: Path) -> HttpSettings:
+    if key == "app":
+        if not isinstance(option, str) or ":" not in option:
+            raise ProjectError(
+                "langgraph.json http.app", "expected 'file.py:attr' or 'module:attr'"
+            )
+        return msgspec.structs.replace(http, app=_in_project(option, project))
+    if not isinstance(option, bool):
+        raise ProjectError(f"langgraph.json http.{key}", "expected true or false")
+    return msgspec.structs.replace(http, **{key: option})
+
+
+def _cors_options(value: Any) -> dict[str, Any]:
+    return {name: getattr(_cors(value), name) for name in _CORS_KEYS.values()}
 
 
 def _cors(value: Any) -> HttpSettings:
@@ -207,14 +232,20 @@ def _auth(settings: Settings, value: Any, *, base: Path) -> Settings:
             f"is {settings.auth.mode!r}, but langgraph.json auth.path names the project's own "
             "Auth; remove one of the two",
         )
-    target, _, attr = spec.rpartition(":")
-    if target.endswith(".py") or "/" in target:
-        spec = f"{(base.expanduser().resolve().parent / target).resolve()}:{attr}"
+    spec = _in_project(spec, base)
     for key in ("openapi", "cache"):
         if given.get(key):
             _note(logging.INFO, "langgraph.json: auth.%s ignored: %s", key, _AUTH_IGNORED[key])
     auth = msgspec.structs.replace(settings.auth, mode="project", project_auth=spec)
     return msgspec.structs.replace(settings, auth=auth)
+
+
+def _in_project(spec: str, project: Path) -> str:
+    """A `file.py:attr` spec with its file found from the project's folder."""
+    target, _, attr = spec.rpartition(":")
+    if target.endswith(".py") or "/" in target:
+        return f"{(project.expanduser().resolve().parent / target).resolve()}:{attr}"
+    return spec
 
 
 _AUTH_IGNORED = {
@@ -232,15 +263,51 @@ def _store(settings: Settings, value: Any) -> Settings:
         if key == "ttl" and option is not None:
             store = _store_ttl(store, _object("store.ttl", option))
         elif key == "index" and option is not None:
-            raise ProjectError(
-                "langgraph.json store.index", "semantic search from langgraph.json is not "
-                "supported yet; configure [store] embedding_* settings instead"
-            )  # fmt: skip
+            store = _store_index(store, _object("store.index", option), Path(settings.graphs_from))
         elif key == "path" and option:
             raise ProjectError("langgraph.json store.path", "a custom store is not supported")
         elif key not in ("ttl", "index", "path"):
             raise ProjectError(f"langgraph.json store.{key}", "unknown store option")
     return msgspec.structs.replace(settings, store=store)
+
+
+# Embedding providers `"provider:model"` may name; the rest of a spec is a function's path.
+_EMBEDDING_PROVIDERS = frozenset(
+    {"openai", "azure_openai", "google_vertexai", "google_genai", "bedrock", "cohere",
+     "mistralai", "huggingface", "ollama"}
+)  # fmt: skip
+
+
+def _store_index(store: StoreSettings, index: dict[str, Any], project: Path) -> StoreSettings:
+    """`store.index` {dims, embed, fields}: the store's semantic search."""
+    unknown = sorted(set(index) - {"dims", "embed", "fields"})
+    if unknown:
+        raise ProjectError(f"langgraph.json store.index.{unknown[0]}", "unknown index option")
+    dims, embed = index.get("dims"), index.get("embed")
+    if not isinstance(dims, int) or isinstance(dims, bool) or dims < 1:
+        raise ProjectError("langgraph.json store.index.dims", "expected a positive integer")
+    if not isinstance(embed, str) or ":" not in embed:
+        raise ProjectError(
+            "langgraph.json store.index.embed", "expected 'provider:model' or 'file.py:function'"
+        )
+    changes: dict[str, Any] = {"embedding_dims": dims}
+    if index.get("fields") is not None:
+        changes["embedding_fields"] = index["fields"]
+    provider, _, model = embed.partition(":")
+    if provider == "openai":
+        changes.update(embedding_model=model, embedding_function="")
+    elif provider in _EMBEDDING_PROVIDERS:
+        raise ProjectError(
+            "langgraph.json store.index.embed",
+            f"{provider!r} embeddings are not built in: name a function that makes them "
+            "('file.py:function'), or use 'openai:<model>' with any OpenAI-compatible endpoint",
+        )
+    else:
+        changes["embedding_function"] = _in_project(embed, project)
+    try:
+        return msgspec.convert({**msgspec.to_builtins(store), **changes}, StoreSettings)
+    except msgspec.ValidationError as exc:
+        raise ProjectError("langgraph.json store.index", str(exc)) from None
 
 
 def _store_ttl(store: StoreSettings, ttl: dict[str, Any]) -> StoreSettings:

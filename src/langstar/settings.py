@@ -69,6 +69,7 @@ class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     embedding_base_url: str = ""
     embedding_api_key_env: str = "OPENAI_API_KEY"
     embedding_fields: list[str] = msgspec.field(default_factory=lambda: ["$"])
+    embedding_function: str = ""
     ttl_sweep_interval_minutes: Annotated[int, msgspec.Meta(ge=1)] = 1
     ttl_default_minutes: Annotated[float, msgspec.Meta(ge=0)] = 0.0
     ttl_refresh_on_read: bool = True
@@ -129,6 +130,13 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
         ]
     )
     cors_max_age: Annotated[int, msgspec.Meta(ge=0)] = 600
+    app: str = ""
+    enable_custom_route_auth: bool = False
+    disable_assistants: bool = False
+    disable_threads: bool = False
+    disable_runs: bool = False
+    disable_store: bool = False
+    disable_meta: bool = False
 
 
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.runtime import Runtime
@@ -87,3 +90,26 @@ TEST_GRAPHS = {
     "nested": "tests.support.graphs:nested",
     "branching": "tests.support.graphs:branching",
 }
+
+
+def per_run(config: RunnableConfig) -> StateGraph[Any, Any, Any, Any]:
+    """A factory LangGraph's server calls for every run, with that run's config."""
+    built_for = (config.get("configurable") or {}).get("user_id", "nobody")
+
+    def answer(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"built for {built_for}")]}
+
+    return _build(answer, "answer")
+
+
+OPENED = {"entered": 0, "exited": 0}
+
+
+@asynccontextmanager
+async def managed(config: RunnableConfig) -> AsyncIterator[Any]:
+    """An async context manager factory: entered for a run, exited after it."""
+    OPENED["entered"] += 1
+    try:
+        yield per_run(config)
+    finally:
+        OPENED["exited"] += 1

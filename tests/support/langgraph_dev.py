@@ -19,15 +19,15 @@ from tests.support.server import free_port
 
 
 @contextmanager
-def langgraph_dev(project: Path) -> Iterator[str]:
-    """Serve the project in `project` (its langgraph.json); yields its URL."""
+def langgraph_dev(project: Path, config: str = "langgraph.json") -> Iterator[str]:
+    """Serve the project in `project` (its `config`); yields its URL."""
     port = free_port()
     binary = shutil.which("langgraph", path=os.path.dirname(sys.executable))
     assert binary, "langgraph-cli is a dev dependency"
     log = open(project / "langgraph-dev.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [binary, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
-         "--n-jobs-per-worker", "20"],
+         "--n-jobs-per-worker", "20", "--config", config],
         cwd=project,
         env={**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"},
         stdout=log,

@@ -49,7 +49,10 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"auth": {"path": "no_colon_here"}}, "langgraph.json auth.path"),
         ({"auth": {"path": "./auth.py:auth", "strict": True}}, "langgraph.json auth.strict"),
         ({"encryption": {"path": "./enc.py:enc"}}, "langgraph.json encryption"),
-        ({"http": {"app": "./app.py:app"}}, "langgraph.json http.app"),
+        ({"http": {"app": "no_colon"}}, "langgraph.json http.app"),
+        ({"http": {"disable_runs": "yes"}}, "langgraph.json http.disable_runs"),
+        ({"store": {"index": {"dims": 8, "embed": "cohere:embed-v3"}}}, "store.index.embed"),
+        ({"store": {"index": {"dims": 0, "embed": "./e.py:embed"}}}, "store.index.dims"),
         ({"http": {"mount_prefix": "/api"}}, "langgraph.json http.mount_prefix"),
         ({"http": {"surprise": True}}, "langgraph.json http.surprise"),
         ({"http": {"cors": {"allow_everything": True}}}, "http.cors.allow_everything"),
@@ -103,3 +106,23 @@ def test_auth_path_serves_the_projects_own_auth_unless_a_setting_says_otherwise(
     )
     with pytest.raises(ProjectError, match=r"auth\.mode: is 'api_key', but langgraph\.json"):
         apply_project(explicit)
+
+
+def test_http_app_switches_and_store_index_become_settings(tmp_path: Path) -> None:
+    settings = served(
+        tmp_path,
+        http={"app": "./app.py:app", "enable_custom_route_auth": True, "disable_store": True},
+        store={"index": {"dims": 26, "embed": "./embed.py:embed", "fields": ["text"]}},
+    )
+    assert settings.http.app == f"{tmp_path / 'app.py'}:app"
+    assert (settings.http.enable_custom_route_auth, settings.http.disable_store) == (True, True)
+    assert settings.store.embedding_dims == 26
+    assert settings.store.embedding_function == f"{tmp_path / 'embed.py'}:embed"
+    assert settings.store.embedding_fields == ["text"]
+    openai = served(
+        tmp_path, store={"index": {"dims": 3, "embed": "openai:text-embedding-3-large"}}
+    )
+    assert (openai.store.embedding_model, openai.store.embedding_function) == (
+        "text-embedding-3-large",
+        "",
+    )

@@ -34,6 +34,15 @@ compiled = builder.compile()
 def factory():
     return builder
 
+async def async_factory():
+    return builder
+
+from contextlib import asynccontextmanager
+
+@asynccontextmanager
+async def managed_factory():
+    yield builder.compile()
+
 def with_model(model):
     assert model is not None
     return builder.compile()
@@ -49,18 +58,20 @@ def graph_file(tmp_path: Path) -> Path:
     return path
 
 
-def registry_for(settings: Settings) -> object:
-    return build_registry(
+async def registry_for(settings: Settings) -> object:
+    return await build_registry(
         settings, checkpointer=InMemorySaver(), store=InMemoryStore(), model=OfflineChatModel()
     )
 
 
-@pytest.mark.parametrize("attr", ["uncompiled", "compiled", "factory", "with_model"])
+@pytest.mark.parametrize(
+    "attr", ["uncompiled", "compiled", "factory", "with_model", "async_factory", "managed_factory"]
+)
 async def test_each_form_is_bound_to_the_server_checkpointer_and_store(
     graph_file: Path, attr: str
 ) -> None:
     saver, store = InMemorySaver(), InMemoryStore()
-    registry = build_registry(
+    registry = await build_registry(
         Settings(graphs={"g": f"{graph_file}:{attr}"}),
         checkpointer=saver,
         store=store,
@@ -79,7 +90,7 @@ def test_default_assistant_id_matches_the_agent_server() -> None:
     assert str(default_assistant_id("agent")) == "fe096781-5601-53d2-b2f6-0d3403f7e9ca"
 
 
-def test_langgraph_json_is_served_unchanged(graph_file: Path, tmp_path: Path) -> None:
+async def test_langgraph_json_is_served_unchanged(graph_file: Path, tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("LANGSTAR_TEST_FROM_DOTENV=yes\n")
     config = {
         "dependencies": ["."],
@@ -90,7 +101,7 @@ def test_langgraph_json_is_served_unchanged(graph_file: Path, tmp_path: Path) ->
         "env": ".env",
     }
     (tmp_path / "langgraph.json").write_text(json.dumps(config))
-    registry = build_registry(
+    registry = await build_registry(
         Settings(graphs_from=str(tmp_path / "langgraph.json")),
         checkpointer=InMemorySaver(),
         store=InMemoryStore(),
@@ -113,13 +124,13 @@ def test_langgraph_json_is_served_unchanged(graph_file: Path, tmp_path: Path) ->
         ("{dir}/absent.py:graph", "import failed"),
     ],
 )
-def test_bad_specs_say_what_is_wrong(graph_file: Path, spec: str, message: str) -> None:
+async def test_bad_specs_say_what_is_wrong(graph_file: Path, spec: str, message: str) -> None:
     spec = spec.format(file=graph_file, dir=graph_file.parent)
     with pytest.raises(GraphLoadError, match=message):
-        registry_for(Settings(graphs={"g": spec}))
+        await registry_for(Settings(graphs={"g": spec}))
 
 
-def test_a_langgraph_json_without_graphs_is_refused(tmp_path: Path) -> None:
+async def test_a_langgraph_json_without_graphs_is_refused(tmp_path: Path) -> None:
     (tmp_path / "langgraph.json").write_text("{}")
     with pytest.raises(GraphLoadError, match='no "graphs"'):
-        registry_for(Settings(graphs_from=str(tmp_path / "langgraph.json")))
+        await registry_for(Settings(graphs_from=str(tmp_path / "langgraph.json")))

@@ -28,6 +28,7 @@ from langstar.access import Filter, Resource
 from langstar.auth.authenticators import AuthConfigError
 from langstar.errors import ForbiddenError, RefusedError
 from langstar.identity import Identity
+from langstar.objects import LoadError, load_object
 
 
 class ProjectUser(dict[str, Any]):
@@ -40,9 +41,12 @@ class ProjectUser(dict[str, Any]):
             raise AttributeError(name) from None
 
 
-def load_auth(spec: str, base: Path, load: Callable[[str, Path], Any]) -> Auth:
+def load_auth(spec: str, base: Path) -> Auth:
     """The `Auth` object a project's `auth.path` names."""
-    found = load(spec, base)
+    try:
+        found = load_object(spec, base)
+    except LoadError as exc:
+        raise AuthConfigError(f"auth.path: {exc}") from None
     if not isinstance(found, Auth):
         raise AuthConfigError(f"auth.path: {spec} is a {type(found).__name__}, not an Auth")
     return found

@@ -19,7 +19,6 @@ from langstar.auth.authenticators import (
 )
 from langstar.auth.project import HandlerAuthorizer, ProjectAuthenticator, load_auth
 from langstar.db.pool import Pool
-from langstar.graphs.registry import load_object
 from langstar.identity import Identity
 from langstar.settings import Settings
 
@@ -37,9 +36,7 @@ class AuthProvider(Provider):
         if mode == "jwt":
             return JwtAuth(settings.auth)
         if mode == "project":
-            return ProjectAuthenticator(
-                load_auth(settings.auth.project_auth, Path.cwd(), load_object)
-            )
+            return ProjectAuthenticator(load_auth(settings.auth.project_auth, Path.cwd()))
         raise AuthConfigError(
             f"auth.mode is 'custom' but {settings.auth.provider} does not provide an Authenticator"
         )

@@ -19,11 +19,11 @@ class GraphProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def provide_registry(
+    async def provide_registry(
         self,
         settings: Settings,
         checkpointer: BaseCheckpointSaver[Any],
         store: BaseStore,
         model: BaseChatModel,
     ) -> GraphRegistry:
-        return build_registry(settings, checkpointer=checkpointer, store=store, model=model)
+        return await build_registry(settings, checkpointer=checkpointer, store=store, model=model)

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import inspect
 import logging
 import os
 import sys
 import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dotenv import load_dotenv
 from langchain_core.language_models import BaseChatModel
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 from langgraph.store.base import BaseStore
+from langgraph.types import Checkpointer
 
+from langstar.objects import LoadError, load_object
 from langstar.project import read_project
 from langstar.settings import Settings
 
@@ -28,7 +31,7 @@ log = logging.getLogger(__name__)
 ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
 
-class GraphLoadError(RuntimeError):
+class GraphLoadError(LoadError):
     """A configured graph could not be imported or is not a graph."""
 
 
@@ -46,6 +49,7 @@ class RegisteredGraph:
     config: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
+    factory: GraphFactory | None = None  # builds the graph for each run, from its config
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,62 +135,87 @@ def _load_env(env: object, base: Path) -> None:
         load_dotenv(base / env, override=False)
 
 
-def load_object(spec: str, base: Path) -> Any:
-    """Import `module:attr` or `path/to/file.py:attr`."""
-    target, _, attr = spec.rpartition(":")
-    try:
-        if target.endswith(".py") or "/" in target:
-            file = (base / target).resolve()
-            name = "langstar_graph_" + uuid.uuid5(ASSISTANT_NAMESPACE, str(file)).hex
-            module_spec = importlib.util.spec_from_file_location(name, file)
-            if module_spec is None or module_spec.loader is None:
-                raise GraphLoadError(f"{spec}: cannot load {file}")
-            module = importlib.util.module_from_spec(module_spec)
-            sys.modules[name] = module
-            module_spec.loader.exec_module(module)
+def bind_graph(
+    obj: Any, *, name: str, checkpointer: Checkpointer, store: BaseStore | None
+) -> Pregel[Any, Any, Any, Any]:
+    """A compiled graph bound to our checkpointer and store, from a graph or a builder."""
+    if isinstance(obj, StateGraph):
+        return obj.compile(checkpointer=checkpointer, store=store, name=name)
+    if isinstance(obj, Pregel):
+        # Named after its graph id, as the Agent Server names it in traces and events.
+        return obj.copy(update={"checkpointer": checkpointer, "store": store, "name": name})
+    raise GraphLoadError(f"graph {name!r}: got a {type(obj).__name__}, not a graph")
+
+
+@dataclass(frozen=True, slots=True)
+class GraphFactory:
+    """A function that makes the graph, as LangGraph's server calls it.
+
+    It may be sync or async, and may return an async (or plain) context manager that is
+    entered for the run and exited after it. One that takes `config` is called for every
+    run with that run's config; a `model` parameter gets the configured chat model.
+    """
+
+    make: Callable[..., Any]
+    name: str
+    model: BaseChatModel
+
+    @property
+    def per_run(self) -> bool:
+        return "config" in inspect.signature(self.make).parameters
+
+    @asynccontextmanager
+    async def build(
+        self, config: RunnableConfig, checkpointer: Checkpointer, store: BaseStore | None
+    ) -> AsyncIterator[Pregel[Any, Any, Any, Any]]:
+        params = inspect.signature(self.make).parameters
+        kwargs: dict[str, Any] = {}
+        if "model" in params:
+            kwargs["model"] = self.model
+        if "config" in params:
+            kwargs["config"] = config
+        made = self.make(**kwargs)
+        if inspect.isawaitable(made):
+            made = await made
+        if hasattr(made, "__aenter__"):
+            async with made as graph:
+                yield bind_graph(graph, name=self.name, checkpointer=checkpointer, store=store)
+        elif hasattr(made, "__enter__"):
+            with made as graph:
+                yield bind_graph(graph, name=self.name, checkpointer=checkpointer, store=store)
         else:
-            module = importlib.import_module(target)
-    except GraphLoadError:
-        raise
-    except Exception as exc:
-        raise GraphLoadError(f"{spec}: import failed: {type(exc).__name__}: {exc}") from exc
-    try:
-        return getattr(module, attr)
-    except AttributeError:
-        raise GraphLoadError(f"{spec}: module has no attribute {attr!r}") from None
+            yield bind_graph(made, name=self.name, checkpointer=checkpointer, store=store)
 
 
-def compile_graph(
+async def registered_graph(
     obj: Any,
     *,
     name: str,
     checkpointer: BaseCheckpointSaver[Any],
     store: BaseStore,
     model: BaseChatModel,
-) -> Pregel[Any, Any, Any, Any]:
-    """A compiled graph bound to our checkpointer and store, from whatever the spec named."""
-    if isinstance(obj, StateGraph):
-        return obj.compile(checkpointer=checkpointer, store=store, name=name)
-    if isinstance(obj, Pregel):
-        # Named after its graph id, as the Agent Server names it in traces and events.
-        return obj.copy(update={"checkpointer": checkpointer, "store": store, "name": name})
-    if callable(obj):
-        params = inspect.signature(obj).parameters
-        kwargs: dict[str, Any] = {}
-        if "model" in params:
-            kwargs["model"] = model
-        if "config" in params:
-            kwargs["config"] = {"configurable": {}}
-        built = obj(**kwargs)
-        if inspect.isawaitable(built):
-            raise GraphLoadError(f"graph {name!r}: async factories are not supported")
-        if callable(built) and not isinstance(built, (StateGraph, Pregel)):
-            raise GraphLoadError(f"graph {name!r}: factory returned {type(built).__name__}")
-        return compile_graph(built, name=name, checkpointer=checkpointer, store=store, model=model)
-    raise GraphLoadError(f"graph {name!r} is a {type(obj).__name__}, not a graph")
+) -> tuple[Pregel[Any, Any, Any, Any], GraphFactory | None]:
+    """The compiled graph to serve, and the factory that builds it per run, if any.
+
+    A factory is called once here too, with an empty config, for the graph that the
+    state, schema and drawing routes read.
+    """
+    if not callable(obj) or isinstance(obj, (StateGraph, Pregel)):
+        return bind_graph(obj, name=name, checkpointer=checkpointer, store=store), None
+    factory = GraphFactory(obj, name, model)
+    try:
+        async with factory.build({"configurable": {}}, checkpointer, store) as compiled:
+            pass
+    except GraphLoadError:
+        raise
+    except Exception as exc:
+        raise GraphLoadError(
+            f"graph {name!r}: factory failed: {type(exc).__name__}: {exc}"
+        ) from exc
+    return compiled, factory if factory.per_run else None
 
 
-def build_registry(
+async def build_registry(
     settings: Settings,
     *,
     checkpointer: BaseCheckpointSaver[Any],
@@ -196,8 +225,12 @@ def build_registry(
     specs, base = graph_specs(settings)
     registry = GraphRegistry()
     for name, spec in specs.items():
-        compiled = compile_graph(
-            load_object(spec.target, base),
+        try:
+            found = load_object(spec.target, base)
+        except LoadError as exc:
+            raise GraphLoadError(str(exc)) from exc
+        compiled, factory = await registered_graph(
+            found,
             name=name,
             checkpointer=checkpointer,
             store=store,
@@ -205,7 +238,11 @@ def build_registry(
         )
         registry.add(
             RegisteredGraph(
-                name, default_assistant_id(name), compiled, description=spec.description
+                name,
+                default_assistant_id(name),
+                compiled,
+                description=spec.description,
+                factory=factory,
             )
         )
     return registry

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
 from dishka import Provider, Scope, provide
 from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseChatModel
 
 from langstar.models.offline import OfflineChatModel
+from langstar.objects import LoadError, load_object
 from langstar.settings import ModelSettings, Settings, SettingsError, StoreSettings
 
 
@@ -41,8 +44,21 @@ def build_chat_model(settings: ModelSettings, env: dict[str, str] | None = None)
     )
 
 
-def build_embeddings(settings: StoreSettings, env: dict[str, str] | None = None) -> Embeddings:
-    """Embeddings from any OpenAI-compatible /embeddings endpoint, for semantic store search."""
+def build_embeddings(
+    settings: StoreSettings, env: dict[str, str] | None = None
+) -> Embeddings | Callable[..., Any]:
+    """The store's embeddings: the function `embedding_function` names, else any
+    OpenAI-compatible /embeddings endpoint."""
+    if settings.embedding_function:
+        try:
+            found: Any = load_object(settings.embedding_function, Path.cwd())
+        except LoadError as exc:
+            raise SettingsError("store.embedding_function", str(exc)) from None
+        if not isinstance(found, Embeddings) and not callable(found):
+            raise SettingsError(
+                "store.embedding_function", f"{settings.embedding_function} is not callable"
+            )
+        return found  # type: ignore[no-any-return]
     from langchain_openai import OpenAIEmbeddings
     from pydantic import SecretStr
 

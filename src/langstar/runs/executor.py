@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -361,7 +362,21 @@ class RunExecutor:
         )
 
     async def _execute(self, job: RunJob, stream: RunStream) -> None:
-        """Run the graph to its end, and record how it ended."""
+        """Run the graph to its end, and record how it ended.
+
+        A graph made by a factory that takes a config is made for this run, from its
+        config; a context manager it returned is exited once the run's end is recorded.
+        """
+        factory = job.graph.factory
+        if factory is None:
+            await self._run_graph(job, stream)
+            return
+        compiled = job.graph.compiled
+        async with factory.build(job.config, compiled.checkpointer, compiled.store) as made:
+            job.graph = dataclasses.replace(job.graph, compiled=made)
+            await self._run_graph(job, stream)
+
+    async def _run_graph(self, job: RunJob, stream: RunStream) -> None:
         output = self._output(job, stream)
         await output.started()
         deadline = asyncio.timeout(self._run_timeout)
