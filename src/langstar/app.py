@@ -39,6 +39,7 @@ from langstar.settings import HttpSettings, Settings, SettingsError, load_settin
 from langstar.store.controllers import StoreController
 from langstar.system.controllers import ok, system_handlers
 from langstar.threads.controllers import ThreadController
+from langstar.threads.sweeper import ThreadSweeper
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             # instead of failing the first request.
             await container.get(DefaultAssistants)
             await container.get(RunExecutor)
+            await container.get(ThreadSweeper)
             # After the schema check (the pool's), so an un-migrated database is named first.
             await container.get(Authenticator)
             yield

@@ -24,7 +24,11 @@ from psycopg.errors import UniqueViolation
 from psycopg.rows import DictRow
 
 from langstar.access import Filter, filter_sql
-from langstar.db.checkpoints import delete_run_checkpoints
+from langstar.db.checkpoints import (
+    delete_run_checkpoints,
+    delete_thread_checkpoints,
+    keep_latest_checkpoint,
+)
 from langstar.db.jsonb import jsonb, jsonb_encoded
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, NotFoundError, TooManyError
@@ -76,6 +80,12 @@ def thread_status_after_run(otherwise: str, *, besides: str = "") -> str:
         f"AND r.status IN {INFLIGHT_SQL}{other}) THEN 'busy' ELSE {otherwise} END"
     )
 
+
+# A thread with a TTL expires that long after its last run began or its TTL was set.
+EXPIRES_AFTER_ACTIVITY = (
+    "CASE WHEN ttl_minutes IS NULL THEN NULL "
+    "ELSE now() + make_interval(secs => ttl_minutes * 60) END"
+)
 
 CANCEL_CHANNEL = "langstar_cancel"
 LOST = {
@@ -219,7 +229,7 @@ async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
     tags = {"graph_id": new.graph_id, "assistant_id": str(new.assistant_id)}
     await conn.execute(
         "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
-        "metadata = metadata || %s WHERE thread_id = %s",
+        f"metadata = metadata || %s, expires_at = {EXPIRES_AFTER_ACTIVITY} WHERE thread_id = %s",
         (new.graph_id, jsonb(tags), new.thread_id),
     )
 
@@ -535,3 +545,37 @@ async def copy_thread(
         (target, source, owner),
     )
     return await cur.fetchone()
+
+
+# Expiry
+
+
+async def sweep_expired(pool: Pool, limit: int) -> tuple[int, int]:
+    """Expire up to `limit` threads whose TTL has passed: delete them, or trim their
+    history to the latest state (and restart their TTL). A thread with a run in flight,
+    or one another server is sweeping or starting a run on, is left for a later sweep.
+    Returns how many were deleted and how many trimmed."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "SELECT thread_id, ttl_strategy FROM threads t WHERE expires_at < now() "
+            "AND status <> 'busy' AND NOT EXISTS (SELECT 1 FROM runs r "
+            f"WHERE r.thread_id = t.thread_id AND r.status IN {INFLIGHT_SQL}) "
+            "ORDER BY expires_at LIMIT %s FOR UPDATE SKIP LOCKED",
+            (limit,),
+        )
+        found = await cur.fetchall()
+        deleted = [row["thread_id"] for row in found if row["ttl_strategy"] != "keep_latest"]
+        trimmed = [row["thread_id"] for row in found if row["ttl_strategy"] == "keep_latest"]
+        for thread_id in deleted:
+            await delete_thread_checkpoints(conn, thread_id)
+        if deleted:
+            await conn.execute("DELETE FROM threads WHERE thread_id = ANY(%s)", (deleted,))
+        for thread_id in trimmed:
+            await keep_latest_checkpoint(conn, thread_id)
+        if trimmed:
+            await conn.execute(
+                f"UPDATE threads SET expires_at = {EXPIRES_AFTER_ACTIVITY} "
+                "WHERE thread_id = ANY(%s)",
+                (trimmed,),
+            )
+    return len(deleted), len(trimmed)

@@ -20,7 +20,13 @@ from typing import Any
 
 import msgspec
 
-from langstar.settings import HttpSettings, Settings, SettingsError, StoreSettings
+from langstar.settings import (
+    HttpSettings,
+    Settings,
+    SettingsError,
+    StoreSettings,
+    ThreadSettings,
+)
 
 log = logging.getLogger(__name__)
 
@@ -340,11 +346,33 @@ def _checkpointer(settings: Settings, value: Any) -> Settings:
             raise ProjectError("langgraph.json checkpointer.path", "a custom checkpointer is "
                                "not supported")  # fmt: skip
         elif key == "ttl" and option is not None:
-            raise ProjectError("langgraph.json checkpointer.ttl", "thread expiry is not "
-                               "supported yet; threads would be kept past their TTL")  # fmt: skip
+            settings = _thread_ttl(settings, _object("checkpointer.ttl", option))
         elif key not in ("serde", "backend", "path", "ttl"):
             raise ProjectError(f"langgraph.json checkpointer.{key}", "unknown option")
     return settings
+
+
+_THREAD_TTL = {
+    "strategy": "ttl_strategy",
+    "default_ttl": "ttl_default_minutes",
+    "sweep_interval_minutes": "ttl_sweep_interval_minutes",
+    "sweep_limit": "ttl_sweep_limit",
+}
+
+
+def _thread_ttl(settings: Settings, ttl: dict[str, Any]) -> Settings:
+    """`checkpointer.ttl`: threads expire, as the `[threads]` ttl settings say."""
+    unknown = sorted(set(ttl) - set(_THREAD_TTL))
+    if unknown:
+        raise ProjectError(f"langgraph.json checkpointer.ttl.{unknown[0]}", "unknown TTL option")
+    changes = {_THREAD_TTL[key]: value for key, value in ttl.items() if value is not None}
+    try:
+        threads = msgspec.convert(
+            {**msgspec.to_builtins(settings.threads), **changes}, ThreadSettings
+        )
+    except msgspec.ValidationError as exc:
+        raise ProjectError("langgraph.json checkpointer.ttl", str(exc)) from None
+    return msgspec.structs.replace(settings, threads=threads)
 
 
 def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:

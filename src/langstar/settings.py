@@ -88,6 +88,13 @@ class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     database_wait_seconds: Positive = 120.0
 
 
+class ThreadSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    ttl_default_minutes: Annotated[float, msgspec.Meta(ge=0)] = 0.0
+    ttl_strategy: Literal["delete", "keep_latest"] = "delete"
+    ttl_sweep_interval_minutes: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    ttl_sweep_limit: Annotated[int, msgspec.Meta(ge=1)] = 1000
+
+
 class LimitSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10_000_000
     max_input_messages: Annotated[int, msgspec.Meta(ge=1)] = 500
@@ -153,6 +160,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
+    threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
     graphs: dict[str, str] = msgspec.field(
         default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
     )

@@ -631,7 +631,7 @@ async def test_run_list_select_and_refused_query_parameters(graphs_client: Clien
         await graphs_client.get(f"/threads/{thread}/runs", params={"select": "secret"})
     ).status_code == 422
     for path, params in (
-        (f"/threads/{thread}", {"include": "ttl"}),
+        (f"/threads/{thread}", {"include": "secrets"}),
         (f"/threads/{thread}/state", {"select": "values"}),
     ):
         refused = await graphs_client.get(path, params=params)

@@ -59,7 +59,7 @@ async def test_patch_merges_metadata(client: httpx.AsyncClient) -> None:
     thread = await thread_with_turns(client, a=1, b=2)
     patched = await client.patch(f"/threads/{thread}", json={"metadata": {"b": 3, "c": 4}})
     assert patched.json()["metadata"] == {"a": 1, "b": 3, "c": 4}
-    refused = await client.patch(f"/threads/{thread}", json={"ttl": {"ttl": 5}})
+    refused = await client.patch(f"/threads/{thread}", json={"ttl": {"ttl": -5}})
     assert refused.status_code == 422
 
 

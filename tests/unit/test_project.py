@@ -56,7 +56,8 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"http": {"mount_prefix": "/api"}}, "langgraph.json http.mount_prefix"),
         ({"http": {"surprise": True}}, "langgraph.json http.surprise"),
         ({"http": {"cors": {"allow_everything": True}}}, "http.cors.allow_everything"),
-        ({"checkpointer": {"ttl": {"default_ttl": 60}}}, "langgraph.json checkpointer.ttl"),
+        ({"checkpointer": {"ttl": {"strategy": "archive"}}}, "langgraph.json checkpointer.ttl"),
+        ({"checkpointer": {"ttl": {"forever": True}}}, "checkpointer.ttl.forever"),
         ({"checkpointer": {"backend": "mongo"}}, "langgraph.json checkpointer.backend"),
         ({"checkpointer": {"serde": {"pickle_fallback": True}}}, "pickle_fallback"),
         ({"store": {"path": "./store.py:store"}}, "langgraph.json store.path"),
@@ -126,3 +127,13 @@ def test_http_app_switches_and_store_index_become_settings(tmp_path: Path) -> No
         "text-embedding-3-large",
         "",
     )
+
+
+def test_checkpointer_ttl_becomes_the_thread_expiry_settings(tmp_path: Path) -> None:
+    threads = served(
+        tmp_path,
+        checkpointer={"ttl": {"strategy": "keep_latest", "default_ttl": 1440,
+                              "sweep_interval_minutes": 10, "sweep_limit": 50}},
+    ).threads  # fmt: skip
+    assert (threads.ttl_strategy, threads.ttl_default_minutes) == ("keep_latest", 1440)
+    assert (threads.ttl_sweep_interval_minutes, threads.ttl_sweep_limit) == (10, 50)

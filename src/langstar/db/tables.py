@@ -10,6 +10,7 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Identity,
     Index,
@@ -27,6 +28,7 @@ metadata = MetaData()
 # The statuses `langstar.lifecycle` moves threads and runs through (a test ties the two).
 THREAD_STATUSES = ("idle", "busy", "interrupted", "error")
 RUN_STATUSES = ("pending", "running", "success", "error", "timeout", "interrupted")
+TTL_STRATEGIES = ("delete", "keep_latest")
 
 
 def _listed(values: tuple[str, ...]) -> str:
@@ -48,7 +50,15 @@ threads = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("state_updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("ttl_minutes", Float, nullable=True),
+    Column("ttl_strategy", Text, nullable=True),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
     CheckConstraint(f"status IN {_listed(THREAD_STATUSES)}", name="ck_threads_status"),
+    CheckConstraint(
+        f"ttl_strategy IS NULL OR ttl_strategy IN {_listed(TTL_STRATEGIES)}",
+        name="ck_threads_ttl_strategy",
+    ),
+    Index("ix_threads_expires_at", "expires_at", postgresql_where=text("expires_at IS NOT NULL")),
     Index("ix_threads_owner_created_at", "owner", "created_at"),
     Index(
         "ix_threads_metadata",

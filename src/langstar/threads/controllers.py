@@ -66,8 +66,8 @@ class ThreadController(Controller):
         threads: FromDishka[ThreadService],
         include: FromQuery[str | None] = None,
     ) -> Thread:
-        refuse_if_given("include", include)  # only `ttl` exists, and threads have none here
-        return await threads.get(parse_uuid(thread_id, "thread_id"))
+        fields = [name for name in (include or "").split(",") if name]
+        return await threads.get(parse_uuid(thread_id, "thread_id"), include=fields)
 
     @patch("/{thread_id:str}", summary="Merge metadata into a thread")
     async def patch_thread(

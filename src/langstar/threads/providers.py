@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from dishka import Provider, Scope, provide
 
 from langstar.access import Authorizer
@@ -9,15 +11,23 @@ from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.settings import Settings
 from langstar.threads.service import ThreadService
+from langstar.threads.sweeper import ThreadSweeper
 
 
 class ThreadsProvider(Provider):
-    """The thread service, for the caller's threads."""
+    """The thread service, for the caller's threads, and the sweeper of expired ones."""
 
     scope = Scope.REQUEST
+
+    @provide(scope=Scope.APP)
+    async def provide_sweeper(self, pool: Pool, settings: Settings) -> AsyncIterator[ThreadSweeper]:
+        sweeper = ThreadSweeper(pool, settings.threads)
+        sweeper.open()
+        yield sweeper
+        await sweeper.aclose()
 
     @provide
     def provide_thread_service(
         self, pool: Pool, identity: Identity, settings: Settings, access: Authorizer
     ) -> ThreadService:
-        return ThreadService(pool, identity, settings.limits, access)
+        return ThreadService(pool, identity, settings.limits, access, settings.threads)

@@ -15,7 +15,8 @@ class ThreadCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     thread_id: uuid.UUID | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
-    ttl: dict[str, Any] | None = None
+    # Minutes, or {"ttl": minutes, "strategy": "delete" | "keep_latest"}.
+    ttl: float | dict[str, Any] | None = None
     supersteps: list[dict[str, Any]] | None = None
 
 
@@ -30,6 +31,8 @@ class Thread(msgspec.Struct, kw_only=True, omit_defaults=False):
     values: dict[str, Any] | None
     interrupts: dict[str, Any]
     error: Any = None
+    # With `?include=ttl`, when the thread has one: {strategy, ttl_minutes, expires_at}.
+    ttl: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
 
 
 class CheckpointRef(msgspec.Struct, kw_only=True):
@@ -65,7 +68,7 @@ class ThreadState(msgspec.Struct, kw_only=True):
 
 class ThreadPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     metadata: dict[str, Any] | None = None
-    ttl: dict[str, Any] | None = None
+    ttl: float | dict[str, Any] | None = None
 
 
 ThreadSortBy = Literal["thread_id", "status", "created_at", "updated_at", "state_updated_at"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
 
 from langstar import lifecycle
 from langstar.access import Authorizer, OpenAccess, filter_sql
@@ -21,9 +24,10 @@ from langstar.db.pool import Pool
 from langstar.errors import ConflictError, InvalidError, NotFoundError, check_page, selected_fields
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
+from langstar.lifecycle import EXPIRES_AFTER_ACTIVITY
 from langstar.limits import check_metadata
 from langstar.serde import to_jsonable
-from langstar.settings import LimitSettings
+from langstar.settings import LimitSettings, ThreadSettings
 from langstar.threads.schemas import (
     THREAD_FIELDS,
     CheckpointConfig,
@@ -56,10 +60,12 @@ class ThreadService:
         identity: Identity,
         limits: LimitSettings | None = None,
         access: Authorizer | None = None,
+        expiry: ThreadSettings | None = None,
     ) -> None:
         self._pool = pool
         self._owner = identity.owner
         self._limits = limits or LimitSettings()
+        self._expiry = expiry or ThreadSettings()
         self._access = access or OpenAccess()
 
     async def allowed(self, thread_id: uuid.UUID, action: str, **value: Any) -> dict[str, Any]:
@@ -80,8 +86,7 @@ class ThreadService:
 
     async def create(self, body: ThreadCreate) -> Thread:
         check_metadata(body.metadata, self._limits)
-        if body.ttl is not None:
-            raise InvalidError("ttl", "thread expiry is not supported by this server")
+        ttl = ttl_of(body.ttl) or self._default_ttl()
         if body.supersteps is not None:
             raise InvalidError("supersteps", "not supported by this server")
         thread_id = body.thread_id or uuid.uuid4()
@@ -90,10 +95,13 @@ class ThreadService:
         await self._access.authorize("threads", "create", value)
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                f"INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s) "
-                f"ON CONFLICT (thread_id) DO NOTHING RETURNING {_COLUMNS}",
-                (thread_id, self._owner, jsonb(value["metadata"])),
+                "INSERT INTO threads (thread_id, owner, metadata, ttl_minutes, ttl_strategy) "
+                "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id) DO NOTHING "
+                f"RETURNING {_COLUMNS}",
+                (thread_id, self._owner, jsonb(value["metadata"]), *(ttl or (None, None))),
             )
+            if ttl is not None:
+                await self._start_expiry(conn, thread_id)
             row = await cur.fetchone()
         if row is not None:
             return Thread(**row)
@@ -101,17 +109,39 @@ class ThreadService:
             return await self.get(thread_id)
         raise ConflictError(f"Thread {thread_id} already exists")
 
-    async def get(self, thread_id: uuid.UUID) -> Thread:
+    def _default_ttl(self) -> tuple[float, str] | None:
+        """The TTL a new thread gets without one of its own (`[threads]` settings)."""
+        if not self._expiry.ttl_default_minutes:
+            return None
+        return self._expiry.ttl_default_minutes, self._expiry.ttl_strategy
+
+    async def _start_expiry(self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
+        await conn.execute(
+            f"UPDATE threads SET expires_at = {EXPIRES_AFTER_ACTIVITY} WHERE thread_id = %s",
+            (thread_id,),
+        )
+
+    async def get(self, thread_id: uuid.UUID, include: Sequence[str] = ()) -> Thread:
+        """The thread; `include=["ttl"]` adds its TTL, when it has one."""
+        unknown = sorted(set(include) - {"ttl"})
+        if unknown:
+            raise InvalidError("include", f"unknown field {unknown[0]!r}")
         await self.allowed(thread_id, "read")
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {_COLUMNS} FROM threads WHERE thread_id = %s AND owner = %s",
+                f"SELECT {_COLUMNS}, ttl_strategy, ttl_minutes, expires_at FROM threads "
+                "WHERE thread_id = %s AND owner = %s",
                 (thread_id, self._owner),
             )
             row = await cur.fetchone()
         if row is None:
             raise _not_found(thread_id)
-        return Thread(**row)
+        ttl = {key: row.pop(key) for key in ("ttl_strategy", "ttl_minutes", "expires_at")}
+        thread = Thread(**row)
+        if "ttl" in include and ttl["ttl_minutes"] is not None:
+            thread.ttl = {"strategy": ttl["ttl_strategy"], "ttl_minutes": ttl["ttl_minutes"],
+                          "expires_at": ttl["expires_at"]}  # fmt: skip
+        return thread
 
     async def graph_id_of(self, thread_id: uuid.UUID) -> str | None:
         """The graph that last ran on the thread, else the one its metadata names; 404 if
@@ -129,8 +159,7 @@ class ThreadService:
 
     async def patch(self, thread_id: uuid.UUID, body: ThreadPatch) -> Thread:
         check_metadata(body.metadata, self._limits)
-        if body.ttl is not None:
-            raise InvalidError("ttl", "thread expiry is not supported by this server")
+        ttl = ttl_of(body.ttl)
         value = await self.allowed(thread_id, "update", metadata=dict(body.metadata or {}))
         async with self._pool.connection() as conn:
             cur = await conn.execute(
@@ -139,6 +168,12 @@ class ThreadService:
                 (jsonb(value["metadata"]), thread_id, self._owner),
             )
             row = await cur.fetchone()
+            if row is not None and ttl is not None:
+                await conn.execute(
+                    "UPDATE threads SET ttl_minutes = %s, ttl_strategy = %s WHERE thread_id = %s",
+                    (*ttl, thread_id),
+                )
+                await self._start_expiry(conn, thread_id)
         if row is None:
             raise _not_found(thread_id)
         return Thread(**row)
@@ -324,6 +359,24 @@ EMPTY_STATE = StateSnapshot(
     tasks=(),
     interrupts=(),
 )
+
+
+def ttl_of(value: float | dict[str, Any] | None) -> tuple[float, str] | None:
+    """A TTL as clients send it: minutes, or {"ttl": minutes, "strategy": ...}."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        unknown = sorted(set(value) - {"ttl", "strategy"})
+        if unknown:
+            raise InvalidError(f"ttl.{unknown[0]}", "not a TTL field")
+        minutes, strategy = value.get("ttl"), value.get("strategy", "delete")
+    else:
+        minutes, strategy = value, "delete"
+    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes <= 0:
+        raise InvalidError("ttl", "must be a positive number of minutes")
+    if strategy not in ("delete", "keep_latest"):
+        raise InvalidError("ttl.strategy", "must be 'delete' or 'keep_latest'")
+    return float(minutes), str(strategy)
 
 
 def checkpoint_config(thread_id: uuid.UUID, checkpoint: CheckpointConfig | None) -> RunnableConfig:
