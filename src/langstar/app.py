@@ -19,6 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import Message, Scope
 
+from langstar import loopback
 from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
@@ -100,6 +101,8 @@ def api_routes(http: HttpSettings) -> list[Any]:
 def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        # Before the graphs load: one may call get_client() as its module is imported.
+        uninstall = loopback.install(app)
         try:
             # Resolve the APP resources now, so a bad database or graph stops startup
             # instead of failing the first request.
@@ -108,9 +111,11 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             await container.get(ThreadSweeper)
             # After the schema check (the pool's), so an un-migrated database is named first.
             await container.get(Authenticator)
+            loopback.configure(app)
             yield
         finally:
             await container.close()
+            uninstall()
 
     return lifespan
 

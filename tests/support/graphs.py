@@ -14,6 +14,7 @@ from langgraph.config import get_stream_writer
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
+from langgraph_sdk import get_client
 
 
 def _ask(state: MessagesState) -> dict[str, Any]:
@@ -113,3 +114,16 @@ async def managed(config: RunnableConfig) -> AsyncIterator[Any]:
         yield per_run(config)
     finally:
         OPENED["exited"] += 1
+
+
+async def _schedule(state: MessagesState) -> dict[str, Any]:
+    """As LangGraph templates do: schedule a background run on the graph's own server."""
+    client = get_client()
+    thread = await client.threads.create(metadata={"scheduled_by": "a graph"})
+    run = await client.runs.create(
+        thread["thread_id"], "agent", input={"messages": [{"role": "user", "content": "later"}]}
+    )
+    return {"messages": [AIMessage(f"{thread['thread_id']} {run['run_id']}")]}
+
+
+scheduler = _build(_schedule, "schedule")

@@ -9,6 +9,7 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from langstar.auth.authenticators import Authenticator
+from langstar.identity import ACTING_FOR, LOOPBACK_ROOT
 
 # Routes marked with this opt key answer without credentials.
 PUBLIC = "exclude_from_auth"
@@ -18,6 +19,10 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
     async def authenticate_request(
         self, connection: ASGIConnection[Any, Any, Any, Any]
     ) -> AuthenticationResult:
+        acting_for = ACTING_FOR.get()
+        if acting_for is not None and connection.scope.get("root_path") == LOOPBACK_ROOT:
+            # A graph calling its own server in-process: it acts for its run's user.
+            return AuthenticationResult(user=acting_for, auth=None)
         authenticator = await connection.app.state.dishka_container.get(Authenticator)
         identity = await authenticator.authenticate(connection)
         return AuthenticationResult(user=identity, auth=None)

@@ -24,6 +24,7 @@ from langstar import lifecycle
 from langstar.db.pool import Pool, patient
 from langstar.errors import UnavailableError
 from langstar.graphs.registry import RegisteredGraph
+from langstar.identity import ACTING_FOR, Identity
 from langstar.lifecycle import Run, RunStatus, ThreadStatus
 from langstar.runs import records
 from langstar.serde import dumps, encode_error, to_jsonable
@@ -63,9 +64,16 @@ class RunJob:
     readers_turn: float = 0.0  # loop time after which publishing lets readers run
     result: bytes | None = None  # the final values' JSON, `__interrupt__` included if any
     error: dict[str, str] | None = None
+    identity: Identity = field(default_factory=Identity)  # whom the run acts for
 
     @classmethod
-    def from_record(cls, run: Run, graph: RegisteredGraph, config: RunnableConfig) -> RunJob:
+    def from_record(
+        cls,
+        run: Run,
+        graph: RegisteredGraph,
+        config: RunnableConfig,
+        identity: Identity | None = None,
+    ) -> RunJob:
         """The job for a recorded run: what it does is what its record's `kwargs` say."""
         kwargs = run.kwargs
         return cls(
@@ -84,6 +92,7 @@ class RunJob:
             after_seconds=kwargs.get("after_seconds") or 0,
             temporary=kwargs["temporary"],
             protocol=kwargs["protocol"],
+            identity=identity or Identity(),
         )
 
 
@@ -244,6 +253,7 @@ class RunExecutor:
 
     async def _drive(self, job: RunJob, stream: RunStream) -> None:
         job.begun = True
+        ACTING_FOR.set(job.identity)  # the task's own context: it ends with the task
         with patient(self._database_wait):
             await self._drive_patiently(job, stream)
 

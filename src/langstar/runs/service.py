@@ -125,7 +125,7 @@ class RunService:
         )
         for previous in admission.cancelled:
             self._executor.cancel(previous, body.multitask_strategy)
-        job = RunJob.from_record(admission.run, graph, config)
+        job = RunJob.from_record(admission.run, graph, config, self._identity)
         self._executor.submit(job)
         if job.temporary:
             self._executor.start(self._delete_when_done(job))
