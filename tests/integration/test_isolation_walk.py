@@ -9,19 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
 
-from langstar.settings import Settings
+from langstar.settings import AuthSettings, Settings
 from tests.support.apps import Serving
 from tests.support.auth import HeaderAuthProvider
 from tests.support.graphs import TEST_GRAPHS
 
-ALICE = {"x-user": "alice"}
-BOB = {"x-user": "bob"}
+OWNED_PROJECT = Path(__file__).resolve().parents[1] / "support" / "projects" / "owned"
+# Two ways users are kept apart: langstar's per-user ownership (an authenticator that
+# trusts x-user), and a project's own langgraph_sdk.Auth (tokens, then owner filters).
+AUTHS = {
+    "ownership": ({"x-user": "alice"}, {"x-user": "bob"}),
+    "project auth": (
+        {"Authorization": "Bearer token-alice"},
+        {"Authorization": "Bearer token-bob"},
+    ),
+}
 OWNED = {"thread_id", "run_id", "assistant_id", "checkpoint_id"}
 # A valid body for each route that takes one, so that only ownership can refuse it.
 BODIES: dict[tuple[str, str], Any] = {
@@ -51,7 +60,7 @@ def say(text: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}]}
 
 
-async def alices_objects(client: httpx.AsyncClient) -> dict[str, str]:
+async def alices_objects(client: httpx.AsyncClient, ALICE: dict[str, str]) -> dict[str, str]:  # noqa: N803
     thread = (await client.post("/threads", json={}, headers=ALICE)).json()["thread_id"]
     run = await client.post(
         f"/threads/{thread}/runs/wait", json={"assistant_id": "hitl", "input": say("secret")},
@@ -72,11 +81,17 @@ async def alices_objects(client: httpx.AsyncClient) -> dict[str, str]:
     }
 
 
+@pytest.mark.parametrize("auth", list(AUTHS))
 async def test_every_route_hides_one_users_objects_from_another(
-    graphs_settings: Settings, serving: Serving
+    graphs_settings: Settings, serving: Serving, auth: str
 ) -> None:
-    async with serving(graphs_settings, HeaderAuthProvider()) as client:
-        ids = await alices_objects(client)
+    ALICE, BOB = AUTHS[auth]  # noqa: N806
+    overrides = [HeaderAuthProvider()] if auth == "ownership" else []
+    if auth == "project auth":
+        project = AuthSettings(mode="project", project_auth=f"{OWNED_PROJECT / 'auth.py'}:auth")
+        graphs_settings = msgspec.structs.replace(graphs_settings, auth=project)
+    async with serving(graphs_settings, *overrides) as client:
+        ids = await alices_objects(client, ALICE)
         document = (await client.get("/openapi.json")).json()
         walked, leaks = [], []
         for template, operations in document["paths"].items():

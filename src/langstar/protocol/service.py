@@ -168,9 +168,7 @@ class ProtocolService:
 
     async def command(self, thread_id: uuid.UUID, payload: Any) -> dict[str, Any]:
         """The command's result or error envelope; another user's thread is a 404."""
-        owner = await self._thread_owner(thread_id)
-        if owner is not None and owner != self._identity.owner:
-            raise NotFoundError("thread", thread_id)
+        await self._visible(thread_id)
         command_id = payload["id"]
         params = payload.get("params", {})
         method = payload["method"]
@@ -320,12 +318,17 @@ class ProtocolService:
     # Events
 
     async def events(self, thread_id: uuid.UUID, sub: Subscription) -> AsyncIterator[bytes]:
+        await self._visible(thread_id)
+        return self._slots.hold(self._identity.user_id, self._follow(thread_id, sub))
+
+    async def _visible(self, thread_id: uuid.UUID) -> None:
+        """Another user's thread (or one the project's handlers hide) is a 404; a thread
+        that does not exist yet may be started."""
         owner = await self._thread_owner(thread_id)
         if owner is not None and owner != self._identity.owner:
             raise NotFoundError("thread", thread_id)
         if owner is not None:
             await self._runs.thread_allowed(thread_id, "read")
-        return self._slots.hold(self._identity.user_id, self._follow(thread_id, sub))
 
     async def _thread_owner(self, thread_id: uuid.UUID) -> str | None:
         async with self._pool.connection() as conn:
