@@ -134,7 +134,6 @@ def _object(key: str, value: Any) -> dict[str, Any]:
 
 
 _HTTP_REFUSED = {
-    "configurable_headers": "passing headers into run config is not supported yet",
     "logging_headers": "choosing which headers are logged is not supported yet",
     "middleware_order": "custom middleware is not supported yet",
     "mount_prefix": "serving the API under a prefix is not supported yet",
@@ -156,6 +155,8 @@ def _http(settings: Settings, value: Any) -> Settings:
     for key, option in _object("http", value).items():
         if key == "cors":
             http = msgspec.structs.replace(http, **_cors_options(option))
+        elif key == "configurable_headers":
+            http = _configurable_headers(http, option)
         elif key in _HTTP_APPLIED:
             http = _http_option(http, key, option, project)
         elif key in ABSENT_FEATURES:
@@ -194,6 +195,23 @@ def _http_option(http: HttpSettings, key: str, option: Any, project: Path) -> Ht
     if not isinstance(option, bool):
         raise ProjectError(f"langgraph.json http.{key}", "expected true or false")
     return msgspec.structs.replace(http, **{key: option})
+
+
+def _configurable_headers(http: HttpSettings, value: Any) -> HttpSettings:
+    """`{includes|include, excludes|exclude}`: header name patterns copied into run config."""
+    given = {} if value is None else _object("http.configurable_headers", value)
+    unknown = sorted(set(given) - {"includes", "include", "excludes", "exclude"})
+    if unknown:
+        raise ProjectError(f"langgraph.json http.configurable_headers.{unknown[0]}", "unknown")
+    include = given.get("includes", given.get("include")) or []
+    exclude = given.get("excludes", given.get("exclude")) or []
+    for name, patterns in (("include", include), ("exclude", exclude)):
+        if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
+            raise ProjectError(f"langgraph.json http.configurable_headers.{name}",
+                               "expected a list of header name patterns")  # fmt: skip
+    return msgspec.structs.replace(
+        http, configurable_headers_include=include, configurable_headers_exclude=exclude
+    )
 
 
 def _cors_options(value: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -127,3 +128,12 @@ async def _schedule(state: MessagesState) -> dict[str, Any]:
 
 
 scheduler = _build(_schedule, "schedule")
+
+
+def _report(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
+    """Says which x- headers reached the run's config."""
+    seen = {k: v for k, v in (config.get("configurable") or {}).items() if k.startswith("x-")}
+    return {"messages": [AIMessage(json.dumps(seen, sort_keys=True))]}
+
+
+reporter = _build(_report, "report")

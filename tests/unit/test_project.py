@@ -137,3 +137,11 @@ def test_checkpointer_ttl_becomes_the_thread_expiry_settings(tmp_path: Path) -> 
     ).threads  # fmt: skip
     assert (threads.ttl_strategy, threads.ttl_default_minutes) == ("keep_latest", 1440)
     assert (threads.ttl_sweep_interval_minutes, threads.ttl_sweep_limit) == (10, 50)
+
+
+def test_configurable_headers_become_the_http_patterns(tmp_path: Path) -> None:
+    http = served(
+        tmp_path, http={"configurable_headers": {"includes": ["x-*"], "excludes": ["x-secret"]}}
+    ).http
+    assert http.configurable_headers_include == ["x-*"]
+    assert http.configurable_headers_exclude == ["x-secret"]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import fnmatch
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -14,6 +17,32 @@ from langstar.identity import Identity
 from langstar.runs.schemas import UNSUPPORTED, RunCreate
 from langstar.serde import to_jsonable
 from langstar.settings import RunSettings
+
+# Credentials never reach a run's config, whatever the patterns say.
+NEVER_COPIED = frozenset({"authorization", "cookie", "x-api-key", "proxy-authorization"})
+
+
+@dataclass(frozen=True, slots=True)
+class RunHeaders:
+    """The request headers a run's config carries (`http.configurable_headers_*`)."""
+
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def copied_headers(
+    headers: Mapping[str, str], include: Sequence[str], exclude: Sequence[str]
+) -> RunHeaders:
+    """The headers whose lower-cased names match an include pattern and no exclude one."""
+    if not include:
+        return RunHeaders()
+    copied = {}
+    for name, value in headers.items():
+        name = name.lower()
+        if name in NEVER_COPIED or any(fnmatch.fnmatchcase(name, p) for p in exclude):
+            continue
+        if any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in include):
+            copied[name] = value
+    return RunHeaders(copied)
 
 
 def stream_modes(body: RunCreate) -> list[str]:
@@ -48,8 +77,10 @@ def build_config(
     graph: RegisteredGraph,
     identity: Identity,
     settings: RunSettings,
+    headers: RunHeaders | None = None,
 ) -> RunnableConfig:
-    """The assistant's config, then the client's (allow-listed), then the server's own keys."""
+    """The assistant's config, then the client's (allow-listed) and the copied headers,
+    then the server's own keys."""
     client = body.config or {}
     check_keys(client)
     configurable = {
@@ -58,6 +89,7 @@ def build_config(
             client.get("configurable") or {}, graph, settings, thread_id=thread_id
         ),
     }
+    configurable.update(headers.values if headers else {})
     if identity.is_authenticated:
         configurable["user_id"] = identity.user_id
     checkpoint = body.checkpoint or {}

@@ -6,11 +6,13 @@ from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide
 from langgraph.store.base import BaseStore
+from litestar import Request
 
 from langstar.access import Authorizer
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.limits import StreamSlots
+from langstar.runs.config import RunHeaders, copied_headers
 from langstar.runs.executor import RunExecutor
 from langstar.runs.service import RunService
 from langstar.settings import Settings
@@ -62,5 +64,22 @@ class RunsProvider(Provider):
         store: BaseStore,
         slots: StreamSlots,
         access: Authorizer,
+        headers: RunHeaders,
     ) -> RunService:
-        return RunService(pool, threads, executor, bus, settings, identity, store, slots, access)
+        return RunService(
+            pool, threads, executor, bus, settings, identity, store, slots, access, headers
+        )
+
+    @provide(scope=Scope.REQUEST)
+    def provide_run_headers(
+        self,
+        request: Request,  # type: ignore[type-arg]  # Dishka keys on the bare class
+        settings: Settings,
+    ) -> RunHeaders:
+        """The request's headers that `[http] configurable_headers_*` copy into run config."""
+        http = settings.http
+        return copied_headers(
+            request.headers,
+            http.configurable_headers_include,
+            http.configurable_headers_exclude,
+        )

@@ -23,7 +23,7 @@ from langstar.identity import Identity
 from langstar.lifecycle import INFLIGHT, CancelAction, NewRun, Run, admit
 from langstar.limits import StreamSlots, check_input, check_metadata
 from langstar.runs import records
-from langstar.runs.config import build_config, refuse_unsupported, run_kwargs
+from langstar.runs.config import RunHeaders, build_config, refuse_unsupported, run_kwargs
 from langstar.runs.executor import RunExecutor, RunJob
 from langstar.runs.records import RunRecords
 from langstar.runs.schemas import RunCancel, RunCreate
@@ -61,8 +61,10 @@ class RunService:
         store: BaseStore,
         slots: StreamSlots,
         access: Authorizer | None = None,
+        headers: RunHeaders | None = None,
     ) -> None:
         self._slots = slots
+        self._headers = headers
         self._pool = pool
         self._store = store
         self._threads = threads
@@ -103,6 +105,7 @@ class RunService:
             graph=graph,
             identity=self._identity,
             settings=self._settings.runs,
+            headers=self._headers,
         )
         admission = await admit(
             self._pool,
