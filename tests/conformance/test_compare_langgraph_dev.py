@@ -211,6 +211,28 @@ def protocol_scenarios(c: httpx.Client, seen: dict[str, Any]) -> None:
     seen["protocol bad channel"] = bad.status_code
 
 
+def client_reliance_scenarios(c: httpx.Client, seen: dict[str, Any], tid: str) -> None:
+    """What UIs and the SDKs rely on (agent-chat-ui, useStream, Studio)."""
+    text_body = c.post("/threads", content=b"{}", headers={"content-type": "text/plain"})
+    seen["JSON body sent as text/plain"] = text_body.status_code
+    metadata = c.get(f"/threads/{tid}").json()["metadata"]
+    seen["thread metadata after a run"] = sorted(k for k in metadata if k != "suite")
+    system = c.post("/assistants/search", json={"metadata": {"created_by": "system"}}).json()
+    seen["assistants made by the system"] = sorted(a["graph_id"] for a in system)
+    echo_id = system[0]["assistant_id"]
+    xray = c.get(f"/assistants/{echo_id}/graph", params={"xray": "true"})
+    seen["graph drawn with xray"] = (xray.status_code, sorted(xray.json()))
+    copied = c.post(f"/threads/{tid}/state", json={"values": None, "as_node": "__copy__"})
+    seen["state update as __copy__"] = copied.status_code
+    body = {"assistant_id": "echo", "input": say("again"), "stream_resumable": True,
+            "stream_mode": ["values"]}  # fmt: skip
+    streamed = c.post(f"/threads/{tid}/runs/stream", json=body)
+    run_path = streamed.headers["content-location"]
+    replayed = c.get(f"{run_path}/stream", headers={"Last-Event-ID": "-1"})
+    names = [e.event for e in parse(replayed.text)]
+    seen["Last-Event-ID -1 replays the run"] = (names[0], names.count("values") >= 1)
+
+
 def run_scenarios(base: str) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     with httpx.Client(base_url=base, timeout=60) as c:
@@ -325,6 +347,7 @@ def run_scenarios(base: str) -> dict[str, Any]:
             ),
         )
         status("copy missing thread", c.post(f"/threads/{uuid.uuid4()}/copy"))
+        client_reliance_scenarios(c, seen, tid)
         fresh = c.post("/threads", json={}).json()["thread_id"]
         state = c.get(f"/threads/{fresh}/state").json()
         seen["fresh thread state"] = {k: state[k] for k in ("values", "next", "tasks")}
