@@ -58,7 +58,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     )
 
     app = Litestar(
-        route_handlers=[DishkaRouter("", route_handlers=api_routes(settings.http))],
+        route_handlers=routers(settings.http),
         lifespan=[_lifespan(container)],
         middleware=[authentication_middleware()],
         request_max_body_size=settings.limits.max_body_bytes,
@@ -82,6 +82,14 @@ OPENAPI = OpenAPIConfig(
     path="/docs",
     render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
 )
+
+
+def routers(http: HttpSettings) -> list[Any]:
+    """The API under `mount_prefix` (at the root without one); /ok always at the root."""
+    api = DishkaRouter(http.mount_prefix or "", route_handlers=api_routes(http))
+    if not http.mount_prefix:
+        return [api]
+    return [api, DishkaRouter("", route_handlers=[ok])]
 
 
 def api_routes(http: HttpSettings) -> list[Any]:

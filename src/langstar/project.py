@@ -136,7 +136,6 @@ def _object(key: str, value: Any) -> dict[str, Any]:
 _HTTP_REFUSED = {
     "logging_headers": "choosing which headers are logged is not supported yet",
     "middleware_order": "custom middleware is not supported yet",
-    "mount_prefix": "serving the API under a prefix is not supported yet",
 }
 _CORS_KEYS = {
     "allow_origins": "cors_allow_origins",
@@ -175,6 +174,7 @@ def _http(settings: Settings, value: Any) -> Settings:
 _HTTP_APPLIED = frozenset(
     {
         "app",
+        "mount_prefix",
         "enable_custom_route_auth",
         "disable_assistants",
         "disable_threads",
@@ -192,6 +192,12 @@ def _http_option(http: HttpSettings, key: str, option: Any, project: Path) -> Ht
                 "langgraph.json http.app", "expected 'file.py:attr' or 'module:attr'"
             )
         return msgspec.structs.replace(http, app=_in_project(option, project))
+    if key == "mount_prefix":
+        if not isinstance(option, str) or not option.startswith("/") or option.endswith("/"):
+            raise ProjectError(
+                "langgraph.json http.mount_prefix", "expected a path like '/api', not ending in '/'"
+            )
+        return msgspec.structs.replace(http, mount_prefix=option)
     if not isinstance(option, bool):
         raise ProjectError(f"langgraph.json http.{key}", "expected true or false")
     return msgspec.structs.replace(http, **{key: option})

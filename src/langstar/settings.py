@@ -139,6 +139,7 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     cors_max_age: Annotated[int, msgspec.Meta(ge=0)] = 600
     app: str = ""
     enable_custom_route_auth: bool = False
+    mount_prefix: str = ""
     configurable_headers_include: list[str] = msgspec.field(default_factory=list)
     configurable_headers_exclude: list[str] = msgspec.field(default_factory=list)
     disable_assistants: bool = False
@@ -288,6 +289,9 @@ def _check(settings: Settings) -> None:
         raise SettingsError(
             "auth.provider", "mode 'custom' needs 'module:attr' naming a Dishka provider"
         )
+    prefix = settings.http.mount_prefix
+    if prefix and (not prefix.startswith("/") or prefix.endswith("/")):
+        raise SettingsError("http.mount_prefix", "must start with '/' and not end with one")
     if settings.http.cors_allow_credentials and "*" in settings.http.cors_allow_origins:
         raise SettingsError(
             "http.cors_allow_credentials",
