@@ -59,3 +59,10 @@ async def test_search_with_a_query_ranks_by_meaning_and_gives_scores(
     assert [item["key"] for item in found][:2] == ["a", "ab"]
     assert all(isinstance(item["score"], float) for item in found)
     assert found[0]["score"] > found[-1]["score"]
+
+
+@pytest.mark.parametrize("server", ["langstar", "langgraph dev"])
+async def test_a_graphs_description_is_its_assistants(servers: dict[str, str], server: str) -> None:
+    client = get_client(url=servers[server])
+    [assistant] = await client.assistants.search(graph_id="echo")
+    assert assistant["description"] == "Echoes what it is told."
