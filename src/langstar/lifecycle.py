@@ -122,6 +122,7 @@ class NewRun:
     run_id: uuid.UUID
     thread_id: uuid.UUID
     owner: str
+    user_id: str  # the user it acts for; the per-user cap counts by it
     assistant_id: uuid.UUID
     graph_id: str
     metadata: dict[str, Any]
@@ -193,7 +194,7 @@ async def _lock_and_look(
         # The owner's live runs, counted only up to the cap, and this thread's in-flight
         # runs: live ones take their turn first, lapsed ones are lost.
         inflight_cur = await conn.execute(
-            "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE owner = %(owner)s "
+            "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE user_id = %(user)s "
             f"AND status IN {INFLIGHT_SQL} AND NOT coalesce(lease_expires_at < now(), false) "
             "LIMIT %(cap)s) AS capped) AS live, "
             "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
@@ -201,7 +202,12 @@ async def _lock_and_look(
             "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "
             "AS lost FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
             f"AND status IN {INFLIGHT_SQL}",
-            {"owner": new.owner, "thread": new.thread_id, "cap": new.max_runs_per_owner},
+            {
+                "owner": new.owner,
+                "user": new.user_id,
+                "thread": new.thread_id,
+                "cap": new.max_runs_per_owner,
+            },
         )
     row = await thread_cur.fetchone()
     found = await inflight_cur.fetchone()
@@ -236,9 +242,9 @@ async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
 
 async def _insert_run(conn: AsyncConnection[DictRow], new: NewRun, status: RunStatus) -> Run:
     cur = await conn.execute(
-        "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, metadata, "
-        "kwargs, multitask_strategy, worker, lease_expires_at, status) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s) "
+        "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, user_id, "
+        "metadata, kwargs, multitask_strategy, worker, lease_expires_at, status) VALUES "
+        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s) "
         f"RETURNING {RUN_COLUMNS}",
         (
             new.run_id,
@@ -246,6 +252,7 @@ async def _insert_run(conn: AsyncConnection[DictRow], new: NewRun, status: RunSt
             new.assistant_id,
             new.graph_id,
             new.owner,
+            new.user_id,
             jsonb(new.metadata),
             jsonb(new.kwargs),
             new.strategy,

@@ -147,3 +147,19 @@ async def test_every_route_hides_one_users_objects_from_another(
         assert assistant.json()["name"] == "alice's"
         runs = (await client.get(f"/threads/{ids['thread_id']}/runs", headers=ALICE)).json()
         assert len(runs) == 1
+
+
+async def test_with_a_projects_auth_the_run_cap_is_still_per_user(
+    settings: Settings, serving: Serving
+) -> None:
+    """Objects share one owner then, but each user's runs are counted on their own."""
+    project = AuthSettings(mode="project", project_auth=f"{OWNED_PROJECT / 'auth.py'}:auth")
+    limits = msgspec.structs.replace(settings.limits, max_runs_per_user=1)
+    capped = msgspec.structs.replace(settings, graphs=TEST_GRAPHS, auth=project, limits=limits)
+    alice, bob = AUTHS["project auth"]
+    slow = {"assistant_id": "slow", "input": {"messages": []}, "context": {"delay": 2}}
+    async with serving(capped) as client:
+        first = await client.post("/runs", json=slow, headers=alice)
+        assert first.status_code == 200, first.text
+        assert (await client.post("/runs", json=slow, headers=alice)).status_code == 429
+        assert (await client.post("/runs", json=slow, headers=bob)).status_code == 200

@@ -33,6 +33,7 @@ def new_run(thread_id: uuid.UUID, strategy: str) -> NewRun:
         run_id=uuid.uuid4(),
         thread_id=thread_id,
         owner=OWNER,
+        user_id=OWNER,
         assistant_id=uuid.uuid4(),
         graph_id="agent",
         metadata={},

@@ -128,6 +128,7 @@ runs = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("worker", Text, nullable=True),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
+    Column("user_id", Text, nullable=True),
     Index(
         "ix_runs_inflight_lease",
         "lease_expires_at",
@@ -143,6 +144,11 @@ runs = Table(
         "ix_runs_inflight_owner",
         "owner",
         "thread_id",
+        postgresql_where=text("status IN ('pending', 'running')"),
+    ),
+    Index(
+        "ix_runs_inflight_user",
+        "user_id",
         postgresql_where=text("status IN ('pending', 'running')"),
     ),
     Index(

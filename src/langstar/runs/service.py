@@ -113,6 +113,7 @@ class RunService:
                 run_id=run_id,
                 thread_id=thread,
                 owner=self._identity.owner,
+                user_id=self._identity.user_id,
                 assistant_id=graph.assistant_id,
                 graph_id=graph.graph_id,
                 metadata=body.metadata or {},
