@@ -8,12 +8,8 @@ purpose, the difference is listed in DELIBERATE (and in the README).
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,8 +18,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.langgraph_dev import langgraph_dev
 from tests.support.postgres import PostgresForTests
-from tests.support.server import ServerProcess, free_port
+from tests.support.server import ServerProcess
 from tests.support.sse import data_lines, parse
 
 GRAPHS = Path(__file__).resolve().parents[1] / "support" / "compare_graphs.py"
@@ -62,33 +59,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def reference(project: Path) -> Iterator[str]:
     """`langgraph dev`: LangGraph's own in-memory Agent Server."""
-    port = free_port()
-    binary = shutil.which("langgraph", path=os.path.dirname(os.sys.executable))
-    assert binary, "langgraph-cli is a dev dependency"
-    log = open(project / "langgraph-dev.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [binary, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1", "--port", str(port),
-         "--n-jobs-per-worker", "20"],
-        cwd=project,
-        env={**os.environ, "LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, (project / "langgraph-dev.log").read_text()
-        try:
-            if httpx.get(url + "/ok", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        pytest.fail("langgraph dev did not start:\n" + (project / "langgraph-dev.log").read_text())
-    yield url
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=30)
+    with langgraph_dev(project) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

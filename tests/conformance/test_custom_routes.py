@@ -14,7 +14,8 @@ from tests.support.langgraph_dev import langgraph_dev
 from tests.support.postgres import PostgresForTests
 from tests.support.server import ServerProcess
 
-PROJECT = Path(__file__).resolve().parents[1] / "support" / "projects" / "routes"
+PROJECTS = Path(__file__).resolve().parents[1] / "support" / "projects"
+PROJECT = PROJECTS / "routes"
 ALICE = {"Authorization": "Bearer token-alice"}
 
 
@@ -22,6 +23,8 @@ ALICE = {"Authorization": "Bearer token-alice"}
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("routes")
     shutil.copytree(PROJECT, folder, dirs_exist_ok=True)
+    for shared in ("graphs.py", "auth.py"):  # the owned project's graph and auth
+        shutil.copy(PROJECTS / "owned" / shared, folder / shared)
     return folder
 
 

@@ -17,7 +17,8 @@ from tests.support.langgraph_dev import langgraph_dev
 from tests.support.postgres import PostgresForTests
 from tests.support.server import ServerProcess
 
-PROJECT = Path(__file__).resolve().parents[1] / "support" / "projects" / "memory"
+PROJECTS = Path(__file__).resolve().parents[1] / "support" / "projects"
+PROJECT = PROJECTS / "memory"
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +27,7 @@ def servers(
 ) -> Iterator[dict[str, str]]:
     project = tmp_path_factory.mktemp("memory")
     shutil.copytree(PROJECT, project, dirs_exist_ok=True)
+    shutil.copy(PROJECTS / "owned" / "graphs.py", project / "graphs.py")
     config = str(project / "langgraph.json")
     url = postgres.create_database("memory")
     env = {"DATABASE_URL": url, "LANGSTAR_AUTH__MODE": "none"}
