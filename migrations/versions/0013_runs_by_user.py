@@ -33,8 +33,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("runs", sa.Column("user_id", sa.Text(), nullable=True))
     op.execute(
-        "UPDATE runs SET user_id = owner WHERE user_id IS NULL "
-        "AND status IN ('pending', 'running')"
+        "UPDATE runs SET user_id = owner WHERE user_id IS NULL AND status IN ('pending', 'running')"
     )
     ddl.create_index_concurrently(
         "ix_runs_inflight_user",
