@@ -53,7 +53,11 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"http": {"disable_runs": "yes"}}, "langgraph.json http.disable_runs"),
         ({"store": {"index": {"dims": 8, "embed": "cohere:embed-v3"}}}, "store.index.embed"),
         ({"store": {"index": {"dims": 0, "embed": "./e.py:embed"}}}, "store.index.dims"),
-        ({"http": {"mount_prefix": "/api"}}, "langgraph.json http.mount_prefix"),
+        ({"http": {"mount_prefix": "api/"}}, "langgraph.json http.mount_prefix"),
+        (
+            {"http": {"logging_headers": {"include": ["x-*"]}}},
+            "langgraph.json http.logging_headers",
+        ),
         ({"http": {"surprise": True}}, "langgraph.json http.surprise"),
         ({"http": {"cors": {"allow_everything": True}}}, "http.cors.allow_everything"),
         ({"checkpointer": {"ttl": {"strategy": "archive"}}}, "langgraph.json checkpointer.ttl"),
