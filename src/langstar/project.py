@@ -420,7 +420,10 @@ def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
         elif isinstance(modules, list):
             allowed += [".".join(m) if isinstance(m, list) else str(m) for m in modules]
     database = msgspec.structs.replace(
-        settings.database, checkpoint_allowed_types=allowed, strict_checkpoint_types=strict
+        settings.database,
+        # Applying the project twice (the CLI, then the app) lists each type once.
+        checkpoint_allowed_types=list(dict.fromkeys(allowed)),
+        strict_checkpoint_types=strict,
     )
     return msgspec.structs.replace(settings, database=database)
 

@@ -149,3 +149,13 @@ def test_configurable_headers_become_the_http_patterns(tmp_path: Path) -> None:
     ).http
     assert http.configurable_headers_include == ["x-*"]
     assert http.configurable_headers_exclude == ["x-secret"]
+
+
+def test_applying_a_project_twice_changes_nothing_more(tmp_path: Path) -> None:
+    once = served(
+        tmp_path,
+        auth={"path": "./auth.py:auth"},
+        http={"cors": {"allow_origins": ["https://ui.example.com"]}},
+        checkpointer={"serde": {"allowed_msgpack_modules": [["my_app.state", "Note"]]}},
+    )
+    assert apply_project(once) == once
