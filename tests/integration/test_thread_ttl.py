@@ -49,6 +49,12 @@ async def test_a_thread_takes_a_ttl_on_create_and_patch_and_shows_it_when_asked(
     for bad in (0, -1, {"ttl": 5, "strategy": "archive"}, {"minutes": 5}):
         refused = await client.post("/threads", json={"ttl": bad})
         assert refused.status_code == 422, bad
+    # Making it again with if_exists=do_nothing leaves its TTL and expiry alone.
+    before = (await client.get(f"/threads/{thread}", params={"include": "ttl"})).json()["ttl"]
+    again = {"thread_id": thread, "if_exists": "do_nothing", "ttl": 999}
+    assert (await client.post("/threads", json=again)).status_code == 200
+    after = (await client.get(f"/threads/{thread}", params={"include": "ttl"})).json()["ttl"]
+    assert after == before
     plain = (await client.post("/threads", json={})).json()["thread_id"]
     assert "ttl" not in (await client.get(f"/threads/{plain}", params={"include": "ttl"})).json()
     bad_field = await client.get(f"/threads/{plain}", params={"include": "secrets"})

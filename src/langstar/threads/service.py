@@ -100,9 +100,9 @@ class ThreadService:
                 f"RETURNING {_COLUMNS}",
                 (thread_id, self._owner, jsonb(value["metadata"]), *(ttl or (None, None))),
             )
-            if ttl is not None:
-                await self._start_expiry(conn, thread_id)
             row = await cur.fetchone()
+            if row is not None and ttl is not None:  # never an existing thread's expiry
+                await self._start_expiry(conn, thread_id)
         if row is not None:
             return Thread(**row)
         if body.if_exists == "do_nothing":
