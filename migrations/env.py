@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from langstar.db.embedded import EmbeddedPostgres
-from langstar.db.tables import LANGGRAPH_TABLES, metadata
+from langstar.db.tables import include_object, metadata
 from langstar.db.urls import sqlalchemy_url
 from langstar.settings import Settings, load_settings
 
@@ -24,15 +24,6 @@ config = context.config
 if config.config_file_name is not None and not config.attributes.get("database_url"):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 log = logging.getLogger("alembic.env")
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    # LangGraph's tables are versioned by replaying its own migration lists, not autogenerate.
-    table = obj if type_ == "table" else getattr(obj, "table", None)
-    table_name = name if type_ == "table" else getattr(table, "name", None)
-    return table_name not in LANGGRAPH_TABLES
 
 
 def _configure(**kwargs: Any) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, pool
 
 from langstar.db import migrations
 from langstar.db.schema import expected_langgraph_versions, require_schema_at_head
-from langstar.db.tables import LANGGRAPH_TABLES, metadata
+from langstar.db.tables import LANGGRAPH_TABLES, include_object, metadata
 from langstar.db.urls import sqlalchemy_url
 from langstar.settings import Settings, StoreSettings
 from tests.support.postgres import PostgresForTests
@@ -107,15 +107,6 @@ async def test_head_schema_is_exactly_what_langgraph_setup_builds(
         assert snapshot(fresh, LANGGRAPH_TABLES) == snapshot(by_library, LANGGRAPH_TABLES)
     finally:
         postgres.drop_database(by_library)
-
-
-def include_object(
-    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
-) -> bool:
-    """migrations/env.py's filter (env.py cannot be imported: it migrates when loaded)."""
-    table = obj if type_ == "table" else getattr(obj, "table", None)
-    table_name = name if type_ == "table" else getattr(table, "name", None)
-    return table_name not in LANGGRAPH_TABLES
 
 
 def test_head_schema_is_exactly_what_tables_py_describes(migrated_database: str) -> None:
