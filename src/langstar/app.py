@@ -119,7 +119,6 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             await container.get(ThreadSweeper)
             # After the schema check (the pool's), so an un-migrated database is named first.
             await container.get(Authenticator)
-            loopback.configure(app)
             yield
         finally:
             await container.close()

@@ -48,6 +48,7 @@ def install(app: Any) -> Callable[[], None]:
     # A transport made after start-up would wait for the server forever: the SDK only
     # hands it the app through this factory, which now knows it.
     setattr(sdk_client, _HOOK, _transport_class)
+    # Any transport deferred before now (a client made before the server started).
     configure_loopback_transports(app)
 
     def uninstall() -> None:
@@ -58,8 +59,3 @@ def install(app: Any) -> Callable[[], None]:
                 os.environ.pop(DEFER, None)
 
     return uninstall
-
-
-def configure(app: Any) -> None:
-    """Hand `app` to the transports made while the graphs were loading."""
-    configure_loopback_transports(app)

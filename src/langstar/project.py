@@ -14,7 +14,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,6 @@ class Project:
 
     path: Path
     config: dict[str, Any]
-    notes: list[str] = field(default_factory=list)
 
     @property
     def base(self) -> Path:
