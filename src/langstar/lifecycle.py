@@ -146,12 +146,18 @@ class Admission:
 
 
 async def admit(pool: Pool, new: NewRun) -> Admission:
-    """Record a run on its thread, creating the thread if allowed: one transaction.
+    """Record a run on its thread, creating the thread if allowed: one transaction."""
+    async with pool.connection() as conn, conn.transaction():
+        return await admit_on(conn, new)
+
+
+async def admit_on(conn: AsyncConnection[DictRow], new: NewRun) -> Admission:
+    """Record a run on its thread, within the caller's transaction (a cron's fire).
 
     The thread's lock is taken first, then what is in flight on it is read (after the
     lock: the statements run in order, so the read sees what the lock waited for).
     """
-    async with pool.connection() as conn, conn.transaction():
+    async with conn.transaction():  # a savepoint: a refused run leaves the caller's work
         owner, found = await _lock_and_look(conn, new)
         inflight: list[uuid.UUID] = found["inflight"]
         _check_admission(new, owner, found, inflight)

@@ -54,7 +54,11 @@ class AuthProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     def provide_authorizer(self, authenticator: Authenticator, identity: Identity) -> Authorizer:
-        """A project's own handlers decide access; otherwise ownership alone does."""
-        if isinstance(authenticator, ProjectAuthenticator):
-            return HandlerAuthorizer(authenticator.auth, identity)
-        return OpenAccess()
+        return authorizer_for(authenticator, identity)
+
+
+def authorizer_for(authenticator: Authenticator, identity: Identity) -> Authorizer:
+    """A project's own handlers decide access; otherwise ownership alone does."""
+    if isinstance(authenticator, ProjectAuthenticator):
+        return HandlerAuthorizer(authenticator.auth, identity)
+    return OpenAccess()

@@ -14,13 +14,15 @@ from typing import Any
 
 import msgspec
 from langgraph.store.base import BaseStore
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
 
 from langstar.access import Authorizer, Filter, OpenAccess
 from langstar.db.pool import Pool
 from langstar.errors import InvalidError, NotFoundError, check_page
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
-from langstar.lifecycle import INFLIGHT, CancelAction, NewRun, Run, admit
+from langstar.lifecycle import INFLIGHT, CancelAction, NewRun, Run, admit, admit_on
 from langstar.limits import StreamSlots, check_input, check_metadata
 from langstar.runs import records
 from langstar.runs.config import RunHeaders, build_config, refuse_unsupported, run_kwargs
@@ -45,6 +47,15 @@ POLL_SECONDS = 0.25
 # byte anyway. A run that ends in time gets a plain JSON response, which costs the server
 # less than a stream; a longer run gets a stream of heartbeat newlines, then the JSON.
 WHOLE_ANSWER_SECONDS = 1.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admitted:
+    """A run recorded but not yet started, and the runs its strategy cancels."""
+
+    job: RunJob
+    cancelled: list[uuid.UUID]
+    strategy: CancelAction | str
 
 
 class RunService:
@@ -92,11 +103,27 @@ class RunService:
 
         A `protocol` run writes its events to the thread, for `POST /threads/{id}/stream/events`.
         """
+        admitted = await self.admit(thread_id, body, graph, protocol=protocol)
+        self.start(admitted)
+        return admitted.job
+
+    async def admit(
+        self,
+        thread_id: uuid.UUID | None,
+        body: RunCreate,
+        graph: RegisteredGraph,
+        *,
+        protocol: bool = False,
+        cron_id: uuid.UUID | None = None,
+        conn: AsyncConnection[DictRow] | None = None,
+    ) -> Admitted:
+        """Record the run (in `conn`'s transaction when given); `start` sets it going once
+        that transaction has committed."""
         stateless = thread_id is None
         self._check(body, stateless=stateless)
         graph = self._for_caller(graph)
         run_id, thread = uuid.uuid4(), thread_id or uuid.uuid4()
-        kwargs = run_kwargs(body, stateless=stateless, protocol=protocol)
+        kwargs = run_kwargs(body, stateless=stateless, protocol=protocol, cron_id=cron_id)
         body, allowed = await self._authorize(thread, run_id, body, graph, kwargs)
         config = build_config(
             body,
@@ -106,34 +133,36 @@ class RunService:
             identity=self._identity,
             settings=self._settings.runs,
             headers=self._headers,
+            cron_id=cron_id,
         )
-        admission = await admit(
-            self._pool,
-            NewRun(
-                run_id=run_id,
-                thread_id=thread,
-                owner=self._identity.owner,
-                user_id=self._identity.user_id,
-                assistant_id=graph.assistant_id,
-                graph_id=graph.graph_id,
-                metadata=body.metadata or {},
-                kwargs=kwargs,
-                strategy=body.multitask_strategy,
-                worker=self._executor.worker,
-                lease_seconds=self._executor.lease_seconds,
-                may_create_thread=stateless or body.if_not_exists == "create",
-                delayed=bool(body.after_seconds),
-                max_runs_per_owner=self._settings.limits.max_runs_per_user,
-                thread_filter=allowed,
-            ),
+        new = NewRun(
+            run_id=run_id,
+            thread_id=thread,
+            owner=self._identity.owner,
+            user_id=self._identity.user_id,
+            assistant_id=graph.assistant_id,
+            graph_id=graph.graph_id,
+            metadata=body.metadata or {},
+            kwargs=kwargs,
+            strategy=body.multitask_strategy,
+            worker=self._executor.worker,
+            lease_seconds=self._executor.lease_seconds,
+            may_create_thread=stateless or body.if_not_exists == "create",
+            delayed=bool(body.after_seconds),
+            max_runs_per_owner=self._settings.limits.max_runs_per_user,
+            thread_filter=allowed,
         )
-        for previous in admission.cancelled:
-            self._executor.cancel(previous, body.multitask_strategy)
+        admission = await (admit(self._pool, new) if conn is None else admit_on(conn, new))
         job = RunJob.from_record(admission.run, graph, config, self._identity)
-        self._executor.submit(job)
-        if job.temporary:
-            self._executor.start(self._delete_when_done(job))
-        return job
+        return Admitted(job, admission.cancelled, body.multitask_strategy)
+
+    def start(self, admitted: Admitted) -> None:
+        """Set an admitted run going, and stop the runs its multitask strategy cancels."""
+        for previous in admitted.cancelled:
+            self._executor.cancel(previous, admitted.strategy)
+        self._executor.submit(admitted.job)
+        if admitted.job.temporary:
+            self._executor.start(self._delete_when_done(admitted.job))
 
     async def _authorize(
         self,
