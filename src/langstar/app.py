@@ -24,6 +24,8 @@ from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
 from langstar.auth.middleware import authentication_middleware
+from langstar.crons.controllers import CronController, ThreadCronController
+from langstar.crons.scheduler import CronScheduler
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
 from langstar.objects import load_object
@@ -103,6 +105,8 @@ def api_routes(http: HttpSettings) -> list[Any]:
         routes.append(StoreController)
     if not http.disable_assistants:
         routes.append(AssistantController)
+    if not http.disable_crons:
+        routes += [CronController, ThreadCronController]
     return routes
 
 
@@ -117,6 +121,7 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             await container.get(DefaultAssistants)
             await container.get(RunExecutor)
             await container.get(ThreadSweeper)
+            await container.get(CronScheduler)
             # After the schema check (the pool's), so an un-migrated database is named first.
             await container.get(Authenticator)
             yield

@@ -7,6 +7,7 @@ from dishka.integrations.litestar import LitestarProvider
 
 from langstar.assistants.providers import AssistantsProvider
 from langstar.auth.providers import AuthProvider
+from langstar.crons.providers import CronsProvider
 from langstar.db.providers import DatabaseProvider
 from langstar.graphs.providers import GraphProvider
 from langstar.models.providers import ModelProvider
@@ -37,4 +38,5 @@ def get_providers() -> list[Provider]:
         RunsProvider(),
         ProtocolProvider(),
         StoreProvider(),
+        CronsProvider(),
     ]

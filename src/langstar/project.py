@@ -180,6 +180,7 @@ _HTTP_APPLIED = frozenset(
         "disable_runs",
         "disable_store",
         "disable_meta",
+        "disable_crons",
     }
 )
 

@@ -95,6 +95,11 @@ class ThreadSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
     ttl_sweep_limit: Annotated[int, msgspec.Meta(ge=1)] = 1000
 
 
+class CronSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    poll_seconds: Annotated[float, msgspec.Meta(gt=0)] = 1.0
+    batch_size: Annotated[int, msgspec.Meta(ge=1)] = 100
+
+
 class LimitSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10_000_000
     max_input_messages: Annotated[int, msgspec.Meta(ge=1)] = 500
@@ -147,6 +152,7 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     disable_runs: bool = False
     disable_store: bool = False
     disable_meta: bool = False
+    disable_crons: bool = False
 
 
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -164,6 +170,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
+    crons: CronSettings = msgspec.field(default_factory=CronSettings)
     graphs: dict[str, str] = msgspec.field(
         default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
     )

@@ -183,6 +183,48 @@ def protocol_scenarios(c: httpx.Client, seen: dict[str, Any]) -> None:
     seen["protocol bad channel"] = bad.status_code
 
 
+def cron_scenarios(c: httpx.Client, seen: dict[str, Any], tid: str) -> None:
+    """`client.crons`: the shapes and statuses; firing is tested against langstar alone,
+    with a clock the tests move."""
+    seen["info crons flag"] = c.get("/info").json()["flags"]["crons"]
+    body = {"assistant_id": "echo", "schedule": "0 9 * * *", "input": say("daily"),
+            "metadata": {"suite": "compare"}}  # fmt: skip
+    stateless = c.post("/runs/crons", json=body)
+    made = stateless.json()
+    seen["cron create"] = (stateless.status_code, sorted(made))
+    seen["cron payload"] = sorted(made["payload"])
+    seen["cron payload config"] = blank(made["payload"]["config"])
+    seen["cron defaults"] = (made["enabled"], made["on_run_completed"], made["end_time"],
+                             made["metadata"], made["thread_id"])  # fmt: skip
+    on_thread = c.post(f"/threads/{tid}/runs/crons", json={**body, "schedule": "*/5 * * * *"})
+    seen["thread cron create"] = (on_thread.status_code, sorted(on_thread.json()))
+    seen["thread cron on_run_completed"] = on_thread.json()["on_run_completed"]
+    cron_id = made["cron_id"]
+    got = c.get(f"/runs/crons/{cron_id}")
+    seen["cron get"] = (got.status_code, sorted(got.json()))
+    found = c.post("/runs/crons/search", json={"metadata": {"suite": "compare"}})
+    seen["cron search"] = (found.status_code, len(found.json()), sorted(found.json()[0]))
+    seen["cron count"] = c.post("/runs/crons/count", json={"metadata": {"suite": "compare"}}).json()
+    patched = c.patch(f"/runs/crons/{cron_id}", json={"enabled": False, "metadata": {"b": 1}})
+    seen["cron patch"] = (patched.status_code, patched.json()["enabled"],
+                          patched.json()["metadata"])  # fmt: skip
+    seen["cron delete"] = c.delete(f"/runs/crons/{cron_id}").status_code
+    seen["cron get deleted"] = c.get(f"/runs/crons/{cron_id}").status_code
+    seen["cron delete twice"] = c.delete(f"/runs/crons/{cron_id}").status_code
+    bad = c.post("/runs/crons", json={**body, "schedule": "every day"})
+    seen["cron bad schedule"] = bad.status_code
+    seen["cron bad timezone"] = c.post(
+        "/runs/crons", json={**body, "timezone": "Mars/Olympus"}
+    ).status_code
+    seen["cron on missing thread"] = c.post(
+        f"/threads/{uuid.uuid4()}/runs/crons", json=body
+    ).status_code
+    seen["cron unknown assistant"] = c.post(
+        "/runs/crons", json={**body, "assistant_id": str(uuid.uuid4())}
+    ).status_code
+    c.delete(f"/runs/crons/{on_thread.json()['cron_id']}")
+
+
 def client_reliance_scenarios(c: httpx.Client, seen: dict[str, Any], tid: str) -> None:
     """What UIs and the SDKs rely on (agent-chat-ui, useStream, Studio)."""
     text_body = c.post("/threads", content=b"{}", headers={"content-type": "text/plain"})
@@ -320,6 +362,7 @@ def run_scenarios(base: str) -> dict[str, Any]:
         )
         status("copy missing thread", c.post(f"/threads/{uuid.uuid4()}/copy"))
         client_reliance_scenarios(c, seen, tid)
+        cron_scenarios(c, seen, tid)
         fresh = c.post("/threads", json={}).json()["thread_id"]
         state = c.get(f"/threads/{fresh}/state").json()
         seen["fresh thread state"] = {k: state[k] for k in ("values", "next", "tasks")}

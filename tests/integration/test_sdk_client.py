@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langgraph_sdk import get_client, get_sync_client
@@ -82,3 +83,29 @@ async def test_sdk_errors_carry_the_status(server: ServerProcess) -> None:
     with pytest.raises(httpx.HTTPStatusError) as raised:
         await client.threads.get("00000000-0000-0000-0000-000000000000")
     assert raised.value.response.status_code == 404
+
+
+@pytest.mark.timeout(150)
+async def test_a_cron_made_with_the_sdk_fires_on_schedule(server: ServerProcess) -> None:
+    """On the real clock: a cron for every minute starts its run within about a minute."""
+    import asyncio
+    import time
+
+    client = get_client(url=server.url)
+    thread = await client.threads.create()
+    cron = await client.crons.create_for_thread(
+        thread["thread_id"],
+        "echo",
+        schedule="* * * * *",
+        input={"messages": [{"role": "user", "content": "tick"}]},
+    )
+    deadline = time.monotonic() + 90
+    runs: list[Any] = []
+    while time.monotonic() < deadline and not runs:
+        runs = [r for r in await client.runs.list(thread["thread_id"]) if r["status"] == "success"]
+        await asyncio.sleep(0.5)
+    await client.crons.delete(cron["cron_id"])
+    assert runs, "the cron did not fire within 90 seconds"
+    assert runs[0]["kwargs"]["config"]["configurable"]["cron_id"] == cron["cron_id"]
+    state = await client.threads.get_state(thread["thread_id"])
+    assert state["values"]["messages"][-1]["content"] == "echo: tick"

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -210,6 +211,44 @@ api_keys = Table(
     Column("key_hash", Text, nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+crons = Table(
+    "crons",
+    metadata,
+    Column("cron_id", UUID(as_uuid=True), primary_key=True),
+    Column(
+        "assistant_id",
+        UUID(as_uuid=True),
+        ForeignKey("assistants.assistant_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column(
+        "thread_id",
+        UUID(as_uuid=True),
+        ForeignKey("threads.thread_id", ondelete="CASCADE"),
+        nullable=True,
+    ),
+    Column("owner", Text, nullable=False),
+    Column("user_id", Text, nullable=False),
+    Column("identity", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("schedule", Text, nullable=False),
+    Column("timezone", Text, nullable=False, server_default=text("'UTC'")),
+    Column("end_time", DateTime(timezone=True), nullable=True),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("next_run_date", DateTime(timezone=True), nullable=False),
+    Column("payload", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("on_run_completed", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "on_run_completed IS NULL OR on_run_completed IN ('delete', 'keep')",
+        name="ck_crons_on_run_completed",
+    ),
+    Index("ix_crons_due", "next_run_date", postgresql_where=text("enabled")),
+    Index("ix_crons_owner_created", "owner", "created_at"),
+    Index("ix_crons_thread", "thread_id"),
 )
 
 # LangGraph's checkpointer and store own these; their revisions replay the library's DDL.

@@ -24,6 +24,7 @@ RESERVED_CONFIGURABLE = frozenset(
         "langgraph_auth_user",
         "langgraph_auth_user_id",
         "langgraph_auth_permissions",
+        "cron_id",
     }
 )
 CONFIG_KEYS = frozenset({"configurable", "recursion_limit", "tags", "run_name", "max_concurrency"})

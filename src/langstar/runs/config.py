@@ -78,6 +78,7 @@ def build_config(
     identity: Identity,
     settings: RunSettings,
     headers: RunHeaders | None = None,
+    cron_id: uuid.UUID | None = None,
 ) -> RunnableConfig:
     """The assistant's config, then the client's (allow-listed) and the copied headers,
     then the server's own keys."""
@@ -106,6 +107,8 @@ def build_config(
         graph_id=graph.graph_id,
         langgraph_auth_user_id=identity.user_id,
     )
+    if cron_id is not None:
+        configurable["cron_id"] = str(cron_id)
     if identity.user:
         # What a project's own Auth returned, as LangGraph's server hands it to graphs.
         configurable["langgraph_auth_user"] = identity.user
@@ -134,12 +137,20 @@ def _durability(body: RunCreate) -> str | None:
     return None
 
 
-def run_kwargs(body: RunCreate, *, stateless: bool, protocol: bool) -> dict[str, Any]:
-    """What a run does, as its record keeps it: the job is built from this, on any server."""
+def run_kwargs(
+    body: RunCreate, *, stateless: bool, protocol: bool, cron_id: uuid.UUID | None = None
+) -> dict[str, Any]:
+    """What a run does, as its record keeps it: the job is built from this, on any server.
+
+    A cron's run shows the cron in its config, as on LangGraph's server.
+    """
+    config = to_jsonable(body.config or {})
+    if cron_id is not None:
+        config["configurable"] = {**config.get("configurable", {}), "cron_id": str(cron_id)}
     return {
         "input": body.input,
         "command": body.command,
-        "config": to_jsonable(body.config or {}),
+        "config": config,
         "context": body.context,
         "stream_mode": stream_modes(body),
         "interrupt_before": body.interrupt_before,

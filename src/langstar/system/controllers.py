@@ -36,11 +36,15 @@ async def ready(pool: FromDishka[Pool], settings: FromDishka[Settings]) -> Respo
 
 
 @get("/info", tags=["System"], summary="Server information", exclude_from_auth=True)
-async def info() -> dict[str, Any]:
+async def info(settings: FromDishka[Settings]) -> dict[str, Any]:
     return {
         "version": version("langstar"),
         "langgraph_py_version": version("langgraph"),
-        "flags": {"assistants": True, "crons": False, "langsmith": False},
+        "flags": {
+            "assistants": True,
+            "crons": not settings.http.disable_crons,
+            "langsmith": False,
+        },
     }
 
 

@@ -1,0 +1,81 @@
+"""The clock and the cron scheduler (APP), and each request's cron service."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from dishka import Provider, Scope, provide
+from langgraph.store.base import BaseStore
+
+from langstar.access import Authorizer
+from langstar.assistants.providers import DefaultAssistants
+from langstar.assistants.service import AssistantService
+from langstar.auth.authenticators import Authenticator
+from langstar.auth.providers import authorizer_for
+from langstar.clock import Clock, SystemClock
+from langstar.crons.scheduler import CronScheduler
+from langstar.crons.service import CronService
+from langstar.db.pool import Pool
+from langstar.graphs.registry import GraphRegistry
+from langstar.identity import Identity
+from langstar.limits import StreamSlots
+from langstar.runs.executor import RunExecutor
+from langstar.runs.service import RunService
+from langstar.settings import Settings
+from langstar.streaming.events import EventBus
+from langstar.threads.service import ThreadService
+
+
+class CronsProvider(Provider):
+    """The clock (tests swap it), the scheduler firing due crons, and the cron service."""
+
+    @provide(scope=Scope.APP)
+    def provide_clock(self) -> Clock:
+        return SystemClock()
+
+    @provide(scope=Scope.APP)
+    async def provide_scheduler(
+        self,
+        settings: Settings,
+        pool: Pool,
+        clock: Clock,
+        executor: RunExecutor,
+        bus: EventBus,
+        slots: StreamSlots,
+        store: BaseStore,
+        registry: GraphRegistry,
+        authenticator: Authenticator,
+        defaults: DefaultAssistants,
+    ) -> AsyncIterator[CronScheduler]:
+        """Fires runs as each cron's owner, through the services a request of theirs gets."""
+        del defaults  # depended on so that the assistants exist before the first fire
+
+        def services_for(identity: Identity) -> tuple[AssistantService, RunService]:
+            access = authorizer_for(authenticator, identity)
+            threads = ThreadService(pool, identity, settings.limits, access, settings.threads)
+            assistants = AssistantService(
+                pool, identity, registry, settings.runs, settings.limits, access
+            )
+            runs = RunService(
+                pool, threads, executor, bus, settings, identity, store, slots, access
+            )
+            return assistants, runs
+
+        scheduler = CronScheduler(pool, clock, settings.crons, services_for)
+        if not settings.http.disable_crons:
+            scheduler.open()
+        yield scheduler
+        await scheduler.aclose()
+
+    @provide(scope=Scope.REQUEST)
+    def provide_cron_service(
+        self,
+        pool: Pool,
+        identity: Identity,
+        assistants: AssistantService,
+        threads: ThreadService,
+        clock: Clock,
+        settings: Settings,
+        access: Authorizer,
+    ) -> CronService:
+        return CronService(pool, identity, assistants, threads, clock, settings, access)
