@@ -43,6 +43,8 @@ from langstar.store.controllers import StoreController
 from langstar.system.controllers import ok, system_handlers
 from langstar.threads.controllers import ThreadController
 from langstar.threads.sweeper import ThreadSweeper
+from langstar.webhooks.controllers import run_webhook
+from langstar.webhooks.sender import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +103,8 @@ def api_routes(http: HttpSettings) -> list[Any]:
         routes += [ThreadController, ThreadStreamController, ThreadProtocolController]
     if not http.disable_runs:
         routes += [ThreadRunController, StatelessRunController]
+        if not http.disable_webhooks:
+            routes.append(run_webhook)
     if not http.disable_store:
         routes.append(StoreController)
     if not http.disable_assistants:
@@ -122,6 +126,7 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             await container.get(RunExecutor)
             await container.get(ThreadSweeper)
             await container.get(CronScheduler)
+            await container.get(WebhookSender)
             # After the schema check (the pool's), so an un-migrated database is named first.
             await container.get(Authenticator)
             yield

@@ -16,6 +16,7 @@ from langstar.runs.providers import RunsProvider
 from langstar.settings import Settings
 from langstar.store.providers import StoreProvider
 from langstar.threads.providers import ThreadsProvider
+from langstar.webhooks.providers import WebhooksProvider
 
 
 class SettingsProvider(Provider):
@@ -39,4 +40,5 @@ def get_providers() -> list[Provider]:
         ProtocolProvider(),
         StoreProvider(),
         CronsProvider(),
+        WebhooksProvider(),
     ]

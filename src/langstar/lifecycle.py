@@ -249,8 +249,9 @@ async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
 async def _insert_run(conn: AsyncConnection[DictRow], new: NewRun, status: RunStatus) -> Run:
     cur = await conn.execute(
         "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, user_id, "
-        "metadata, kwargs, multitask_strategy, worker, lease_expires_at, status) VALUES "
-        "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), %s) "
+        "metadata, kwargs, multitask_strategy, worker, lease_expires_at, status, started_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), "
+        "%s, CASE WHEN %s = 'running' THEN now() END) "
         f"RETURNING {RUN_COLUMNS}",
         (
             new.run_id,
@@ -264,6 +265,7 @@ async def _insert_run(conn: AsyncConnection[DictRow], new: NewRun, status: RunSt
             new.strategy,
             new.worker,
             new.lease_seconds,
+            status,
             status,
         ),
     )
@@ -286,7 +288,7 @@ async def claim(pool: Pool, run: Run) -> Claim:
     async with pool.connection() as conn:
         try:
             cur = await conn.execute(
-                "UPDATE runs SET status = 'running', updated_at = now() "
+                "UPDATE runs SET status = 'running', updated_at = now(), started_at = now() "
                 f"WHERE run_id = %(run)s AND status IN {_from('running')} "
                 "AND cancel_action IS NULL "
                 "AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = %(thread)s "
@@ -331,6 +333,8 @@ async def finish(
             _FINISH_SQL[status],
             _finish_params(run, status, thread_status, values, interrupts, error),
         )
+        if run.kwargs.get("webhook"):
+            await enqueue_webhooks(conn, [run.run_id])
 
 
 # The run's end and the thread's new state, in one statement that touches the thread only
@@ -368,6 +372,27 @@ def _finish_params(
     }
 
 
+# A run's webhook, with the payload as the run ended: its record, how it ended and the
+# thread's values then. At most one per run, whichever statement records the end first.
+_ENQUEUE_WEBHOOKS = (
+    "INSERT INTO webhook_deliveries (delivery_id, run_id, owner, url, payload) "
+    "SELECT gen_random_uuid(), r.run_id, r.owner, r.kwargs ->> 'webhook', jsonb_build_object("
+    "'run_id', r.run_id, 'thread_id', r.thread_id, 'assistant_id', r.assistant_id, "
+    "'created_at', r.created_at, 'updated_at', r.updated_at, 'metadata', r.metadata, "
+    "'kwargs', r.kwargs, 'multitask_strategy', r.multitask_strategy, 'status', r.status, "
+    "'run_started_at', r.started_at, 'run_ended_at', r.updated_at, 'values', t.values, "
+    "'error', r.error) FROM runs r JOIN threads t ON t.thread_id = r.thread_id "
+    f"WHERE r.run_id = ANY(%s) AND r.kwargs ? 'webhook' AND r.status NOT IN {INFLIGHT_SQL} "
+    "ON CONFLICT (run_id) DO NOTHING"
+)
+
+
+async def enqueue_webhooks(conn: AsyncConnection[DictRow], run_ids: list[uuid.UUID]) -> None:
+    """Write the webhook delivery of each ended run that asked for one, in the caller's
+    transaction: the one that records the run's end."""
+    await conn.execute(_ENQUEUE_WEBHOOKS, (run_ids,))
+
+
 async def discard(pool: Pool, run: Run) -> None:
     """Roll a run back: its row and every checkpoint it wrote go away."""
     idle = thread_status_after_run("'idle'")
@@ -394,6 +419,7 @@ async def _fail(
         f"WHERE run_id = ANY(%s) AND status IN {_from('error')}",
         (jsonb(error), run_ids),
     )
+    await enqueue_webhooks(conn, run_ids)
 
 
 # Leases: who holds a run, and what happens when that server dies
@@ -438,11 +464,13 @@ async def reap(
         )
         cur = await conn.execute(
             "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-            f"WHERE {lapsed} RETURNING thread_id",
+            f"WHERE {lapsed} RETURNING thread_id, run_id",
             [jsonb(LOST), *params],
         )
-        threads = list({row["thread_id"] for row in await cur.fetchall()})
+        failed_runs = await cur.fetchall()
+        threads = list({row["thread_id"] for row in failed_runs})
         if threads:
+            await enqueue_webhooks(conn, [row["run_id"] for row in failed_runs])
             await conn.execute(
                 f"UPDATE threads SET status = {failed}, error = %s, updated_at = now() "
                 "WHERE thread_id = ANY(%s)",

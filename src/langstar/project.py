@@ -49,7 +49,7 @@ BUILD_ONLY = frozenset(
 # Keys read where the graphs are loaded (graphs/registry.py).
 LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
 # `http` switches for features langstar does not have: turned off already.
-ABSENT_FEATURES = frozenset({"disable_webhooks", "disable_mcp", "disable_a2a", "disable_ui"})
+ABSENT_FEATURES = frozenset({"disable_mcp", "disable_a2a", "disable_ui"})
 
 
 @functools.cache
@@ -181,6 +181,7 @@ _HTTP_APPLIED = frozenset(
         "disable_store",
         "disable_meta",
         "disable_crons",
+        "disable_webhooks",
     }
 )
 
@@ -428,13 +429,45 @@ def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
     return msgspec.structs.replace(settings, database=database)
 
 
+_WEBHOOK_URL_KEYS = frozenset(
+    {"require_https", "allowed_domains", "disable_loopback", "disable_private_ips"}
+)
+
+
+def _webhooks(settings: Settings, value: Any) -> Settings:
+    """`webhooks.url`: the policy webhook URLs must meet, as `[webhooks]` says it.
+
+    What langstar cannot honour as written (extra headers, a payload trimmed to some
+    fields, a port list, a shorter URL limit) is refused rather than ignored: each would
+    send more, or to more places, than the project allows.
+    """
+    given = _object("webhooks", value)
+    for key in sorted(set(given) - {"url"}):
+        raise ProjectError(f"langgraph.json webhooks.{key}", "not supported by langstar")
+    url = _object("webhooks.url", given.get("url") or {})
+    unknown = sorted(set(url) - _WEBHOOK_URL_KEYS)
+    if unknown:
+        raise ProjectError(f"langgraph.json webhooks.url.{unknown[0]}", "not supported by langstar")
+    changes: dict[str, Any] = {}
+    if "require_https" in url:
+        changes["require_https"] = bool(url["require_https"])
+    if "allowed_domains" in url:
+        changes["allowed_domains"] = list(url["allowed_domains"] or [])
+    # Loopback and private addresses are one switch here, both refused by default.
+    if url.get("disable_loopback") is False or url.get("disable_private_ips") is False:
+        changes["allow_private"] = True
+    return msgspec.structs.replace(
+        settings, webhooks=msgspec.structs.replace(settings.webhooks, **changes)
+    )
+
+
 _HANDLERS: dict[str, Callable[[Settings, Any], Settings]] = {
     "http": _http,
     "store": _store,
     "checkpointer": _checkpointer,
     "auth": lambda settings, value: _auth(settings, value, base=Path(settings.graphs_from)),
     "encryption": _refuse("encryption", "encrypting data at rest is not supported"),
-    "webhooks": _ignore("webhooks", "webhook delivery is not supported yet"),
+    "webhooks": _webhooks,
     "ui": _ignore("ui", "generative UI components are not served"),
     "ui_config": _ignore("ui_config", "generative UI components are not served"),
     "priority": _ignore("priority", "runs are served first in, first out"),

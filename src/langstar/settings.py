@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -100,6 +101,20 @@ class CronSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     batch_size: Annotated[int, msgspec.Meta(ge=1)] = 100
 
 
+class WebhookSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    allow_private: bool = False
+    require_https: bool = False
+    allowed_domains: list[str] = msgspec.field(default_factory=list)
+    secret: str = ""
+    max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 10
+    max_age_minutes: Positive = 1440.0
+    timeout_seconds: Positive = 10.0
+    retry_min_seconds: Positive = 1.0
+    retry_max_seconds: Positive = 600.0
+    poll_seconds: Positive = 1.0
+    batch_size: Annotated[int, msgspec.Meta(ge=1)] = 50
+
+
 class LimitSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     max_body_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 10_000_000
     max_input_messages: Annotated[int, msgspec.Meta(ge=1)] = 500
@@ -153,6 +168,7 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     disable_store: bool = False
     disable_meta: bool = False
     disable_crons: bool = False
+    disable_webhooks: bool = False
 
 
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -171,6 +187,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     http: HttpSettings = msgspec.field(default_factory=HttpSettings)
     threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
     crons: CronSettings = msgspec.field(default_factory=CronSettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     graphs: dict[str, str] = msgspec.field(
         default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
     )
@@ -283,6 +300,21 @@ def _convert(data: dict[str, Any]) -> Settings:
         raise SettingsError(re.sub(r"\[(\w+)\]", r".\1", at) or "settings", message) from None
 
 
+def _check_webhooks(webhooks: WebhookSettings) -> None:
+    if webhooks.secret:
+        key = webhooks.secret.removeprefix("whsec_")
+        try:
+            decoded = base64.b64decode(key + "==", validate=True)
+        except ValueError:
+            decoded = b""
+        if not decoded:
+            raise SettingsError(
+                "webhooks.secret", "expected 'whsec_' and base64, as Standard Webhooks secrets are"
+            )
+    if webhooks.retry_min_seconds > webhooks.retry_max_seconds:
+        raise SettingsError("webhooks.retry_min_seconds", "is larger than retry_max_seconds")
+
+
 def _check(settings: Settings) -> None:
     if settings.database.url:
         check_database_url(settings.database.url)
@@ -305,6 +337,7 @@ def _check(settings: Settings) -> None:
             "browsers refuse credentials for any origin: list the origins in "
             "http.cors_allow_origins",
         )
+    _check_webhooks(settings.webhooks)
     if not settings.auth.jwt_user_claim:
         raise SettingsError("auth.jwt_user_claim", "must name a claim")
     for name, spec in settings.graphs.items():

@@ -164,7 +164,7 @@ async def test_the_sdk_creates_reads_searches_changes_and_deletes_crons(
         ({"assistant_id": "no-such-graph"}, 404, "no-such-graph"),
         ({"config": {"configurable": {"cron_id": "x"}}}, 422, "cron_id"),
         ({"config": {"configurable": {"secret": "x"}}}, 422, "secret"),
-        ({"webhook": "https://example.com/hook"}, 422, "webhook"),
+        ({"webhook": "http://10.0.0.1/hook"}, 422, "rule: private"),
         ({"surprise": 1}, 422, "surprise"),
     ],
 )

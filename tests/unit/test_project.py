@@ -36,9 +36,8 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="langstar.project"):
-        served(tmp_path, webhooks={"url": {}}, ui={"agent": "./ui.tsx"}, shiny_new_key=1)
+        served(tmp_path, ui={"agent": "./ui.tsx"}, shiny_new_key=1)
     logged = " ".join(record.getMessage() for record in caplog.records)
-    assert "webhooks ignored" in logged
     assert "ui ignored" in logged
     assert "unknown key 'shiny_new_key'" in logged
 
@@ -54,6 +53,8 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"store": {"index": {"dims": 8, "embed": "cohere:embed-v3"}}}, "store.index.embed"),
         ({"store": {"index": {"dims": 0, "embed": "./e.py:embed"}}}, "store.index.dims"),
         ({"http": {"mount_prefix": "api/"}}, "langgraph.json http.mount_prefix"),
+        ({"webhooks": {"headers": {"x-k": "v"}}}, "langgraph.json webhooks.headers"),
+        ({"webhooks": {"url": {"allowed_ports": [443]}}}, "webhooks.url.allowed_ports"),
         (
             {"http": {"logging_headers": {"include": ["x-*"]}}},
             "langgraph.json http.logging_headers",
@@ -159,3 +160,13 @@ def test_applying_a_project_twice_changes_nothing_more(tmp_path: Path) -> None:
         checkpointer={"serde": {"allowed_msgpack_modules": [["my_app.state", "Note"]]}},
     )
     assert apply_project(once) == once
+
+
+def test_a_projects_webhook_url_policy_becomes_the_webhook_settings(tmp_path: Path) -> None:
+    url = {"require_https": True, "allowed_domains": ["*.example.com"], "disable_loopback": False}
+    settings = served(tmp_path, webhooks={"url": url}, http={"disable_webhooks": True})
+    assert settings.webhooks.require_https is True
+    assert settings.webhooks.allowed_domains == ["*.example.com"]
+    assert settings.webhooks.allow_private is True
+    assert settings.http.disable_webhooks is True
+    assert served(tmp_path, webhooks={"url": {}}).webhooks.allow_private is False

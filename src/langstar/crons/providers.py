@@ -24,6 +24,7 @@ from langstar.runs.service import RunService
 from langstar.settings import Settings
 from langstar.streaming.events import EventBus
 from langstar.threads.service import ThreadService
+from langstar.webhooks.policy import WebhookPolicy
 
 
 class CronsProvider(Provider):
@@ -46,6 +47,7 @@ class CronsProvider(Provider):
         registry: GraphRegistry,
         authenticator: Authenticator,
         defaults: DefaultAssistants,
+        webhooks: WebhookPolicy,
     ) -> AsyncIterator[CronScheduler]:
         """Fires runs as each cron's owner, through the services a request of theirs gets."""
         del defaults  # depended on so that the assistants exist before the first fire
@@ -57,8 +59,9 @@ class CronsProvider(Provider):
                 pool, identity, registry, settings.runs, settings.limits, access
             )
             runs = RunService(
-                pool, threads, executor, bus, settings, identity, store, slots, access
-            )
+                pool, threads, executor, bus, settings, identity, store, slots, access,
+                webhooks=webhooks,
+            )  # fmt: skip
             return assistants, runs
 
         scheduler = CronScheduler(pool, clock, settings.crons, services_for)
@@ -77,5 +80,6 @@ class CronsProvider(Provider):
         clock: Clock,
         settings: Settings,
         access: Authorizer,
+        webhooks: WebhookPolicy,
     ) -> CronService:
-        return CronService(pool, identity, assistants, threads, clock, settings, access)
+        return CronService(pool, identity, assistants, threads, clock, settings, access, webhooks)

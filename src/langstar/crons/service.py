@@ -28,9 +28,11 @@ from langstar.identity import Identity
 from langstar.limits import check_input, check_metadata
 from langstar.runs.config import build_config, refuse_unsupported
 from langstar.runs.schemas import RunCreate
+from langstar.runs.service import check_webhook
 from langstar.serde import to_jsonable
 from langstar.settings import Settings
 from langstar.threads.service import ThreadService
+from langstar.webhooks.policy import WebhookPolicy
 
 _COLUMNS = ", ".join(CRON_FIELDS)
 # Patched fields that change what the cron's runs do (its payload).
@@ -99,7 +101,9 @@ class CronService:
         clock: Clock,
         settings: Settings,
         access: Authorizer | None = None,
+        webhooks: WebhookPolicy | None = None,
     ) -> None:
+        self._webhooks = webhooks or WebhookPolicy(settings.webhooks)
         self._pool = pool
         self._identity = identity
         self._owner = identity.owner
@@ -118,6 +122,8 @@ class CronService:
                 "on_run_completed", "applies only to crons that run on a new thread each time"
             )
         cron_id = uuid.uuid4()
+        if body.webhook is not None:
+            await check_webhook(body.webhook, self._webhooks, self._settings)
         graph = await self._assistants.resolve(body.assistant_id)
         payload = self._payload(body, graph, cron_id, stateless=thread_id is None)
         if thread_id is not None:
@@ -224,6 +230,8 @@ class CronService:
             raise MalformedError("body", "give at least one field to change")
         cron = await self.get(cron_id)
         await self._access.authorize("crons", "update", {"cron_id": cron_id, **given})
+        if body.webhook is not None:
+            await check_webhook(body.webhook, self._webhooks, self._settings)
         schedule = check_schedule(body.schedule or cron.schedule)
         timezone = check_timezone(body.timezone or cron.timezone)
         if body.on_run_completed is not None and cron.thread_id is not None:

@@ -132,6 +132,7 @@ runs = Table(
     Column("worker", Text, nullable=True),
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     Column("user_id", Text, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=True),
     Index(
         "ix_runs_inflight_lease",
         "lease_expires_at",
@@ -249,6 +250,28 @@ crons = Table(
     Index("ix_crons_due", "next_run_date", postgresql_where=text("enabled")),
     Index("ix_crons_owner_created", "owner", "created_at"),
     Index("ix_crons_thread", "thread_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", UUID(as_uuid=True), primary_key=True),
+    Column("run_id", UUID(as_uuid=True), nullable=False, unique=True),
+    Column("owner", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("payload", JSONB, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("given_up_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index(
+        "ix_webhook_deliveries_due",
+        "next_attempt_at",
+        postgresql_where=text("delivered_at IS NULL AND given_up_at IS NULL"),
+    ),
 )
 
 # LangGraph's checkpointer and store own these; their revisions replay the library's DDL.

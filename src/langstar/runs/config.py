@@ -147,7 +147,7 @@ def run_kwargs(
     config = to_jsonable(body.config or {})
     if cron_id is not None:
         config["configurable"] = {**config.get("configurable", {}), "cron_id": str(cron_id)}
-    return {
+    kwargs = {
         "input": body.input,
         "command": body.command,
         "config": config,
@@ -162,3 +162,6 @@ def run_kwargs(
         "temporary": stateless and body.on_completion != "keep",
         "protocol": protocol,
     }
+    if body.webhook is not None:
+        kwargs["webhook"] = body.webhook
+    return kwargs

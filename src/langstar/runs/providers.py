@@ -18,6 +18,7 @@ from langstar.runs.service import RunService
 from langstar.settings import Settings
 from langstar.streaming.events import EventBus
 from langstar.threads.service import ThreadService
+from langstar.webhooks.policy import WebhookPolicy
 
 # A finished resumable run's events stay in memory this long, for a client that joins just
 # after it ended; later joiners read the stored events. Other runs hold none once read.
@@ -65,10 +66,12 @@ class RunsProvider(Provider):
         slots: StreamSlots,
         access: Authorizer,
         headers: RunHeaders,
+        webhooks: WebhookPolicy,
     ) -> RunService:
         return RunService(
-            pool, threads, executor, bus, settings, identity, store, slots, access, headers
-        )
+            pool, threads, executor, bus, settings, identity, store, slots, access, headers,
+            webhooks,
+        )  # fmt: skip
 
     @provide(scope=Scope.REQUEST)
     def provide_run_headers(

@@ -49,7 +49,6 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 # Fields this server does not act on yet, with the value that means "not used".
 UNSUPPORTED: dict[str, Any] = {
-    "webhook": None,
     "feedback_keys": None,
     "strict_resume": None,
 }

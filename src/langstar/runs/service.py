@@ -35,6 +35,7 @@ from langstar.store.scoped import store_for
 from langstar.streaming.events import EventBus, RunEvent
 from langstar.streaming.sse import HEARTBEAT, frame
 from langstar.threads.service import ThreadService
+from langstar.webhooks.policy import WebhookPolicy
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +74,9 @@ class RunService:
         slots: StreamSlots,
         access: Authorizer | None = None,
         headers: RunHeaders | None = None,
+        webhooks: WebhookPolicy | None = None,
     ) -> None:
+        self._webhooks = webhooks or WebhookPolicy(settings.webhooks)
         self._slots = slots
         self._headers = headers
         self._pool = pool
@@ -121,6 +124,8 @@ class RunService:
         that transaction has committed."""
         stateless = thread_id is None
         self._check(body, stateless=stateless)
+        if body.webhook is not None:
+            await check_webhook(body.webhook, self._webhooks, self._settings)
         graph = self._for_caller(graph)
         run_id, thread = uuid.uuid4(), thread_id or uuid.uuid4()
         kwargs = run_kwargs(body, stateless=stateless, protocol=protocol, cron_id=cron_id)
@@ -530,6 +535,13 @@ class RunService:
             raise NotFoundError("run", run_ids, "No matching runs to cancel")
         for run_id in cancelled:
             self._executor.cancel(run_id, action)
+
+
+async def check_webhook(url: str, policy: WebhookPolicy, settings: Settings) -> None:
+    """A run's or a cron's webhook, refused when delivery is off or its URL breaks a rule."""
+    if settings.http.disable_webhooks:
+        raise InvalidError("webhook", "webhooks are turned off here (http.disable_webhooks)")
+    await policy.check(url)
 
 
 def _frame(item: RunEvent, resumable: bool) -> bytes:

@@ -1,0 +1,1 @@
+"""Webhooks: a run's outcome POSTed to a URL, from a durable outbox."""
