@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from langstar.crons.schedule import next_fire
 from langstar.crons.service import identity_of, run_body
 from langstar.db.pool import Pool
 from langstar.identity import Identity
+from langstar.periodic import Periodic
 from langstar.runs.service import Admitted, RunService
 from langstar.settings import CronSettings
 
@@ -50,19 +50,13 @@ class CronScheduler:
         self._clock = clock
         self._settings = settings
         self._services_for = services_for
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self._tick_step, settings.poll_seconds, "cron scheduler")
 
     def open(self) -> None:
-        self._task = asyncio.create_task(self._tick_forever())
+        self._loop.open()
 
-    async def _tick_forever(self) -> None:
-        while True:
-            try:
-                while await self.tick() >= self._settings.batch_size:
-                    pass  # a full batch: more may be due now
-            except Exception as exc:  # the database may be restarting; try next time
-                log.warning("could not fire due crons: %s", exc)
-            await asyncio.sleep(self._settings.poll_seconds)
+    async def _tick_step(self) -> bool:
+        return await self.tick() >= self._settings.batch_size  # a full batch: look again
 
     async def tick(self) -> int:
         """Fire the crons due now; returns how many were claimed."""
@@ -116,6 +110,4 @@ class CronScheduler:
         )
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.aclose()

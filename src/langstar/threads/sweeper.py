@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 from langstar import lifecycle
 from langstar.db.pool import Pool
+from langstar.periodic import Periodic
 from langstar.settings import ThreadSettings
 
 log = logging.getLogger(__name__)
@@ -22,18 +22,16 @@ class ThreadSweeper:
     def __init__(self, pool: Pool, settings: ThreadSettings) -> None:
         self._pool = pool
         self._settings = settings
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(
+            self._sweep_step, settings.ttl_sweep_interval_minutes * 60, "thread expiry sweep"
+        )
 
     def open(self) -> None:
-        self._task = asyncio.create_task(self._sweep_forever())
+        self._loop.open()
 
-    async def _sweep_forever(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.ttl_sweep_interval_minutes * 60)
-            try:
-                await self.sweep()
-            except Exception as exc:  # the database may be restarting; sweep next time
-                log.warning("could not sweep expired threads: %s", exc)
+    async def _sweep_step(self) -> bool:
+        await self.sweep()
+        return False
 
     async def sweep(self) -> tuple[int, int]:
         """One sweep; returns how many threads it deleted and how many it trimmed."""
@@ -44,6 +42,4 @@ class ThreadSweeper:
         return deleted, trimmed
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.aclose()

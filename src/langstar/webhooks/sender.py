@@ -20,6 +20,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from langstar.db.pool import Pool
+from langstar.periodic import Periodic
 from langstar.serde import dumps
 from langstar.settings import WebhookSettings
 from langstar.webhooks import outbox
@@ -47,19 +48,13 @@ class WebhookSender:
             headers={"user-agent": f"langstar/{version('langstar')}"},
         )
         self._slots = asyncio.Semaphore(CONCURRENT_SENDS)
-        self._task: asyncio.Task[None] | None = None
+        self._loop = Periodic(self._send_step, settings.poll_seconds, "webhook sender")
 
     def open(self) -> None:
-        self._task = asyncio.create_task(self._send_forever())
+        self._loop.open()
 
-    async def _send_forever(self) -> None:
-        while True:
-            try:
-                while await self.send_due() >= self._settings.batch_size:
-                    pass  # a full batch: more may be due now
-            except Exception as exc:  # the database may be restarting; try next time
-                log.warning("could not send webhooks: %s", exc)
-            await asyncio.sleep(self._settings.poll_seconds)
+    async def _send_step(self) -> bool:
+        return await self.send_due() >= self._settings.batch_size  # a full batch: look again
 
     async def send_due(self) -> int:
         """Send what is due now; returns how many deliveries were attempted."""
@@ -140,7 +135,5 @@ class WebhookSender:
         return delay
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._loop.aclose(grace=self._settings.timeout_seconds + 5)
         await self._client.aclose()
