@@ -19,7 +19,6 @@ from typing import Any
 import msgspec
 from a2a.compat.v0_3 import conversions
 from a2a.compat.v0_3 import types as legacy
-from a2a.server.request_handlers.response_helpers import build_error_response
 from a2a.types import (
     Artifact,
     CancelTaskRequest,
@@ -39,7 +38,9 @@ from a2a.types import (
     TaskStatusUpdateEvent,
 )
 from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
+from a2a.utils.error_handlers import build_error_details
 from a2a.utils.errors import (
+    JSON_RPC_ERROR_CODE_MAP,
     A2AError,
     ContentTypeNotSupportedError,
     ExtendedAgentCardNotConfiguredError,
@@ -218,6 +219,16 @@ def parse_call(raw: bytes) -> Call:
     return Call(request_id, method, name, params)
 
 
+def error_response(request_id: str | int | None, error: A2AError) -> dict[str, Any]:
+    """A JSON-RPC error response: the protocol's code, and its typed details."""
+    body = {"code": JSON_RPC_ERROR_CODE_MAP.get(type(error), -32603), "message": error.message}
+    return {
+        "jsonrpc": "2.0",
+        "id": request_id,
+        "error": {**body, "data": build_error_details(error)},
+    }
+
+
 def request_id_of(raw: bytes) -> str | int | None:
     """The id to answer a request that could not be read, if it has a usable one."""
     with contextlib.suppress(msgspec.DecodeError):
@@ -337,18 +348,18 @@ class A2AService:
         try:
             call = parse_call(raw)
         except A2AError as exc:
-            return build_error_response(request_id_of(raw), exc)
+            return error_response(request_id_of(raw), exc)
         try:
             if call.method in STREAMING:
                 return await self._open_stream(agent, call)
             return {"jsonrpc": "2.0", "id": call.id, "result": await self._result(agent, call)}
         except A2AError as exc:
-            return build_error_response(call.id, exc)
+            return error_response(call.id, exc)
         except LangstarError as exc:
             error = protocol_error(exc)
             if error is None:
                 raise
-            return build_error_response(call.id, error)
+            return error_response(call.id, error)
 
     async def _result(self, agent: Agent, call: Call) -> dict[str, Any]:
         if call.method in PUSH_METHODS:
@@ -471,7 +482,8 @@ class A2AService:
         body = msgspec.structs.replace(start.body, stream_mode=["updates", "messages-tuple"])
         run, events = await self._runs.stream(start.thread_id, body, agent.graph)
         opening = Task(id=start.task_of(run), context_id=str(run.thread_id))
-        opening.status.state = STATE_OF_RUN[run.status]
+        # Accepted; `working` follows once the run's first event shows it under way.
+        opening.status.state = TaskState.TASK_STATE_SUBMITTED
         schemas.with_timestamp(opening, run.updated_at)
         mine = Message()
         mine.CopyFrom(request.message)
@@ -692,7 +704,7 @@ def _framer(call: Call) -> Callable[[StreamResponse], bytes]:
 
 
 def _error_frame(call: Call, error: A2AError) -> bytes:
-    return _sse(build_error_response(call.id, error), b"error")
+    return _sse(error_response(call.id, error), b"error")
 
 
 async def _sse_events(events: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None, bytes]]:
