@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import msgspec
 import pytest
+import uvicorn
 from a2a.client import A2ACardResolver, Client, ClientConfig, ClientFactory
 from a2a.types import (
     AgentCard,
@@ -22,6 +27,7 @@ from a2a.types import (
     SendMessageConfiguration,
     SendMessageRequest,
     StreamResponse,
+    SubscribeToTaskRequest,
     Task,
     TaskState,
 )
@@ -31,6 +37,7 @@ from a2a.utils.errors import (
 )
 from google.protobuf import struct_pb2
 from google.protobuf.json_format import MessageToDict, ParseDict
+from litestar import Litestar
 
 from langstar.project import apply_project
 from langstar.settings import HttpSettings, Settings, load_settings
@@ -288,6 +295,63 @@ async def test_a_long_task_can_be_canceled(
         assert not gated.prompts
 
 
+async def test_a_client_can_follow_a_working_task_again(
+    settings: Settings, make_app: MakeApp, gated: GatedChatModel
+) -> None:
+    # Over a real socket: httpx's ASGI transport hands a stream over only once it ends.
+    async with (
+        listening(make_app(settings, FakeModelProvider(gated))) as url,
+        httpx.AsyncClient(timeout=30) as http,
+    ):
+        card = await A2ACardResolver(http, f"{url}/a2a/agent").get_agent_card()
+        agent = ClientFactory(ClientConfig(httpx_client=http)).create(card)
+        plain = ClientFactory(ClientConfig(httpx_client=http, streaming=False)).create(card)
+        started = await send(plain, user_message("later"), return_immediately=True)
+        events: list[StreamResponse] = []
+        following = asyncio.Event()
+
+        async def follow() -> None:
+            async for event in agent.subscribe(SubscribeToTaskRequest(id=started.id)):
+                events.append(event)
+                following.set()
+
+        follower = asyncio.create_task(follow())
+        await asyncio.wait_for(following.wait(), 10)
+        assert events[0].task.id == started.id
+        assert events[0].task.status.state == WORKING
+        gated.gate.set()
+        await asyncio.wait_for(follower, 10)
+        final = events[-1].status_update
+        assert final.status.state == COMPLETED
+        assert text_of(final.status.message) == "echo: later"
+        # A task that has ended has nothing more to follow.
+        with pytest.raises(UnsupportedOperationError):
+            await events_of_subscription(agent, started.id)
+
+
+@asynccontextmanager
+async def listening(app: Litestar) -> AsyncIterator[str]:
+    """The app served by uvicorn on a free local port, in this event loop; its URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on")
+    server = uvicorn.Server(config)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "the server stopped before it started"
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await serving
+
+
+async def events_of_subscription(client: Client, task_id: str) -> list[StreamResponse]:
+    return [event async for event in client.subscribe(SubscribeToTaskRequest(id=task_id))]
+
+
 async def test_list_tasks_pages_through_the_callers_tasks(client: httpx.AsyncClient) -> None:
     agent = await agent_client(client)
     first = await send(agent, user_message("first"))
@@ -378,6 +442,7 @@ async def test_bad_params_are_invalid_params_and_start_nothing(
         ("SendMessage", {"message": {"messageId": "m", "role": "ROLE_USER", "parts": "text"}}),
         ("GetTask", {}),
         ("GetTask", {"id": 12}),
+        ("GetTask", {"id": "a:b", "historyLength": -2}),
         ("ListTasks", {"pageSize": 1000}),
         ("ListTasks", {"pageToken": "next please"}),
         ("ListTasks", {"contextId": "nope"}),

@@ -376,6 +376,7 @@ class A2AService:
         elif isinstance(request, CancelTaskRequest):
             task = await self._cancel(agent, request.id)
         else:
+            validate_history_length(request)
             task = apply_history_length(await self._snapshot(agent, request.id), request)
         if call.legacy:
             return schemas.legacy_task(task)
@@ -473,9 +474,7 @@ class A2AService:
                 raise UnsupportedOperationError(
                     f"Task {request.id} is {_state_name(task.state)}: nothing more will happen"
                 )
-            events = await self._runs.join_stream(
-                task.thread.thread_id, task.latest.run_id, None, modes=["messages-tuple"]
-            )
+            events = await self._runs.join_stream(task.thread.thread_id, task.latest.run_id, None)
             opening = await self._snapshot(agent, request.id)
             return self._events(agent, call, opening, task.latest, events)
         start = await self._start(agent, request)
