@@ -1,75 +1,68 @@
 """A2A's JSON-RPC methods on one assistant, for one caller, through the run and thread services.
 
-Each method is answered in the dialect it was asked in: its 1.0 name (`SendMessage`)
-in protocol 1.0's shapes, its 0.3 slash name (`message/send`) in 0.3's. Errors are the
-protocol's JSON-RPC errors; what is not the protocol's to say (no such assistant, too
-many runs, a server shutting down) leaves as the API's HTTP errors.
+Errors are the protocol's JSON-RPC errors; what is not the protocol's to say (no such
+assistant, too many runs, a server shutting down) leaves as the API's HTTP errors.
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import logging
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from a2a.compat.v0_3 import conversions
-from a2a.compat.v0_3 import types as legacy
 from a2a.types import (
-    Artifact,
     CancelTaskRequest,
-    GetTaskRequest,
     ListTasksRequest,
     ListTasksResponse,
     Message,
-    Part,
-    SendMessageConfiguration,
     SendMessageRequest,
     SendMessageResponse,
     StreamResponse,
     SubscribeToTaskRequest,
     Task,
-    TaskArtifactUpdateEvent,
     TaskState,
-    TaskStatusUpdateEvent,
 )
 from a2a.utils.constants import DEFAULT_LIST_TASKS_PAGE_SIZE
-from a2a.utils.error_handlers import build_error_details
 from a2a.utils.errors import (
-    JSON_RPC_ERROR_CODE_MAP,
     A2AError,
-    ContentTypeNotSupportedError,
     ExtendedAgentCardNotConfiguredError,
     InternalError,
     InvalidParamsError,
-    InvalidRequestError,
-    JSONParseError,
-    MethodNotFoundError,
     PushNotificationNotSupportedError,
     TaskNotCancelableError,
     TaskNotFoundError,
     UnsupportedOperationError,
 )
-from a2a.utils.proto_utils import validate_proto_required_fields
 from a2a.utils.task import apply_history_length, validate_history_length, validate_page_size
-from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
-from google.protobuf.message import Message as ProtoMessage
-from pydantic import ValidationError
+from google.protobuf.json_format import MessageToDict
 
-from langstar.a2a import schemas
-from langstar.a2a.schemas import FINAL, STATE_OF_RUN, TASK_KEY, TERMINAL, CardFacts
+from langstar.a2a.schemas import tasks
+from langstar.a2a.schemas.events import Progress, run_events
+from langstar.a2a.schemas.rpc import (
+    PUSH_METHODS,
+    STREAMING,
+    Call,
+    check_configuration,
+    error_frame,
+    error_response,
+    framer,
+    parse_call,
+    parse_params,
+    protocol_error,
+    request_id_of,
+)
+from langstar.a2a.schemas.tasks import FINAL, STATE_OF_RUN, TASK_KEY, TERMINAL, CardFacts
 from langstar.assistants.schemas import Assistant
 from langstar.assistants.service import AssistantService
-from langstar.errors import ConflictError, InvalidError, LangstarError, NotFoundError
+from langstar.errors import LangstarError, NotFoundError
 from langstar.graphs.registry import RegisteredGraph
 from langstar.lifecycle import Run
 from langstar.runs.schemas import RunCreate
 from langstar.runs.service import RunService
-from langstar.serde import dumps
 from langstar.threads.schemas import Thread, ThreadHistory, ThreadSearch
 from langstar.threads.service import ThreadService
 
@@ -80,49 +73,8 @@ RUN_SCAN = 200
 # How many of the caller's most recently active contexts `ListTasks` looks in.
 CONTEXT_SCAN = 100
 HEARTBEAT = b": heartbeat\n\n"
-_UTC = datetime.UTC
-
-LEGACY_NAMES = {
-    "message/send": "SendMessage",
-    "message/stream": "SendStreamingMessage",
-    "tasks/get": "GetTask",
-    "tasks/cancel": "CancelTask",
-    "tasks/resubscribe": "SubscribeToTask",
-    "tasks/pushNotificationConfig/set": "CreateTaskPushNotificationConfig",
-    "tasks/pushNotificationConfig/get": "GetTaskPushNotificationConfig",
-    "tasks/pushNotificationConfig/list": "ListTaskPushNotificationConfigs",
-    "tasks/pushNotificationConfig/delete": "DeleteTaskPushNotificationConfig",
-    "agent/getAuthenticatedExtendedCard": "GetExtendedAgentCard",
-}
-REQUESTS: dict[str, type[ProtoMessage]] = {
-    "SendMessage": SendMessageRequest,
-    "SendStreamingMessage": SendMessageRequest,
-    "GetTask": GetTaskRequest,
-    "CancelTask": CancelTaskRequest,
-    "ListTasks": ListTasksRequest,
-    "SubscribeToTask": SubscribeToTaskRequest,
-}
-# 0.3 params: the envelope model that validates them, and its conversion to 1.0.
-LEGACY_REQUESTS: dict[str, tuple[type[Any], Callable[[Any], ProtoMessage]]] = {
-    "message/send": (legacy.SendMessageRequest, conversions.to_core_send_message_request),
-    "message/stream": (legacy.SendMessageRequest, conversions.to_core_send_message_request),
-    "tasks/get": (legacy.GetTaskRequest, conversions.to_core_get_task_request),
-    "tasks/cancel": (legacy.CancelTaskRequest, conversions.to_core_cancel_task_request),
-    "tasks/resubscribe": (
-        legacy.TaskResubscriptionRequest,
-        conversions.to_core_subscribe_to_task_request,
-    ),
-}
-PUSH_METHODS = frozenset(
-    {
-        "CreateTaskPushNotificationConfig",
-        "GetTaskPushNotificationConfig",
-        "ListTaskPushNotificationConfigs",
-        "DeleteTaskPushNotificationConfig",
-    }
-)
-STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 Answer = dict[str, Any] | AsyncIterator[bytes]
+_UTC = datetime.UTC
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,20 +87,6 @@ class Agent:
     @property
     def assistant_id(self) -> uuid.UUID:
         return self.assistant.assistant_id
-
-
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One JSON-RPC request: its method by 1.0 name; `name` as asked (a 0.3 slash name)."""
-
-    id: str | int | None
-    method: str
-    name: str
-    params: dict[str, Any]
-
-    @property
-    def legacy(self) -> bool:
-        return self.name in LEGACY_NAMES
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,115 +125,7 @@ class Start:
     body: RunCreate
 
     def task_of(self, run: Run) -> str:
-        return self.task_id or schemas.task_id_of(run.thread_id, run.run_id)
-
-
-def parse_call(raw: bytes) -> Call:
-    """The JSON-RPC request in a body, or the protocol error that answers it."""
-    try:
-        payload = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        raise JSONParseError("Invalid JSON payload") from None
-    if not isinstance(payload, dict):
-        raise InvalidRequestError("a request is one JSON-RPC object; batches are not supported")
-    request_id = payload.get("id")
-    if (
-        "id" not in payload
-        or isinstance(request_id, bool)
-        or not isinstance(request_id, str | int | None)
-    ):
-        raise InvalidRequestError("id: a request has an id, a string or an integer")
-    if payload.get("jsonrpc") != "2.0":
-        raise InvalidRequestError("jsonrpc: must be exactly '2.0'")
-    name = payload.get("method")
-    if not isinstance(name, str) or not name:
-        raise InvalidRequestError("method: a request names its method")
-    method = LEGACY_NAMES.get(name, name)
-    if method not in REQUESTS and method not in PUSH_METHODS and method != "GetExtendedAgentCard":
-        raise MethodNotFoundError(f"Method not found: {name}")
-    params = payload.get("params", {})
-    if not isinstance(params, dict):
-        raise InvalidParamsError("params: expected an object")
-    return Call(request_id, method, name, params)
-
-
-def error_response(request_id: str | int | None, error: A2AError) -> dict[str, Any]:
-    """A JSON-RPC error response: the protocol's code, and its typed details."""
-    body = {"code": JSON_RPC_ERROR_CODE_MAP.get(type(error), -32603), "message": error.message}
-    return {
-        "jsonrpc": "2.0",
-        "id": request_id,
-        "error": {**body, "data": build_error_details(error)},
-    }
-
-
-def request_id_of(raw: bytes) -> str | int | None:
-    """The id to answer a request that could not be read, if it has a usable one."""
-    with contextlib.suppress(msgspec.DecodeError):
-        payload = msgspec.json.decode(raw)
-        if isinstance(payload, dict):
-            found = payload.get("id")
-            if isinstance(found, str | int) and not isinstance(found, bool):
-                return found
-    return None
-
-
-def parse_params(call: Call) -> Any:
-    """The request's params as the 1.0 request message, 0.3 ones converted to it."""
-    if call.legacy:
-        model, convert = LEGACY_REQUESTS[call.name]
-        envelope = {
-            "jsonrpc": "2.0",
-            "id": call.id or 0,
-            "method": call.name,
-            "params": call.params,
-        }
-        if call.name == "message/stream":  # same params as message/send
-            envelope["method"] = "message/send"
-        try:
-            request = convert(model.model_validate(envelope))
-        except ValidationError as exc:
-            raise InvalidParamsError(f"params: {_first_problem(exc)}") from None
-    else:
-        try:
-            # Unknown fields are ignored, as the protocol asks of a 1.x server.
-            request = ParseDict(call.params, REQUESTS[call.method](), ignore_unknown_fields=True)
-        except ParseError as exc:
-            raise InvalidParamsError(f"params: {exc}") from None
-    validate_proto_required_fields(request)
-    return request
-
-
-def _first_problem(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"] if part != "params")
-    return f"{where}: {error['msg']}" if where else str(error["msg"])
-
-
-def protocol_error(exc: LangstarError) -> A2AError | None:
-    """How A2A says a langstar error; None for those the API's HTTP statuses say."""
-    if isinstance(exc, NotFoundError):
-        if exc.resource == "thread":
-            return TaskNotFoundError(f"Context {exc.key} not found")
-        if exc.resource == "run":
-            return TaskNotFoundError("Task not found")
-        return InvalidParamsError(exc.detail)
-    if isinstance(exc, InvalidError):
-        return InvalidParamsError(exc.detail)
-    if isinstance(exc, ConflictError):
-        return UnsupportedOperationError(exc.detail)
-    return None
-
-
-def check_configuration(config: SendMessageConfiguration) -> None:
-    if config.HasField("task_push_notification_config"):
-        raise PushNotificationNotSupportedError("this agent sends no push notifications")
-    modes = set(config.accepted_output_modes)
-    if modes and not modes & {*schemas.MEDIA_TYPES, "text/*", "application/*", "*/*"}:
-        raise ContentTypeNotSupportedError(
-            f"this agent answers in {' or '.join(schemas.MEDIA_TYPES)}"
-        )
-    validate_history_length(config)
+        return self.task_id or tasks.task_id_of(run.thread_id, run.run_id)
 
 
 async def drain(body: bytes | AsyncIterator[bytes]) -> bytes:
@@ -340,7 +170,7 @@ class A2AService:
             input_schema=schemas_.input_schema,
             auth_mode=self._auth_mode,
         )
-        return schemas.agent_card(facts)
+        return tasks.agent_card(facts)
 
     async def call(self, assistant_id: str, raw: bytes) -> Answer:
         """The JSON-RPC answer to a request body: a JSON object, or an event stream."""
@@ -379,7 +209,7 @@ class A2AService:
             validate_history_length(request)
             task = apply_history_length(await self._snapshot(agent, request.id), request)
         if call.legacy:
-            return schemas.legacy_task(task)
+            return tasks.legacy_task(task)
         if isinstance(request, SendMessageRequest):
             return MessageToDict(SendMessageResponse(task=task))
         return MessageToDict(task)
@@ -391,8 +221,8 @@ class A2AService:
         one that begins a new task (on a new context when the message names none)."""
         check_configuration(request.configuration)
         message = request.message
-        given = schemas.user_input(message)
-        context = schemas.parse_context_id(message.context_id) if message.context_id else None
+        given = tasks.user_input(message)
+        context = tasks.parse_context_id(message.context_id) if message.context_id else None
         waiting = await self._waiting(agent, message, context)
         assistant_id = str(agent.assistant_id)
         if waiting is not None:
@@ -483,7 +313,7 @@ class A2AService:
         opening = Task(id=start.task_of(run), context_id=str(run.thread_id))
         # Accepted; `working` follows once the run's first event shows it under way.
         opening.status.state = TaskState.TASK_STATE_SUBMITTED
-        schemas.with_timestamp(opening, run.updated_at)
+        tasks.with_timestamp(opening, run.updated_at)
         mine = Message()
         mine.CopyFrom(request.message)
         mine.context_id, mine.task_id = opening.context_id, opening.id
@@ -499,11 +329,11 @@ class A2AService:
         run: Run,
         events: AsyncIterator[bytes],
     ) -> AsyncIterator[bytes]:
-        frame = _framer(call)
+        frame = framer(call)
         try:
             yield frame(StreamResponse(task=opening))
-            progress = _Progress(opening)
-            async for name, data in _sse_events(events):
+            progress = Progress(opening)
+            async for name, data in run_events(events):
                 if name is None:
                     yield HEARTBEAT
                     continue
@@ -513,18 +343,18 @@ class A2AService:
             for update in progress.end(await self._snapshot(agent, opening.id)):
                 yield frame(update)
         except A2AError as exc:
-            yield _error_frame(call, exc)
+            yield error_frame(call, exc)
         except LangstarError as exc:
-            yield _error_frame(call, protocol_error(exc) or InternalError(exc.detail))
+            yield error_frame(call, protocol_error(exc) or InternalError(exc.detail))
         except Exception as exc:
             log.exception("A2A stream of task %s failed", opening.id)
-            yield _error_frame(call, InternalError(type(exc).__name__))
+            yield error_frame(call, InternalError(type(exc).__name__))
 
     # Tasks
 
     async def _task(self, agent: Agent, task_id: str) -> TaskRuns:
         """The task's runs, if the caller may see them and they are this agent's."""
-        thread_id, first_id = schemas.parse_task_id(task_id)
+        thread_id, first_id = tasks.parse_task_id(task_id)
         try:
             first = await self._runs.get(thread_id, first_id)
             thread = await self._threads.get(thread_id)
@@ -541,23 +371,23 @@ class A2AService:
         """The task as the protocol shows it: state, status message, reply, conversation."""
         runs = task if isinstance(task, TaskRuns) else await self._task(agent, task)
         context, state = runs.context_id, runs.state
-        history = schemas.conversation(await self._values_after(agent, runs), context)
+        history = tasks.conversation(await self._values_after(agent, runs), context)
         found = Task(id=runs.task_id, context_id=context, history=history)
         found.status.state = state
-        schemas.with_timestamp(found, runs.latest.updated_at)
-        reply = schemas.reply_of(history)
+        tasks.with_timestamp(found, runs.latest.updated_at)
+        reply = tasks.reply_of(history)
         if state == TaskState.TASK_STATE_COMPLETED and reply is not None:
-            message = schemas.agent_message(reply.message_id, context, runs.task_id, reply.parts)
+            message = tasks.agent_message(reply.message_id, context, runs.task_id, reply.parts)
             found.status.message.CopyFrom(message)
-            found.artifacts.append(schemas.reply_artifact(reply, runs.task_id))
+            found.artifacts.append(tasks.reply_artifact(reply, runs.task_id))
         elif state == TaskState.TASK_STATE_INPUT_REQUIRED:
             asked = [item for items in runs.thread.interrupts.values() for item in items]
-            found.status.message.CopyFrom(schemas.interrupt_message(asked, context, runs.task_id))
+            found.status.message.CopyFrom(tasks.interrupt_message(asked, context, runs.task_id))
         elif state == TaskState.TASK_STATE_FAILED:
-            failure = schemas.parts_of(await self._failure(runs.latest))
+            failure = tasks.parts_of(await self._failure(runs.latest))
             message_id = f"{runs.latest.run_id}:error"
             found.status.message.CopyFrom(
-                schemas.agent_message(message_id, context, runs.task_id, failure)
+                tasks.agent_message(message_id, context, runs.task_id, failure)
             )
         return found
 
@@ -603,28 +433,28 @@ class A2AService:
         validate_history_length(request)
         offset = _offset(request.page_token)
         if request.context_id:
-            contexts = [schemas.parse_context_id(request.context_id)]
+            contexts = [tasks.parse_context_id(request.context_id)]
         else:
             contexts = await self._contexts(agent)
-        tasks = [task for context in contexts for task in await self._tasks_in(agent, context)]
+        matching = [task for context in contexts for task in await self._tasks_in(agent, context)]
         if request.status:
-            tasks = [task for task in tasks if task.state == request.status]
+            matching = [task for task in matching if task.state == request.status]
         if request.HasField("status_timestamp_after"):
             after = request.status_timestamp_after.ToDatetime(tzinfo=_UTC)
-            tasks = [task for task in tasks if task.latest.updated_at > after]
-        tasks.sort(key=lambda task: (task.latest.updated_at, task.task_id), reverse=True)
+            matching = [task for task in matching if task.latest.updated_at > after]
+        matching.sort(key=lambda task: (task.latest.updated_at, task.task_id), reverse=True)
         page = []
-        for task in tasks[offset : offset + size]:
+        for task in matching[offset : offset + size]:
             found = apply_history_length(await self._snapshot(agent, task), request)
             if not request.include_artifacts:
                 found.ClearField("artifacts")
             page.append(found)
-        more = offset + size < len(tasks)
+        more = offset + size < len(matching)
         return ListTasksResponse(
             tasks=page,
             next_page_token=str(offset + size) if more else "",
             page_size=size,
-            total_size=len(tasks),
+            total_size=len(matching),
         )
 
     async def _contexts(self, agent: Agent) -> list[uuid.UUID]:
@@ -663,7 +493,7 @@ class A2AService:
 
 def _task_of_run(run: Run) -> str:
     named = run.metadata.get(TASK_KEY)
-    return str(named) if named else schemas.task_id_of(run.thread_id, run.run_id)
+    return str(named) if named else tasks.task_id_of(run.thread_id, run.run_id)
 
 
 def _state_name(state: TaskState) -> str:
@@ -679,101 +509,3 @@ def _offset(token: str) -> int:
 
 
 # Line breaks a client's SSE reader may split on, inside JSON strings: sent escaped.
-_LINE_BREAKS = (
-    (b"\xc2\x85", b"\\u0085"),
-    (b"\xe2\x80\xa8", b"\\u2028"),
-    (b"\xe2\x80\xa9", b"\\u2029"),
-)
-
-
-def _sse(body: dict[str, Any], event: bytes = b"") -> bytes:
-    data = dumps(body)
-    for raw, escaped in _LINE_BREAKS:
-        data = data.replace(raw, escaped)
-    return (b"event: " + event + b"\n" if event else b"") + b"data: " + data + b"\n\n"
-
-
-def _framer(call: Call) -> Callable[[StreamResponse], bytes]:
-    def frame(event: StreamResponse) -> bytes:
-        if call.legacy:
-            return _sse(schemas.legacy_event(event, call.id))
-        return _sse({"jsonrpc": "2.0", "id": call.id, "result": MessageToDict(event)})
-
-    return frame
-
-
-def _error_frame(call: Call, error: A2AError) -> bytes:
-    return _sse(error_response(call.id, error), b"error")
-
-
-async def _sse_events(events: AsyncIterator[bytes]) -> AsyncIterator[tuple[str | None, bytes]]:
-    """A run's SSE as (event, data); (None, b"") for a heartbeat."""
-    buffer = b""
-    async for chunk in events:
-        buffer += chunk
-        *blocks, buffer = buffer.split(b"\r\n\r\n")
-        for block in blocks:
-            if block.startswith(b":"):
-                yield None, b""
-                continue
-            name, data = "", b""
-            for line in block.split(b"\r\n"):
-                if line.startswith(b"event: "):
-                    name = line[7:].decode()
-                elif line.startswith(b"data: "):
-                    data = line[6:]
-            if name:
-                yield name, data
-
-
-class _Progress:
-    """What a run's events tell a client of its task, as the protocol's stream events."""
-
-    def __init__(self, opening: Task) -> None:
-        self._task_id, self._context_id = opening.id, opening.context_id
-        self._working = opening.status.state == TaskState.TASK_STATE_WORKING
-        self._streamed = False
-
-    def on(self, name: str, data: bytes) -> list[StreamResponse]:
-        found = []
-        if not self._working and name != "error":
-            self._working = True
-            status = TaskStatusUpdateEvent(task_id=self._task_id, context_id=self._context_id)
-            status.status.state = TaskState.TASK_STATE_WORKING
-            found.append(StreamResponse(status_update=status))
-        text = _chunk_text(data) if name == "messages" else ""
-        if text:
-            artifact = Artifact(
-                artifact_id=f"{self._task_id}:reply", name="reply", parts=[Part(text=text)]
-            )
-            found.append(self._artifact(artifact, append=self._streamed, last=False))
-            self._streamed = True
-        return found
-
-    def end(self, final: Task) -> list[StreamResponse]:
-        """The reply whole (it replaces the streamed tokens), then the final status."""
-        found = [self._artifact(artifact, append=False, last=True) for artifact in final.artifacts]
-        status = TaskStatusUpdateEvent(task_id=self._task_id, context_id=self._context_id)
-        status.status.CopyFrom(final.status)
-        return [*found, StreamResponse(status_update=status)]
-
-    def _artifact(self, artifact: Artifact, *, append: bool, last: bool) -> StreamResponse:
-        update = TaskArtifactUpdateEvent(
-            task_id=self._task_id,
-            context_id=self._context_id,
-            artifact=artifact,
-            append=append,
-            last_chunk=last,
-        )
-        return StreamResponse(artifact_update=update)
-
-
-def _chunk_text(data: bytes) -> str:
-    """The text of an agent's token chunk (a `messages` event: `[chunk, metadata]`)."""
-    try:
-        chunk = msgspec.json.decode(data)[0]
-    except (msgspec.DecodeError, IndexError, KeyError, TypeError):
-        return ""
-    if not isinstance(chunk, dict) or chunk.get("type") not in ("AIMessageChunk", "ai"):
-        return ""
-    return schemas.text_of(chunk.get("content"))
