@@ -164,7 +164,7 @@ class A2AService:
             url=url,
             name=assistant.name,
             description=assistant.description
-            or f"The {assistant.name} agent (graph {assistant.graph_id}), served by langstar",
+            or f"An agent on the LangGraph graph {assistant.graph_id!r}, served by langstar",
             version=str(assistant.version),
             skill_id=f"{assistant.assistant_id}-main",
             input_schema=schemas_.input_schema,
