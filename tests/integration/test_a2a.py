@@ -203,6 +203,30 @@ async def test_a_message_gets_a_completed_task_with_the_agents_reply(
     assert [text_of(m) for m in short.history] == ["echo: and again"]
 
 
+async def test_reused_message_ids_do_not_overwrite_earlier_turns(
+    client: httpx.AsyncClient,
+) -> None:
+    first = await rpc(client, "SendMessage", {"message": {**raw_message("one"), "messageId": "1"}})
+    context = first["result"]["task"]["contextId"]
+    again = {**raw_message("two", contextId=context), "messageId": "1"}
+    second = (await rpc(client, "SendMessage", {"message": again}))["result"]["task"]
+    texts = [part["text"] for m in second["history"] for part in m["parts"]]
+    assert texts == ["one", "echo: one", "two", "echo: two"]
+
+
+async def test_a_failing_graph_fails_its_task_naming_the_error(
+    graphs_client: httpx.AsyncClient,
+) -> None:
+    agent = await agent_client(graphs_client, "failing")
+    task = await send(agent, user_message("try"))
+    assert task.status.state == TaskState.TASK_STATE_FAILED
+    assert text_of(task.status.message) == "ValueError: this graph always fails"
+    assert not task.artifacts
+    streaming = await agent_client(graphs_client, "failing", streaming=True)
+    events = await events_of(streaming, SendMessageRequest(message=user_message("again")))
+    assert events[-1].status_update.status.state == TaskState.TASK_STATE_FAILED
+
+
 async def test_a_streamed_message_sends_status_updates_then_the_final_one(
     client: httpx.AsyncClient,
 ) -> None:

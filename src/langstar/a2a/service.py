@@ -232,7 +232,7 @@ class A2AService:
                 metadata={TASK_KEY: waiting.task_id},
             )
             return Start(waiting.thread.thread_id, waiting.task_id, body)
-        graph_input = given.graph_input(message.message_id)
+        graph_input = given.graph_input()
         if "messages" in graph_input:
             await self._check_takes_messages(agent)
         body = RunCreate(assistant_id=assistant_id, input=graph_input, if_not_exists="create")

@@ -111,17 +111,19 @@ class UserInput:
             return self.text
         return self.data[0] if len(self.data) == 1 else self.data
 
-    def graph_input(self, message_id: str) -> dict[str, Any]:
-        """The run's input: data parts (objects) merged, the text as a user message."""
+    def graph_input(self) -> dict[str, Any]:
+        """The run's input: data parts (objects) merged, the text as a user message.
+
+        The message keeps no id of the client's: `messages` replaces a message by id, so a
+        client that reused one would overwrite its earlier turn.
+        """
         merged: dict[str, Any] = {}
         for item in self.data:
             if not isinstance(item, dict):
                 raise InvalidParamsError("a data part that starts a task must be a JSON object")
             merged.update(item)
         if self.text is not None:
-            human: dict[str, Any] = {"type": "human", "content": self.text}
-            if message_id:
-                human["id"] = message_id
+            human = {"type": "human", "content": self.text}
             merged["messages"] = [*list(merged.get("messages") or []), human]
         return merged
 
