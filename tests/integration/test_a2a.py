@@ -537,6 +537,9 @@ async def test_a_body_that_is_no_request_is_a_json_rpc_error(client: httpx.Async
     params = (await client.post("/a2a/agent", json=body)).json()
     assert params["error"]["code"] == -32602
     assert params["id"] == 3
+    body = {"jsonrpc": "2.0", "id": 4, "method": "GetTask", "params": {"id": "x"}}
+    later = await client.post("/a2a/agent", json=body, headers={"A2A-Version": "2.0"})
+    assert later.json()["error"]["code"] == -32009
 
 
 # Authentication and ownership

@@ -40,7 +40,8 @@ class A2AController(Controller):
         request: Request[Any, Any, Any],
         a2a: FromDishka[A2AService],
     ) -> Response[dict[str, Any]] | Stream:
-        answer = await a2a.call(assistant_id, await request.body())
+        version = request.headers.get("A2A-Version")
+        answer = await a2a.call(assistant_id, await request.body(), version)
         if isinstance(answer, dict):
             return Response(answer, media_type=MediaType.JSON)
         return Stream(answer, media_type="text/event-stream", headers=SSE_HEADERS)

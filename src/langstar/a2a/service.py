@@ -172,11 +172,12 @@ class A2AService:
         )
         return tasks.agent_card(facts)
 
-    async def call(self, assistant_id: str, raw: bytes) -> Answer:
-        """The JSON-RPC answer to a request body: a JSON object, or an event stream."""
+    async def call(self, assistant_id: str, raw: bytes, version: str | None = None) -> Answer:
+        """The JSON-RPC answer to a request body (and its `A2A-Version` header): a JSON
+        object, or an event stream."""
         agent = await self.agent(assistant_id)
         try:
-            call = parse_call(raw)
+            call = parse_call(raw, version)
         except A2AError as exc:
             return error_response(request_id_of(raw), exc)
         try:

@@ -35,6 +35,7 @@ from a2a.utils.errors import (
     PushNotificationNotSupportedError,
     TaskNotFoundError,
     UnsupportedOperationError,
+    VersionNotSupportedError,
 )
 from a2a.utils.proto_utils import validate_proto_required_fields
 from a2a.utils.task import validate_history_length
@@ -104,8 +105,13 @@ class Call:
         return self.name in LEGACY_NAMES
 
 
-def parse_call(raw: bytes) -> Call:
-    """The JSON-RPC request in a body, or the protocol error that answers it."""
+def parse_call(raw: bytes, version: str | None = None) -> Call:
+    """The JSON-RPC request in a body, or the protocol error that answers it.
+
+    `version` is the request's `A2A-Version` header: 1.x and 0.3 are spoken here.
+    """
+    if version and version.split(".")[0] not in ("0", "1"):
+        raise VersionNotSupportedError(f"A2A version {version} is not supported: use 1.0 or 0.3")
     try:
         payload = msgspec.json.decode(raw)
     except msgspec.DecodeError:
