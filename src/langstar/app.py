@@ -20,6 +20,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import Message, Scope
 
 from langstar import loopback
+from langstar.a2a.controllers import a2a_handlers
 from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
@@ -111,6 +112,8 @@ def api_routes(http: HttpSettings) -> list[Any]:
         routes.append(AssistantController)
     if not http.disable_crons:
         routes += [CronController, ThreadCronController]
+    if not http.disable_a2a:
+        routes += a2a_handlers
     return routes
 
 

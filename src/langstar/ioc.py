@@ -5,6 +5,7 @@ from __future__ import annotations
 from dishka import Provider, Scope, from_context
 from dishka.integrations.litestar import LitestarProvider
 
+from langstar.a2a.providers import A2AProvider
 from langstar.assistants.providers import AssistantsProvider
 from langstar.auth.providers import AuthProvider
 from langstar.crons.providers import CronsProvider
@@ -41,4 +42,5 @@ def get_providers() -> list[Provider]:
         StoreProvider(),
         CronsProvider(),
         WebhooksProvider(),
+        A2AProvider(),
     ]
