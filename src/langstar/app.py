@@ -26,6 +26,7 @@ from langstar.auth.authenticators import Authenticator
 from langstar.auth.middleware import authentication_middleware
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
+from langstar.mcp.controllers import McpController
 from langstar.objects import load_object
 from langstar.project import apply_project
 from langstar.protocol.controllers import ThreadProtocolController
@@ -103,6 +104,8 @@ def api_routes(http: HttpSettings) -> list[Any]:
         routes.append(StoreController)
     if not http.disable_assistants:
         routes.append(AssistantController)
+    if not http.disable_mcp:
+        routes.append(McpController)
     return routes
 
 

@@ -9,6 +9,7 @@ from langstar.assistants.providers import AssistantsProvider
 from langstar.auth.providers import AuthProvider
 from langstar.db.providers import DatabaseProvider
 from langstar.graphs.providers import GraphProvider
+from langstar.mcp.providers import McpProvider
 from langstar.models.providers import ModelProvider
 from langstar.protocol.providers import ProtocolProvider
 from langstar.runs.providers import RunsProvider
@@ -37,4 +38,5 @@ def get_providers() -> list[Provider]:
         RunsProvider(),
         ProtocolProvider(),
         StoreProvider(),
+        McpProvider(),
     ]

@@ -49,7 +49,7 @@ BUILD_ONLY = frozenset(
 # Keys read where the graphs are loaded (graphs/registry.py).
 LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
 # `http` switches for features langstar does not have: turned off already.
-ABSENT_FEATURES = frozenset({"disable_webhooks", "disable_mcp", "disable_a2a", "disable_ui"})
+ABSENT_FEATURES = frozenset({"disable_webhooks", "disable_a2a", "disable_ui"})
 
 
 @functools.cache
@@ -180,6 +180,7 @@ _HTTP_APPLIED = frozenset(
         "disable_runs",
         "disable_store",
         "disable_meta",
+        "disable_mcp",
     }
 )
 

@@ -147,6 +147,7 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     disable_runs: bool = False
     disable_store: bool = False
     disable_meta: bool = False
+    disable_mcp: bool = False
 
 
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
