@@ -29,6 +29,7 @@ from langstar.crons.controllers import CronController, ThreadCronController
 from langstar.crons.scheduler import CronScheduler
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
+from langstar.mcp.controllers import McpController
 from langstar.objects import load_object
 from langstar.project import apply_project
 from langstar.protocol.controllers import ThreadProtocolController
@@ -114,6 +115,8 @@ def api_routes(http: HttpSettings) -> list[Any]:
         routes += [CronController, ThreadCronController]
     if not http.disable_a2a:
         routes += a2a_handlers
+    if not http.disable_mcp:
+        routes.append(McpController)
     return routes
 
 

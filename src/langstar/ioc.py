@@ -11,6 +11,7 @@ from langstar.auth.providers import AuthProvider
 from langstar.crons.providers import CronsProvider
 from langstar.db.providers import DatabaseProvider
 from langstar.graphs.providers import GraphProvider
+from langstar.mcp.providers import McpProvider
 from langstar.models.providers import ModelProvider
 from langstar.protocol.providers import ProtocolProvider
 from langstar.runs.providers import RunsProvider
@@ -43,4 +44,5 @@ def get_providers() -> list[Provider]:
         CronsProvider(),
         WebhooksProvider(),
         A2AProvider(),
+        McpProvider(),
     ]

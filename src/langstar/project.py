@@ -49,7 +49,7 @@ BUILD_ONLY = frozenset(
 # Keys read where the graphs are loaded (graphs/registry.py).
 LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
 # `http` switches for features langstar does not have: turned off already.
-ABSENT_FEATURES = frozenset({"disable_mcp", "disable_ui"})
+ABSENT_FEATURES = frozenset({"disable_ui"})
 
 
 @functools.cache
@@ -183,6 +183,7 @@ _HTTP_APPLIED = frozenset(
         "disable_crons",
         "disable_webhooks",
         "disable_a2a",
+        "disable_mcp",
     }
 )
 

@@ -38,6 +38,11 @@ DELIBERATE = {
     "copy missing thread": "langstar answers 404 for a missing thread; the reference 409",
     "state update on a fresh thread": "langstar answers 422 naming the missing graph_id; "
     "the reference 400",
+    "mcp tools/call text": "langstar answers the run's output as JSON; the reference as a "
+    "Python repr",
+    "mcp DELETE": "langstar answers 405, the spec's word for 'no session to end'; the "
+    "reference 404",
+    "mcp not accepting json": "langstar answers 406 Not Acceptable; the reference 400",
 }
 # Keys langstar adds to an object, always with the same meaning as the reference's own.
 EXTRA_KEYS = {
@@ -247,6 +252,45 @@ def client_reliance_scenarios(c: httpx.Client, seen: dict[str, Any], tid: str) -
     seen["Last-Event-ID -1 replays the run"] = (names[0], names.count("values") >= 1)
 
 
+MCP_ACCEPT = {"accept": "application/json, text/event-stream"}
+
+
+def mcp_scenarios(c: httpx.Client, seen: dict[str, Any]) -> None:
+    """`/mcp`: the same tools for the same graphs, called the same way."""
+
+    def rpc(method: str, params: dict[str, Any] | None = None, **headers: str) -> httpx.Response:
+        body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
+        return c.post("/mcp", json=body, headers={**MCP_ACCEPT, **headers})
+
+    client = {"name": "compare", "version": "1"}
+    started = rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                                 "clientInfo": client}).json()["result"]  # fmt: skip
+    seen["mcp initialize"] = (sorted(started), started["protocolVersion"],
+                              started["capabilities"], sorted(started["serverInfo"]))  # fmt: skip
+    listed = rpc("tools/list").json()["result"]
+    seen["mcp tools/list keys"] = sorted(listed)
+    seen["mcp tool keys"] = sorted({key for tool in listed["tools"] for key in tool})
+    seen["mcp tools"] = sorted(json.dumps(tool, sort_keys=True) for tool in listed["tools"])
+    called = rpc("tools/call", {"name": "echo", "arguments": {"messages": "hi"}}).json()["result"]
+    seen["mcp tools/call"] = (called.get("isError", False), [c["type"] for c in called["content"]])
+    seen["mcp tools/call text"] = blank(called["content"][0]["text"])
+    unknown = rpc("tools/call", {"name": "nope", "arguments": {}})
+    seen["mcp unknown tool"] = (unknown.status_code, unknown.json()["error"]["code"])
+    bogus = rpc("bogus/method")
+    seen["mcp unknown method"] = (bogus.status_code, bogus.json()["error"]["code"])
+    seen["mcp ping"] = rpc("ping").json()
+    note = c.post("/mcp", json={"jsonrpc": "2.0", "method": "notifications/initialized"},
+                  headers=MCP_ACCEPT)  # fmt: skip
+    seen["mcp notification"] = note.status_code
+    garbled = c.post(
+        "/mcp", content=b"{no", headers={**MCP_ACCEPT, "content-type": "application/json"}
+    )
+    seen["mcp malformed json"] = garbled.status_code
+    seen["mcp GET"] = c.get("/mcp", headers={"accept": "text/event-stream"}).status_code
+    seen["mcp DELETE"] = c.delete("/mcp").status_code
+    seen["mcp not accepting json"] = rpc("ping", accept="text/html").status_code
+
+
 def run_scenarios(base: str) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     with httpx.Client(base_url=base, timeout=60) as c:
@@ -388,6 +432,7 @@ def run_scenarios(base: str) -> dict[str, Any]:
         seen["store namespaces"] = c.post("/store/namespaces", json={"prefix": ["cmp"]}).json()
         status("delete thread", c.delete(f"/threads/{hitl_thread}"))
         protocol_scenarios(c, seen)
+        mcp_scenarios(c, seen)
     return seen
 
 

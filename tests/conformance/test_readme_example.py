@@ -40,6 +40,25 @@ def test_the_sdk_example_in_the_readme_runs(tmp_path: Path) -> None:
     ]
 
 
+def test_the_mcp_example_in_the_readme_runs(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## MCP") :]
+    example = re.search(r"```python\n(.*?)```", section, re.S)
+    assert example is not None
+    server = ServerProcess(
+        {"LANGSTAR_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": ""}, tmp_path
+    ).start()
+    try:
+        code = example[1].replace("http://127.0.0.1:8123", server.url)
+        result = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+        )
+    finally:
+        server.stop()
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["['agent']", "Noted. You said: My name is Ada."]
+
+
 def test_the_provider_swap_example_in_the_readme_runs(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("### Swapping a provider in your own tests") :]

@@ -16,6 +16,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import interrupt
 from langgraph_sdk import get_client
+from typing_extensions import TypedDict
 
 
 def _ask(state: MessagesState) -> dict[str, Any]:
@@ -82,6 +83,21 @@ _branching.add_edge(START, "first")
 _branching.add_edge("first", END)
 _branching.add_edge("second", END)
 branching = _branching
+
+
+class Opaque:
+    """A value pydantic has no JSON Schema for."""
+
+
+class OpaqueState(TypedDict):
+    thing: Opaque
+
+
+_opaque: StateGraph[Any, Any, Any, Any] = StateGraph(OpaqueState)
+_opaque.add_node("keep", lambda state: {})
+_opaque.add_edge(START, "keep")
+_opaque.add_edge("keep", END)
+opaque = _opaque  # a graph whose input schema cannot be made
 
 TEST_GRAPHS = {
     "agent": "langstar.agents.chat:graph",

@@ -34,10 +34,15 @@ def state_schema(graph: Pregel[Any, Any, Any, Any]) -> dict[str, Any]:
     return {"title": graph.get_name("State"), "type": "object", "properties": properties}
 
 
+def input_schema(graph: Pregel[Any, Any, Any, Any]) -> dict[str, Any] | None:
+    """The JSON Schema of what a run takes as input; None if the graph cannot say."""
+    return _quietly(graph.get_input_jsonschema)
+
+
 def graph_schemas(graph_id: str, graph: Pregel[Any, Any, Any, Any]) -> GraphSchemas:
     return GraphSchemas(
         graph_id=graph_id,
-        input_schema=_quietly(graph.get_input_jsonschema),
+        input_schema=input_schema(graph),
         output_schema=_quietly(graph.get_output_jsonschema),
         state_schema=_quietly(lambda: state_schema(graph)),
         config_schema=_quietly(graph.get_config_jsonschema),
