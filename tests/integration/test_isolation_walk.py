@@ -31,7 +31,9 @@ AUTHS = {
         {"Authorization": "Bearer token-bob"},
     ),
 }
-OWNED = {"thread_id", "run_id", "assistant_id", "checkpoint_id"}
+OWNED = {"thread_id", "run_id", "assistant_id", "checkpoint_id", "cron_id"}
+# Alice's cron fires on 1 January only: never while the walk runs.
+YEARLY = {"assistant_id": "hitl", "schedule": "0 0 1 1 *", "input": {"messages": []}}
 # A valid body for each route that takes one, so that only ownership can refuse it.
 BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/threads/{thread_id}"): {"metadata": {"stolen": True}},
@@ -48,6 +50,8 @@ BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/assistants/{assistant_id}"): {"name": "stolen"},
     ("POST", "/assistants/{assistant_id}/versions"): {},
     ("POST", "/assistants/{assistant_id}/latest"): {"version": 1},
+    ("POST", "/threads/{thread_id}/runs/crons"): YEARLY,
+    ("PATCH", "/runs/crons/{cron_id}"): {"enabled": False},
 }  # fmt: skip
 
 
@@ -72,7 +76,10 @@ async def alices_objects(client: httpx.AsyncClient, ALICE: dict[str, str]) -> di
     assistant = await client.post(
         "/assistants", json={"graph_id": "hitl", "name": "alice's"}, headers=ALICE
     )
+    cron = await client.post(f"/threads/{thread}/runs/crons", json=YEARLY, headers=ALICE)
+    assert cron.status_code == 200, cron.text
     return {
+        "cron_id": cron.json()["cron_id"],
         "thread_id": thread,
         "run_id": run_id,
         "assistant_id": assistant.json()["assistant_id"],
@@ -122,11 +129,14 @@ async def test_every_route_hides_one_users_objects_from_another(
             ("/assistants/search", {"graph_id": "hitl"}),
             ("/store/items/search", {"namespace_prefix": []}),
             ("/store/namespaces", {}),
+            ("/runs/crons/search", {}),
         ):
             seen = await client.post(path, json=body, headers=BOB)
             assert seen.status_code == 200
             assert ids["thread_id"] not in seen.text
             assert ids["assistant_id"] not in seen.text
+            assert ids["cron_id"] not in seen.text
+        assert (await client.post("/runs/crons/count", json={}, headers=BOB)).json() == 0
         counted = await client.post("/threads/count", json={}, headers=BOB)
         assert counted.json() == 0
         cancel = await client.post(
@@ -147,6 +157,8 @@ async def test_every_route_hides_one_users_objects_from_another(
         assert assistant.json()["name"] == "alice's"
         runs = (await client.get(f"/threads/{ids['thread_id']}/runs", headers=ALICE)).json()
         assert len(runs) == 1
+        cron = await client.get(f"/runs/crons/{ids['cron_id']}", headers=ALICE)
+        assert cron.json()["enabled"] is True
 
 
 async def test_with_a_projects_auth_the_run_cap_is_still_per_user(

@@ -129,7 +129,9 @@ async def test_bad_thread_bodies_are_refused_and_write_nothing(
     ("body", "status", "mentions"),
     [
         pytest.param(say("x") | {"assistant_id": "nope"}, 404, "nope", id="unknown-assistant"),
-        pytest.param(say("x", webhook="http://example.invalid"), 422, "webhook", id="unsupported"),
+        pytest.param(
+            say("x", webhook="http://10.0.0.1/hook"), 422, "webhook", id="private-webhook"
+        ),
         pytest.param(say("x", feedback_keys=["score"]), 422, "feedback_keys", id="feedback"),
         pytest.param(say("x", stream_mode="nonsense"), 422, "stream_mode", id="bad-stream-mode"),
         pytest.param(say("x", command={"resume": 1}), 422, "command", id="command-and-input"),

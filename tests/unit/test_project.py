@@ -82,7 +82,7 @@ def test_http_cors_replaces_the_default_policy(tmp_path: Path) -> None:
     assert http.cors_allow_origins == ["https://ui.example.com"]
     assert http.cors_max_age == 60
     assert http.cors_expose_headers == []  # the project's policy, not langstar's default
-    assert served(tmp_path, http={"disable_a2a": True}).http == Settings().http
+    assert served(tmp_path, http={"disable_a2a": True}).http.disable_a2a is True
     assert served(tmp_path, http={"disable_mcp": True}).http.disable_mcp is True
 
 
