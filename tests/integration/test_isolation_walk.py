@@ -32,6 +32,8 @@ AUTHS = {
     ),
 }
 OWNED = {"thread_id", "run_id", "assistant_id", "checkpoint_id", "cron_id"}
+# Alice's run has a webhook, so that its delivery is there to be hidden from Bob.
+WEBHOOK = "https://hooks.example.com/alice"
 # Alice's cron fires on 1 January only: never while the walk runs.
 YEARLY = {"assistant_id": "hitl", "schedule": "0 0 1 1 *", "input": {"messages": []}}
 # A valid body for each route that takes one, so that only ownership can refuse it.
@@ -67,9 +69,10 @@ def say(text: str) -> dict[str, Any]:
 async def alices_objects(client: httpx.AsyncClient, ALICE: dict[str, str]) -> dict[str, str]:  # noqa: N803
     thread = (await client.post("/threads", json={}, headers=ALICE)).json()["thread_id"]
     run = await client.post(
-        f"/threads/{thread}/runs/wait", json={"assistant_id": "hitl", "input": say("secret")},
+        f"/threads/{thread}/runs/wait",
+        json={"assistant_id": "hitl", "input": say("secret"), "webhook": WEBHOOK},
         headers=ALICE,
-    )  # fmt: skip
+    )
     assert run.status_code == 200
     run_id = run.headers["content-location"].rsplit("/", 1)[1]
     state = (await client.get(f"/threads/{thread}/state", headers=ALICE)).json()
@@ -159,6 +162,8 @@ async def test_every_route_hides_one_users_objects_from_another(
         assert len(runs) == 1
         cron = await client.get(f"/runs/crons/{ids['cron_id']}", headers=ALICE)
         assert cron.json()["enabled"] is True
+        delivery = await client.get(f"/runs/{ids['run_id']}/webhook", headers=ALICE)
+        assert delivery.json()["url"] == WEBHOOK
 
 
 async def test_with_a_projects_auth_the_run_cap_is_still_per_user(

@@ -17,6 +17,7 @@ class Delivery(msgspec.Struct, kw_only=True):
 
     delivery_id: uuid.UUID
     run_id: uuid.UUID
+    thread_id: uuid.UUID
     url: str
     status: str  # pending, delivered or failed
     attempts: int
@@ -91,7 +92,8 @@ async def delivery_of(pool: Pool, run_id: uuid.UUID, owner: str) -> Delivery | N
     """The run's webhook delivery, if the run is the owner's and asked for one."""
     async with pool.connection() as conn:
         cur = await conn.execute(
-            "SELECT delivery_id, run_id, url, attempts, last_status, last_error, "
+            "SELECT delivery_id, run_id, (payload ->> 'thread_id')::uuid AS thread_id, url, "
+            "attempts, last_status, last_error, "
             "created_at, delivered_at, CASE WHEN delivered_at IS NOT NULL THEN 'delivered' "
             "WHEN given_up_at IS NOT NULL THEN 'failed' ELSE 'pending' END AS status, "
             "CASE WHEN delivered_at IS NULL AND given_up_at IS NULL THEN next_attempt_at "

@@ -9,6 +9,7 @@ from dishka import Provider, Scope, provide
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.settings import Settings
+from langstar.threads.service import ThreadService
 from langstar.webhooks.policy import WebhookPolicy
 from langstar.webhooks.sender import WebhookSender
 from langstar.webhooks.service import WebhookService
@@ -32,5 +33,7 @@ class WebhooksProvider(Provider):
         await sender.aclose()
 
     @provide(scope=Scope.REQUEST)
-    def provide_webhook_service(self, pool: Pool, identity: Identity) -> WebhookService:
-        return WebhookService(pool, identity)
+    def provide_webhook_service(
+        self, pool: Pool, identity: Identity, threads: ThreadService
+    ) -> WebhookService:
+        return WebhookService(pool, identity, threads)
