@@ -19,7 +19,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import Message, Scope
 
-from langstar import loopback
+from langstar import loopback, metrics
 from langstar.a2a.controllers import a2a_handlers
 from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
@@ -27,8 +27,10 @@ from langstar.auth.authenticators import Authenticator
 from langstar.auth.middleware import authentication_middleware
 from langstar.crons.controllers import CronController, ThreadCronController
 from langstar.crons.scheduler import CronScheduler
+from langstar.db.pool import Pool
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
+from langstar.limits import StreamSlots
 from langstar.mcp.controllers import McpController
 from langstar.objects import load_object
 from langstar.project import apply_project
@@ -43,6 +45,7 @@ from langstar.serde import encode_default
 from langstar.settings import HttpSettings, Settings, SettingsError, load_settings
 from langstar.store.controllers import StoreController
 from langstar.system.controllers import ok, system_handlers
+from langstar.system.metrics import metrics_controller, prometheus_config
 from langstar.threads.controllers import ThreadController
 from langstar.threads.sweeper import ThreadSweeper
 from langstar.webhooks.controllers import run_webhook
@@ -66,7 +69,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     app = Litestar(
         route_handlers=routers(settings.http),
         lifespan=[_lifespan(container)],
-        middleware=[authentication_middleware()],
+        middleware=[prometheus_config().middleware, authentication_middleware()],
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=cors_config(settings.http),
         before_send=[allow_private_network],
@@ -91,11 +94,13 @@ OPENAPI = OpenAPIConfig(
 
 
 def routers(http: HttpSettings) -> list[Any]:
-    """The API under `mount_prefix` (at the root without one); /ok always at the root."""
+    """The API under `mount_prefix` (at the root without one); /ok and /metrics always
+    at the root."""
     api = DishkaRouter(http.mount_prefix or "", route_handlers=api_routes(http))
-    if not http.mount_prefix:
-        return [api]
-    return [api, DishkaRouter("", route_handlers=[ok])]
+    root: list[Any] = [] if http.disable_meta else [metrics_controller(http)]
+    if http.mount_prefix:
+        root.append(ok)
+    return [api, *root]
 
 
 def api_routes(http: HttpSettings) -> list[Any]:
@@ -135,12 +140,39 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             await container.get(WebhookSender)
             # After the schema check (the pool's), so an un-migrated database is named first.
             await container.get(Authenticator)
-            yield
+            unwatch = metrics.watch(await _readings(container))
+            try:
+                yield
+            finally:
+                unwatch()
         finally:
             await container.close()
             uninstall()
 
     return lifespan
+
+
+async def _readings(container: AsyncContainer) -> metrics.Reader:
+    """What the app holds now (runs, streams, connections), for each scrape."""
+    executor, slots, pool = (
+        await container.get(RunExecutor),
+        await container.get(StreamSlots),
+        await container.get(Pool),
+    )
+
+    def read() -> metrics.Readings:
+        pending, running = executor.held()
+        stats = pool.get_stats()
+        return metrics.Readings(
+            runs_pending=pending,
+            runs_running=running,
+            streams_open=slots.total(),
+            pool_size=stats.get("pool_size", 0),
+            pool_available=stats.get("pool_available", 0),
+            pool_waiting=stats.get("requests_waiting", 0),
+        )
+
+    return read
 
 
 def cors_config(http: HttpSettings) -> CORSConfig | None:

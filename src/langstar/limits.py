@@ -50,6 +50,10 @@ class StreamSlots:
     def count(self, user_id: str) -> int:
         return self._open.get(user_id, 0)
 
+    def total(self) -> int:
+        """Streams open now, of every user."""
+        return sum(self._open.values())
+
     def take(self, user_id: str) -> Callable[[], None]:
         """Hold a slot, or raise 429; returns the release, safe to call more than once."""
         if self.count(user_id) >= self._limits.max_streams_per_user:

@@ -22,6 +22,7 @@ from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
 from litestar import Litestar
 
+from langstar import metrics
 from langstar.app import container_of
 from langstar.crons.scheduler import CronScheduler
 from langstar.settings import CronSettings, HttpSettings, Settings
@@ -380,6 +381,8 @@ async def test_a_replica_dying_mid_fire_leaves_the_cron_due_and_no_run(
         before = (await sdk.http.client.get(f"/runs/crons/{cron['cron_id']}")).json()
         assert at(before["next_run_date"]) <= clock.now()
 
+        fired = metrics.CRON_FIRES.labels("started")._value.get()
         assert await scheduler.tick() == 1
         assert await scheduler.tick() == 0
+        assert metrics.CRON_FIRES.labels("started")._value.get() == fired + 1
         await runs_on(sdk, thread["thread_id"], 1)

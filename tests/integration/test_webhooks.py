@@ -24,6 +24,7 @@ from langgraph_sdk.client import LangGraphClient
 from litestar import Litestar
 from standardwebhooks import Webhook
 
+from langstar import metrics
 from langstar.settings import CronSettings, HttpSettings, Settings, WebhookSettings
 from langstar.webhooks.policy import WebhookPolicy, WebhookRefusedError
 from tests.support.apps import MakeApp
@@ -140,6 +141,8 @@ async def test_a_receiver_failing_is_retried_and_a_refusal_is_final(
     app: Litestar, receiver: Receiver
 ) -> None:
     receiver.answers[:] = [503, 500, 200, 400]
+    counted = {o: metrics.WEBHOOK_DELIVERIES.labels(o)._value.get()
+               for o in ("delivered", "retried", "failed")}  # fmt: skip
     async with asgi_client(app) as client:
         sdk = sdk_for(app)
         thread = await sdk.threads.create()
@@ -151,6 +154,8 @@ async def test_a_receiver_failing_is_retried_and_a_refusal_is_final(
         given_up = await delivery(client, refused["run_id"], "failed")
         assert given_up["attempts"] == 1
         assert given_up["last_status"] == 400
+    now = {o: metrics.WEBHOOK_DELIVERIES.labels(o)._value.get() - counted[o] for o in counted}
+    assert now == {"delivered": 1, "retried": 2, "failed": 1}
     ids = [r.headers["webhook-id"] for r in receiver.received[:3]]
     assert len(set(ids)) == 1  # one message, attempted three times
 

@@ -11,6 +11,7 @@ import msgspec
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
+from langstar import metrics
 from langstar.assistants.service import AssistantService
 from langstar.clock import Clock
 from langstar.crons.schedule import next_fire
@@ -98,7 +99,9 @@ class CronScheduler:
             )
         except Exception as exc:
             log.warning("cron %s did not start a run: %s", cron["cron_id"], exc)
+            metrics.CRON_FIRES.labels("skipped").inc()
             return None
+        metrics.CRON_FIRES.labels("started").inc()
         log.info("cron %s started run %s", cron["cron_id"], admitted.job.run.run_id)
         return runs, admitted
 

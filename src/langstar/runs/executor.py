@@ -8,6 +8,7 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass, field
@@ -20,7 +21,7 @@ from langgraph.types import Command
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 
-from langstar import lifecycle
+from langstar import lifecycle, metrics
 from langstar.db.pool import Pool, patient
 from langstar.errors import UnavailableError
 from langstar.graphs.registry import RegisteredGraph
@@ -65,6 +66,8 @@ class RunJob:
     result: bytes | None = None  # the final values' JSON, `__interrupt__` included if any
     error: dict[str, str] | None = None
     identity: Identity = field(default_factory=Identity)  # whom the run acts for
+    submitted_at: float = field(default_factory=time.monotonic)
+    started_at: float | None = None  # when it claimed its thread's turn
 
     @classmethod
     def from_record(
@@ -207,6 +210,11 @@ class RunExecutor:
         self._jobs.pop(run_id, None)
         self._cancel_requested.discard(run_id)
 
+    def held(self) -> tuple[int, int]:
+        """How many runs this process holds: waiting for their turn, and running."""
+        running = sum(1 for job, _ in self._jobs.values() if job.started_at is not None)
+        return len(self._jobs) - running, running
+
     def job(self, run_id: uuid.UUID) -> RunJob | None:
         entry = self._jobs.get(run_id)
         return entry[0] if entry else None
@@ -279,6 +287,8 @@ class RunExecutor:
                 }
                 return
             started = True
+            job.started_at = time.monotonic()
+            metrics.QUEUE_WAIT.observe(job.started_at - job.submitted_at)
             await self._execute(job, stream)
         except asyncio.CancelledError:
             if not started:
@@ -318,6 +328,7 @@ class RunExecutor:
         with contextlib.suppress(Exception):
             if action == "rollback":
                 await lifecycle.discard(self._pool, job.run)
+                _count_end(job, "rolled_back")
                 return
             await self._finish(job, status="interrupted", values=None)
             if output is not None:
@@ -470,6 +481,7 @@ class RunExecutor:
             interrupts=interrupts,
             error=error,
         )
+        _count_end(job, status)
         return thread_status
 
     async def aclose(self) -> None:
@@ -549,3 +561,9 @@ async def _graph_items(job: RunJob, output: RunOutput) -> AsyncIterator[tuple[An
 
 class RunTimeoutError(Exception):
     """The run went on longer than `limits.run_timeout_seconds`."""
+
+
+def _count_end(job: RunJob, status: str) -> None:
+    metrics.RUNS.labels(status).inc()
+    if job.started_at is not None:
+        metrics.RUN_DURATION.observe(time.monotonic() - job.started_at)

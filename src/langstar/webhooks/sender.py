@@ -19,6 +19,7 @@ from importlib.metadata import version
 import httpx
 from standardwebhooks import Webhook
 
+from langstar import metrics
 from langstar.db.pool import Pool
 from langstar.periodic import Periodic
 from langstar.serde import dumps
@@ -68,8 +69,10 @@ class WebhookSender:
             status, error = await self._send(item)
         if status is not None and 200 <= status < 300:
             await outbox.delivered(self._pool, item.delivery_id, status)
+            metrics.WEBHOOK_DELIVERIES.labels("delivered").inc()
             return
         retry_in = self._retry_in(item, status, error)
+        metrics.WEBHOOK_DELIVERIES.labels("failed" if retry_in is None else "retried").inc()
         await outbox.failed(
             self._pool, item.delivery_id, status=status, error=error, retry_in=retry_in
         )
