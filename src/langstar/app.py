@@ -21,6 +21,7 @@ from litestar.types import Message, Scope
 
 from langstar import loopback, metrics
 from langstar.a2a.controllers import a2a_handlers
+from langstar.access_log import AccessLog
 from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
@@ -69,7 +70,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     app = Litestar(
         route_handlers=routers(settings.http),
         lifespan=[_lifespan(container)],
-        middleware=[prometheus_config().middleware, authentication_middleware()],
+        middleware=[AccessLog, prometheus_config().middleware, authentication_middleware()],
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=cors_config(settings.http),
         before_send=[allow_private_network],

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from langstar import logs
 from langstar.project import apply_project
 from langstar.settings import Settings, SettingsError, load_settings
 
@@ -59,9 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings(args.config)
-        logging.basicConfig(
-            level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-        )
+        logs.configure(settings.log_level, settings.log_format)
         # Alembic announces every plugin it loads at INFO; keep its migration lines only.
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         if args.command == "serve":
@@ -122,13 +121,26 @@ def serve(settings: Settings) -> int:
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.log_level,
+        log_config=None,  # langstar's own handler (text or JSON) writes uvicorn's lines
+        access_log=False,  # langstar writes one line per request itself
         lifespan="on",
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_seconds) + 5,
     )
     server = uvicorn.Server(config)
+    _say_where(settings)
     server.run()
     # uvicorn returns normally when startup failed; its `started` flag tells.
     return 0 if server.started else 3
+
+
+def _say_where(settings: Settings) -> None:
+    """Where the API, its docs and the metrics are, as the server starts."""
+    base = f"http://{settings.server.host}:{settings.server.port}"
+    api = base + settings.http.mount_prefix
+    log.info("langstar API: %s", api)
+    if not settings.http.disable_meta:
+        log.info("API docs: %s/docs", api)
+        log.info("metrics: %s/metrics", base)
 
 
 @contextmanager

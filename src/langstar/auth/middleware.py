@@ -10,6 +10,7 @@ from litestar.middleware.base import DefineMiddleware
 
 from langstar.auth.authenticators import Authenticator
 from langstar.identity import ACTING_FOR, LOOPBACK_ROOT
+from langstar.logs import USER
 
 # Routes marked with this opt key answer without credentials.
 PUBLIC = "exclude_from_auth"
@@ -25,6 +26,7 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
             return AuthenticationResult(user=acting_for, auth=None)
         authenticator = await connection.app.state.dishka_container.get(Authenticator)
         identity = await authenticator.authenticate(connection)
+        USER.set(identity.user_id)  # for the lines logged while the request is served
         return AuthenticationResult(user=identity, auth=None)
 
 

@@ -21,7 +21,7 @@ from langgraph.types import Command
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 
-from langstar import lifecycle, metrics
+from langstar import lifecycle, logs, metrics
 from langstar.db.pool import Pool, patient
 from langstar.errors import UnavailableError
 from langstar.graphs.registry import RegisteredGraph
@@ -262,6 +262,9 @@ class RunExecutor:
     async def _drive(self, job: RunJob, stream: RunStream) -> None:
         job.begun = True
         ACTING_FOR.set(job.identity)  # the task's own context: it ends with the task
+        logs.RUN_ID.set(str(job.run.run_id))
+        logs.THREAD_ID.set(str(job.run.thread_id))
+        logs.USER.set(job.identity.user_id)
         with patient(self._database_wait):
             await self._drive_patiently(job, stream)
 
@@ -289,6 +292,7 @@ class RunExecutor:
             started = True
             job.started_at = time.monotonic()
             metrics.QUEUE_WAIT.observe(job.started_at - job.submitted_at)
+            log.debug("run started on graph %s", job.graph.graph_id)
             await self._execute(job, stream)
         except asyncio.CancelledError:
             if not started:
@@ -566,4 +570,6 @@ class RunTimeoutError(Exception):
 def _count_end(job: RunJob, status: str) -> None:
     metrics.RUNS.labels(status).inc()
     if job.started_at is not None:
-        metrics.RUN_DURATION.observe(time.monotonic() - job.started_at)
+        took = time.monotonic() - job.started_at
+        metrics.RUN_DURATION.observe(took)
+        log.debug("run ended %s after %.1f ms", status, took * 1000)
