@@ -45,6 +45,8 @@ from langstar.store.controllers import StoreController
 from langstar.system.controllers import ok, system_handlers
 from langstar.threads.controllers import ThreadController
 from langstar.threads.sweeper import ThreadSweeper
+from langstar.tracing.asgi import RequestSpans
+from langstar.tracing.setup import configure as configure_tracing
 from langstar.webhooks.controllers import run_webhook
 from langstar.webhooks.sender import WebhookSender
 
@@ -63,10 +65,12 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         validation_settings=STRICT_VALIDATION,
     )
 
+    # Outermost, so a request refused by authentication is traced too.
+    tracing: list[Any] = [RequestSpans] if configure_tracing() else []
     app = Litestar(
         route_handlers=routers(settings.http),
         lifespan=[_lifespan(container)],
-        middleware=[authentication_middleware()],
+        middleware=[*tracing, authentication_middleware()],
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=cors_config(settings.http),
         before_send=[allow_private_network],

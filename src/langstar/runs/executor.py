@@ -31,6 +31,8 @@ from langstar.serde import dumps, encode_error, to_jsonable
 from langstar.streaming.events import EventBus, RunStream
 from langstar.streaming.output import RunOutput
 from langstar.streaming.translate import ProtocolEvent, Translator
+from langstar.tracing.callbacks import traced
+from langstar.tracing.spans import run_failed, run_span
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -254,8 +256,17 @@ class RunExecutor:
     async def _drive(self, job: RunJob, stream: RunStream) -> None:
         job.begun = True
         ACTING_FOR.set(job.identity)  # the task's own context: it ends with the task
-        with patient(self._database_wait):
+        run = job.run
+        span = run_span(
+            job.graph.graph_id,
+            run_id=run.run_id,
+            thread_id=run.thread_id,
+            assistant_id=run.assistant_id,
+            traceparent=run.kwargs.get("traceparent"),
+        )
+        with patient(self._database_wait), span:
             await self._drive_patiently(job, stream)
+            run_failed(job.error)
 
     async def _drive_patiently(self, job: RunJob, stream: RunStream) -> None:
         run = job.run
@@ -425,6 +436,7 @@ class RunExecutor:
                 f"the run took longer than {self._run_timeout:g}s (limits.run_timeout_seconds)"
             )
         error = job.error = encode_error(failure)
+        run_failed(error, failure)
         log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], failure)
         await self._finish(job, status=status, values=None, error=error)
         await output.finished("failed", error["message"])
@@ -516,10 +528,11 @@ def _graph_options(job: RunJob, output: RunOutput) -> dict[str, Any]:
 
 
 def _graph_config(job: RunJob) -> RunnableConfig:
+    config = traced(job.config)
     if not job.protocol:
-        return job.config
-    configurable = {**job.config.get("configurable", {}), CONFIG_KEY_STREAM_MESSAGES_V2: True}
-    return cast(RunnableConfig, {**job.config, "configurable": configurable})
+        return config
+    configurable = {**config.get("configurable", {}), CONFIG_KEY_STREAM_MESSAGES_V2: True}
+    return cast(RunnableConfig, {**config, "configurable": configurable})
 
 
 async def _graph_items(job: RunJob, output: RunOutput) -> AsyncIterator[tuple[Any, ...]]:
