@@ -18,6 +18,12 @@ CALLER_SPAN = "00f067aa0ba902b7"
 TRACEPARENT = f"00-{CALLER_TRACE}-{CALLER_SPAN}-01"
 SERVER, CLIENT = 2, 3  # OTLP span kinds
 ERROR = 2  # OTLP status code
+REPO = Path(__file__).parents[2]
+GRAPHS = """
+[graphs]
+agent = "langstar.agents.chat:graph"
+failing = "tests.support.graphs:failing"
+"""
 
 
 def say(text: str) -> dict[str, object]:
@@ -34,15 +40,20 @@ def collector() -> Iterator[Collector]:
 def traced_server(
     migrated_url: str, collector: Collector, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ServerProcess]:
+    work = tmp_path_factory.mktemp("traced")
+    config = work / "langstar.toml"
+    config.write_text(GRAPHS)
     env = {
         "DATABASE_URL": migrated_url,
+        "LANGSTAR_CONFIG": str(config),
+        "PYTHONPATH": str(REPO),
         "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
         "OTEL_BSP_SCHEDULE_DELAY": "50",
         "OTEL_SERVICE_NAME": "langstar-under-test",
         "LANGSTAR_WEBHOOKS__ALLOW_PRIVATE": "true",
         "LANGSTAR_WEBHOOKS__POLL_SECONDS": "0.1",
     }
-    process = ServerProcess(env, tmp_path_factory.mktemp("traced")).start()
+    process = ServerProcess(env, work).start()
     yield process
     process.stop()
 
@@ -104,6 +115,27 @@ def test_a_run_is_traced_under_the_callers_traceparent(
     assert model.parent_span_id in {n.span_id for n in nodes}
     assert model.attributes["gen_ai.operation.name"] == "chat"
     assert model.name.startswith("chat")
+
+
+def test_a_failed_run_is_an_error_span_with_its_exception(
+    traced_server: ServerProcess, collector: Collector
+) -> None:
+    with httpx.Client(base_url=traced_server.url, timeout=30) as client:
+        thread = client.post("/threads", json={}).json()["thread_id"]
+        body = {**say("fail"), "assistant_id": "failing"}
+        response = client.post(f"/threads/{thread}/runs/wait", json=body)
+        assert response.json()["__error__"]["error"] == "ValueError"
+        run_id = response.headers["content-location"].rsplit("/", 1)[1]
+    spans = collector.wait_for(
+        lambda spans: any(s.attributes.get("langstar.run_id") == run_id for s in spans)
+    )
+    run = next(s for s in spans if s.attributes.get("langstar.run_id") == run_id)
+    assert run.name == "invoke_agent failing"
+    assert run.status_code == ERROR
+    assert run.attributes["error.type"] == "ValueError"
+    assert run.events == ["exception"]
+    node = one(spans, trace_id=run.trace_id, name="node fail")
+    assert (node.parent_span_id, node.status_code) == (run.span_id, ERROR)
 
 
 def test_a_bad_traceparent_starts_a_new_trace(
