@@ -256,15 +256,7 @@ class RunExecutor:
     async def _drive(self, job: RunJob, stream: RunStream) -> None:
         job.begun = True
         ACTING_FOR.set(job.identity)  # the task's own context: it ends with the task
-        run = job.run
-        span = run_span(
-            job.graph.graph_id,
-            run_id=run.run_id,
-            thread_id=run.thread_id,
-            assistant_id=run.assistant_id,
-            traceparent=run.kwargs.get("traceparent"),
-        )
-        with patient(self._database_wait), span:
+        with patient(self._database_wait), run_span(job.run, job.graph.graph_id):
             await self._drive_patiently(job, stream)
             run_failed(job.error)
 

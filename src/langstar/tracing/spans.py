@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, Protocol
 
 from opentelemetry import context, trace
 from opentelemetry.trace import Status, StatusCode
@@ -24,23 +25,26 @@ def current_traceparent() -> str | None:
     return carrier.get("traceparent")
 
 
+class TracedRun(Protocol):
+    """What a run's span names: a run's record."""
+
+    run_id: uuid.UUID
+    thread_id: uuid.UUID
+    assistant_id: uuid.UUID
+    kwargs: dict[str, Any]
+
+
 @contextmanager
-def run_span(
-    graph_id: str,
-    *,
-    run_id: uuid.UUID,
-    thread_id: uuid.UUID,
-    assistant_id: uuid.UUID,
-    traceparent: str | None,
-) -> Iterator[None]:
+def run_span(run: TracedRun, graph_id: str) -> Iterator[None]:
     """The run's `invoke_agent` span, the child of the request that admitted the run.
 
-    The request's context comes from the run's record (`traceparent`), so a run
-    started later, or by another server, still joins its caller's trace.
+    The request's context comes from the run's record (`kwargs["traceparent"]`), so a run
+    that starts later still joins its caller's trace.
     """
     if not tracing_on():
         yield
         return
+    traceparent = run.kwargs.get("traceparent")
     parent = W3C.extract({"traceparent": traceparent}) if traceparent else None
     span = tracer().start_span(
         f"invoke_agent {graph_id}",
@@ -49,9 +53,9 @@ def run_span(
         attributes={
             "gen_ai.operation.name": "invoke_agent",
             "gen_ai.agent.name": graph_id,
-            "gen_ai.agent.id": str(assistant_id),
-            "gen_ai.conversation.id": str(thread_id),
-            "langstar.run_id": str(run_id),
+            "gen_ai.agent.id": str(run.assistant_id),
+            "gen_ai.conversation.id": str(run.thread_id),
+            "langstar.run_id": str(run.run_id),
         },
     )
     token = context.attach(trace.set_span_in_context(span))
