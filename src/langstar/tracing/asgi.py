@@ -60,22 +60,30 @@ class RequestSpans:
 
         async def send_traced(message: Message) -> None:
             if message["type"] == "http.response.start":
-                status = int(message["status"])
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.set_status(Status(StatusCode.ERROR))
-                    span.set_attribute("error.type", str(status))
+                _answered(span, int(message["status"]))
             await send(message)
 
         try:
             await self.app(scope, receive, send_traced)
         except BaseException as exc:
-            span.record_exception(exc)
-            span.set_status(Status(StatusCode.ERROR, str(exc)))
+            # An HTTP error raised by a middleware (a 401) is answered further out.
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int) and status < 500:
+                _answered(span, status)
+            else:
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
             raise
         finally:
             context.detach(token)
             span.end()
+
+
+def _answered(span: trace.Span, status: int) -> None:
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.set_status(Status(StatusCode.ERROR))
+        span.set_attribute("error.type", str(status))
 
 
 def _template(scope: Scope) -> str:
