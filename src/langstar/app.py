@@ -49,6 +49,8 @@ from langstar.system.controllers import ok, system_handlers
 from langstar.system.metrics import metrics_controller, prometheus_config
 from langstar.threads.controllers import ThreadController
 from langstar.threads.sweeper import ThreadSweeper
+from langstar.tracing.asgi import RequestSpans
+from langstar.tracing.setup import configure as configure_tracing
 from langstar.webhooks.controllers import run_webhook
 from langstar.webhooks.sender import WebhookSender
 
@@ -67,10 +69,17 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         validation_settings=STRICT_VALIDATION,
     )
 
+    # Outermost, so a request refused by authentication is traced too.
+    tracing: list[Any] = [RequestSpans] if configure_tracing() else []
     app = Litestar(
         route_handlers=routers(settings.http),
         lifespan=[_lifespan(container)],
-        middleware=[AccessLog, prometheus_config().middleware, authentication_middleware()],
+        middleware=[
+            AccessLog,
+            *tracing,
+            prometheus_config().middleware,
+            authentication_middleware(),
+        ],
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=cors_config(settings.http),
         before_send=[allow_private_network],

@@ -15,6 +15,7 @@ import msgspec
 from langstar import logs
 from langstar.project import apply_project
 from langstar.settings import Settings, SettingsError, load_settings
+from langstar.tracing.setup import configure as configure_tracing
 
 log = logging.getLogger("langstar")
 
@@ -68,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if getattr(args, "langgraph_json", None) is not None:
             settings = msgspec.structs.replace(settings, graphs_from=args.langgraph_json)
         settings = apply_project(settings)
+        if args.command == "serve":
+            configure_tracing()
     except SettingsError as exc:
         print(f"langstar: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

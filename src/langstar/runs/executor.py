@@ -32,6 +32,8 @@ from langstar.serde import dumps, encode_error, to_jsonable
 from langstar.streaming.events import EventBus, RunStream
 from langstar.streaming.output import RunOutput
 from langstar.streaming.translate import ProtocolEvent, Translator
+from langstar.tracing.callbacks import traced
+from langstar.tracing.spans import run_failed, run_span
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -265,8 +267,9 @@ class RunExecutor:
         logs.RUN_ID.set(str(job.run.run_id))
         logs.THREAD_ID.set(str(job.run.thread_id))
         logs.USER.set(job.identity.user_id)
-        with patient(self._database_wait):
+        with patient(self._database_wait), run_span(job.run, job.graph.graph_id):
             await self._drive_patiently(job, stream)
+            run_failed(job.error)
 
     async def _drive_patiently(self, job: RunJob, stream: RunStream) -> None:
         run = job.run
@@ -440,6 +443,7 @@ class RunExecutor:
                 f"the run took longer than {self._run_timeout:g}s (limits.run_timeout_seconds)"
             )
         error = job.error = encode_error(failure)
+        run_failed(error, failure)
         log.warning("run %s failed: %s: %s", job.run.run_id, error["error"], failure)
         await self._finish(job, status=status, values=None, error=error)
         await output.finished("failed", error["message"])
@@ -532,10 +536,11 @@ def _graph_options(job: RunJob, output: RunOutput) -> dict[str, Any]:
 
 
 def _graph_config(job: RunJob) -> RunnableConfig:
+    config = traced(job.config)
     if not job.protocol:
-        return job.config
-    configurable = {**job.config.get("configurable", {}), CONFIG_KEY_STREAM_MESSAGES_V2: True}
-    return cast(RunnableConfig, {**job.config, "configurable": configurable})
+        return config
+    configurable = {**config.get("configurable", {}), CONFIG_KEY_STREAM_MESSAGES_V2: True}
+    return cast(RunnableConfig, {**config, "configurable": configurable})
 
 
 async def _graph_items(job: RunJob, output: RunOutput) -> AsyncIterator[tuple[Any, ...]]:

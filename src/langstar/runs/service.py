@@ -35,6 +35,7 @@ from langstar.store.scoped import store_for
 from langstar.streaming.events import EventBus, RunEvent
 from langstar.streaming.sse import HEARTBEAT, frame
 from langstar.threads.service import ThreadService
+from langstar.tracing.spans import current_traceparent
 from langstar.webhooks.policy import WebhookPolicy
 
 log = logging.getLogger(__name__)
@@ -129,6 +130,8 @@ class RunService:
         graph = self._for_caller(graph)
         run_id, thread = uuid.uuid4(), thread_id or uuid.uuid4()
         kwargs = run_kwargs(body, stateless=stateless, protocol=protocol, cron_id=cron_id)
+        if traceparent := current_traceparent():  # the run's span joins the caller's trace
+            kwargs["traceparent"] = traceparent
         body, allowed = await self._authorize(thread, run_id, body, graph, kwargs)
         config = build_config(
             body,

@@ -93,6 +93,8 @@ class WebhookSender:
         now = datetime.now(UTC)
         body = dumps({**item.payload, "webhook_sent_at": now.isoformat()}).decode()
         headers = {"content-type": "application/json"}
+        if traceparent := (item.payload.get("kwargs") or {}).get("traceparent"):
+            headers["traceparent"] = traceparent  # the receiver's work joins the run's trace
         if self._signer is not None:
             msg_id = f"msg_{item.delivery_id.hex}"
             headers |= {

@@ -1,0 +1,1 @@
+"""OpenTelemetry traces, set up from the standard `OTEL_*` variables; off without an endpoint."""
