@@ -171,6 +171,7 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     disable_webhooks: bool = False
     disable_a2a: bool = False
     disable_mcp: bool = False
+    disable_ui: bool = False
 
 
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -1,0 +1,48 @@
+"""A langstar process serving the test graphs, and a Chromium page on its console."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.support.browser import CHROMIUM_ARGS, chromium_path
+from tests.support.graphs import TEST_GRAPHS
+from tests.support.server import ServerProcess
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def console_env(database_url: str, **extra: str) -> dict[str, str]:
+    """The test graphs by name, the offline model slowed so its tokens arrive one by one."""
+    env = {
+        "DATABASE_URL": database_url,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")])),
+        "LANGSTAR_MODEL__OFFLINE_TOKEN_DELAY_SECONDS": "0.15",
+        "LANGSTAR_LOG_LEVEL": "warning",
+    }
+    env.update({f"LANGSTAR_GRAPHS__{name.upper()}": spec for name, spec in TEST_GRAPHS.items()})
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def console_server(env: Mapping[str, str], cwd: Path) -> Iterator[ServerProcess]:
+    server = ServerProcess(env, cwd).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
