@@ -272,7 +272,8 @@ async function loadThreads() {
 async function loadAssistants() {
   const assistants = await api.post("assistants/search", {limit: 100});
   const select = $("assistant");
-  const chosen = select.value || new URLSearchParams(location.search).get("assistant");
+  // The one chosen, else the one the address names, else the built-in agent.
+  const chosen = select.value || new URLSearchParams(location.search).get("assistant") || "agent";
   select.replaceChildren(
     ...assistants.map((a) => element("option", {value: a.assistant_id, textContent: a.name || a.graph_id})),
   );
