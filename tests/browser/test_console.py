@@ -129,7 +129,7 @@ def test_a_run_again_from_an_earlier_checkpoint_forks_the_thread(
     history = httpx.post(f"{server.url}/threads/{thread}/history", json={}, timeout=10).json()
     before_reply = next(c for c in history if c["next"] == ["respond"])
     step = before_reply["metadata"]["step"]
-    row = page.locator("#history li", has_text=f"step {step} ")
+    row = page.locator(f"#history li:has(span:text-is('step {step}'))")
     row.get_by_role("button", name="Run again from here").click()
     expect(page.locator("#runs .status-success")).to_have_count(2, timeout=TIMEOUT)
     state = httpx.get(f"{server.url}/threads/{thread}/state", timeout=10).json()
@@ -155,6 +155,17 @@ def test_a_failed_run_shows_its_error(page: Page, server: ServerProcess) -> None
     say(page, "anything")
     expect(page.locator("#run-error")).to_contain_text("this graph always fails", timeout=TIMEOUT)
     expect(page.locator("#runs .status-error")).to_have_count(1, timeout=TIMEOUT)
+
+
+def test_tool_calls_and_their_results_are_shown(page: Page, server: ServerProcess) -> None:
+    open_console(page, server.url, "tools")
+    say(page, "otters")
+    call = page.locator("#messages .msg.ai .call")
+    expect(call).to_have_text('calls look_up({"query":"otters"})', timeout=TIMEOUT)
+    expect(page.locator("#messages .msg.tool")).to_have_text(
+        "tool result: look_upfound 3 pages on otters"
+    )
+    expect(page.locator("#messages .msg.ai").last).to_have_text("aiHere is what I found on otters.")
 
 
 @pytest.fixture(scope="module")

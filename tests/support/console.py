@@ -6,7 +6,10 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+from langchain_core.messages import AIMessage, ToolMessage
+from langgraph.graph import END, START, MessagesState, StateGraph
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.browser import CHROMIUM_ARGS, chromium_path
@@ -24,9 +27,29 @@ def console_env(database_url: str, **extra: str) -> dict[str, str]:
         "LANGSTAR_MODEL__OFFLINE_TOKEN_DELAY_SECONDS": "0.15",
         "LANGSTAR_LOG_LEVEL": "warning",
     }
-    env.update({f"LANGSTAR_GRAPHS__{name.upper()}": spec for name, spec in TEST_GRAPHS.items()})
+    graphs = {**TEST_GRAPHS, "tools": "tests.support.console:tools"}
+    env.update({f"LANGSTAR_GRAPHS__{name.upper()}": spec for name, spec in graphs.items()})
     env.update(extra)
     return env
+
+
+def _look_up(state: MessagesState) -> dict[str, Any]:
+    asked = state["messages"][-1].text
+    call = {"name": "look_up", "args": {"query": asked}, "id": "call-1", "type": "tool_call"}
+    return {
+        "messages": [
+            AIMessage("", tool_calls=[call]),
+            ToolMessage(f"found 3 pages on {asked}", tool_call_id="call-1", name="look_up"),
+            AIMessage(f"Here is what I found on {asked}."),
+        ]
+    }
+
+
+# A graph that calls a tool, so the console has a call and its result to show.
+tools = StateGraph(MessagesState)
+tools.add_node("look_up", _look_up)
+tools.add_edge(START, "look_up")
+tools.add_edge("look_up", END)
 
 
 @contextmanager

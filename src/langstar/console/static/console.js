@@ -180,7 +180,9 @@ function renderHistory(history) {
     ...history.map((checkpoint) => {
       const next = checkpoint.next ?? [];
       const step = checkpoint.metadata?.step ?? "?";
-      const item = element("li", {}, `step ${step} `, element("code", {textContent: checkpoint.checkpoint.checkpoint_id.slice(0, 13)}), next.length ? ` → ${next.join(", ")} ` : " (end) ");
+      const where = next.length ? `→ ${next.join(", ")}` : "(end)";
+      const id = element("code", {textContent: checkpoint.checkpoint.checkpoint_id.slice(0, 13)});
+      const item = element("li", {}, element("span", {textContent: `step ${step}`}), id, element("span", {textContent: where}));
       if (next.length) {
         const again = element("button", {type: "button", className: "link", textContent: "Run again from here"});
         again.addEventListener("click", () => fork(checkpoint));
