@@ -181,6 +181,9 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(
     # Playwright's own event loop runs in this thread: make the key in another.
     with ThreadPoolExecutor(1) as pool:
         _, key = pool.submit(asyncio.run, create_key(migrated_url, "dana")).result()
+        _, theirs = pool.submit(asyncio.run, create_key(migrated_url, "erin")).result()
+    hidden = httpx.post(f"{locked.url}/threads", json={}, headers={"x-api-key": theirs}, timeout=10)
+    assert hidden.status_code == 200
     context = browser.new_context()
     page = context.new_page()
     sent: list[str | None] = []
@@ -207,6 +210,12 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(
     expect(page.locator("#messages .msg.ai").last).to_have_text(
         "aiNoted. You said: with a key", timeout=TIMEOUT
     )
+    # Only the key's own threads are listed; another user's is not found by its id either.
+    expect(page.locator("#threads li")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#threads li")).to_contain_text(thread_of(page)[:8])
+    page.get_by_label("Search threads").fill(hidden.json()["thread_id"])
+    expect(page.locator("#threads li")).to_have_count(0, timeout=TIMEOUT)
+    page.get_by_label("Search threads").fill("")
     # Kept for this tab only, unless asked to remember it.
     assert page.evaluate("sessionStorage.getItem('langstar.apiKey')") == key
     assert page.evaluate("localStorage.getItem('langstar.apiKey')") is None
