@@ -168,7 +168,7 @@ function pendingInterrupts(state) {
 }
 
 function renderState(state) {
-  $("state").textContent = pretty(state.values ?? {});
+  $("state").textContent = pretty(state);
   if (!view.running) view.messages = state.values?.messages ?? [];
   const pending = pendingInterrupts(state);
   $("interrupt").hidden = pending.length === 0;
