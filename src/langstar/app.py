@@ -26,6 +26,7 @@ from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
 from langstar.auth.middleware import authentication_middleware
+from langstar.console.controllers import console_handlers
 from langstar.crons.controllers import CronController, ThreadCronController
 from langstar.crons.scheduler import CronScheduler
 from langstar.db.pool import Pool
@@ -132,6 +133,8 @@ def api_routes(http: HttpSettings) -> list[Any]:
         routes += a2a_handlers
     if not http.disable_mcp:
         routes.append(McpController)
+    if not http.disable_ui:
+        routes += console_handlers
     return routes
 
 

@@ -137,12 +137,15 @@ def serve(settings: Settings) -> int:
 
 
 def _say_where(settings: Settings) -> None:
-    """Where the API, its docs and the metrics are, as the server starts."""
+    """Where the API, its docs, the console and the metrics are, as the server starts."""
     base = f"http://{settings.server.host}:{settings.server.port}"
     api = base + settings.http.mount_prefix
     log.info("langstar API: %s", api)
     if not settings.http.disable_meta:
         log.info("API docs: %s/docs", api)
+    if not settings.http.disable_ui:
+        log.info("console: %s/ui", api)
+    if not settings.http.disable_meta:
         log.info("metrics: %s/metrics", base)
 
 

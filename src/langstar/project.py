@@ -48,8 +48,6 @@ BUILD_ONLY = frozenset(
 )
 # Keys read where the graphs are loaded (graphs/registry.py).
 LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
-# `http` switches for features langstar does not have: turned off already.
-ABSENT_FEATURES = frozenset({"disable_ui"})
 
 
 @functools.cache
@@ -157,12 +155,6 @@ def _http(settings: Settings, value: Any) -> Settings:
             http = _configurable_headers(http, option)
         elif key in _HTTP_APPLIED:
             http = _http_option(http, key, option, project)
-        elif key in ABSENT_FEATURES:
-            _note(
-                logging.INFO,
-                "langgraph.json: http.%s: langstar has no such feature to turn off",
-                key,
-            )
         elif key in _HTTP_REFUSED and option not in (None, False, {}, []):
             raise ProjectError(f"langgraph.json http.{key}", _HTTP_REFUSED[key])
         elif key not in _HTTP_REFUSED:
@@ -184,6 +176,7 @@ _HTTP_APPLIED = frozenset(
         "disable_webhooks",
         "disable_a2a",
         "disable_mcp",
+        "disable_ui",
     }
 )
 

@@ -172,6 +172,7 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     disable_a2a: bool = False
     disable_mcp: bool = False
     metrics_token: str = ""
+    disable_ui: bool = False
 
 
 class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -75,4 +75,6 @@ async def test_every_line_is_json_with_ids_and_no_credential(
     run_lines = [line for line in found if line.get("run_id") == run_id]
     assert run_lines, "no line carries the run's id"
     assert all(line["thread_id"] == thread["thread_id"] for line in run_lines)
-    assert any("API docs" in line["message"] for line in found)
+    said = " ".join(line["message"] for line in found)
+    assert f"console: {json_server.url}/ui" in said
+    assert f"metrics: {json_server.url}/metrics" in said
