@@ -121,6 +121,7 @@ class LimitSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     max_message_bytes: Annotated[int, msgspec.Meta(ge=64)] = 262_144
     max_metadata_bytes: Annotated[int, msgspec.Meta(ge=64)] = 65_536
     max_runs_per_user: Annotated[int, msgspec.Meta(ge=1)] = 20
+    max_queued_runs: Annotated[int, msgspec.Meta(ge=1)] = 1000
     max_streams_per_user: Annotated[int, msgspec.Meta(ge=1)] = 50
     max_stream_seconds: Positive = 3600.0
     run_timeout_seconds: Positive = 3600.0

@@ -134,3 +134,33 @@ async def test_page_sizes_are_capped(client: httpx.AsyncClient, limit: int) -> N
     response = await client.post("/threads/search", json={"limit": limit})
     assert response.status_code == 422
     assert "limit" in response.json()["detail"]
+
+
+SLOW = {"assistant_id": "slow", "input": {"messages": []}, "context": {"delay": 1.0}}
+
+
+async def test_anonymous_callers_are_not_capped_as_one_user(
+    settings: Settings, serving: Serving
+) -> None:
+    """Without authentication everyone is the same anonymous user: the per-user cap
+    (20 here) must not become a cap on the whole server."""
+    async with serving(limited(settings, max_runs_per_user=20)) as client:
+        answers = await asyncio.gather(*(client.post("/runs/wait", json=SLOW) for _ in range(64)))
+    assert [a.status_code for a in answers] == [200] * 64
+
+
+async def test_a_full_queue_answers_503_with_retry_after_and_writes_nothing(
+    settings: Settings, migrated_url: str, serving: Serving
+) -> None:
+    async with serving(limited(settings, max_queued_runs=2)) as client:
+        thread = (await client.post("/threads", json={})).json()["thread_id"]
+        path = f"/threads/{thread}/runs"
+        assert (await client.post(path, json=SLOW)).status_code == 200
+        await asyncio.sleep(0.3)  # it runs; the next two wait for their turn
+        for _ in range(2):
+            assert (await client.post(path, json=SLOW)).status_code == 200
+        refused = await client.post(path, json=SLOW)
+        assert refused.status_code == 503
+        assert refused.headers["retry-after"] == "1"
+        assert "limits.max_queued_runs" in refused.json()["detail"]
+        assert await runs_of(migrated_url, thread) == 3

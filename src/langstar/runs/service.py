@@ -19,7 +19,7 @@ from psycopg.rows import DictRow
 
 from langstar.access import Authorizer, Filter, OpenAccess
 from langstar.db.pool import Pool
-from langstar.errors import InvalidError, NotFoundError, check_page
+from langstar.errors import InvalidError, NotFoundError, UnavailableError, check_page
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.lifecycle import INFLIGHT, CancelAction, NewRun, Run, admit, admit_on
@@ -41,6 +41,8 @@ from langstar.webhooks.policy import WebhookPolicy
 log = logging.getLogger(__name__)
 
 
+# The cap on runs in flight of a caller the per-user cap does not apply to.
+UNCAPPED = 2**31 - 1
 # How often a reader looks at a run that another server process executes.
 POLL_SECONDS = 0.25
 # How long `runs/wait` holds its answer back hoping to send it whole, for a run to be
@@ -125,6 +127,7 @@ class RunService:
         that transaction has committed."""
         stateless = thread_id is None
         self._check(body, stateless=stateless)
+        self._check_queue()
         if body.webhook is not None:
             await check_webhook(body.webhook, self._webhooks, self._settings)
         graph = self._for_caller(graph)
@@ -157,7 +160,7 @@ class RunService:
             lease_seconds=self._executor.lease_seconds,
             may_create_thread=stateless or body.if_not_exists == "create",
             delayed=bool(body.after_seconds),
-            max_runs_per_owner=self._settings.limits.max_runs_per_user,
+            max_runs_per_owner=self._run_cap(),
             thread_filter=allowed,
         )
         admission = await (admit(self._pool, new) if conn is None else admit_on(conn, new))
@@ -196,6 +199,24 @@ class RunService:
         }
         allowed = await self._access.authorize("threads", "create_run", value)
         return msgspec.structs.replace(body, metadata=value["metadata"]), allowed
+
+    def _run_cap(self) -> int:
+        """The caller's cap on runs in flight. Anonymous callers are one user, so a
+        per-user cap would cap the whole server: theirs is `max_queued_runs` instead."""
+        if self._identity.is_authenticated:
+            return self._settings.limits.max_runs_per_user
+        return UNCAPPED
+
+    def _check_queue(self) -> None:
+        """Refuse a run this process could not start soon: 503, try again shortly."""
+        waiting, _ = self._executor.held()
+        bound = self._settings.limits.max_queued_runs
+        if waiting >= bound:
+            raise UnavailableError(
+                f"{bound} runs are already waiting to start on this server "
+                "(limits.max_queued_runs); retry shortly",
+                retry_after=1.0,
+            )
 
     def _check(self, body: RunCreate, *, stateless: bool) -> None:
         refuse_unsupported(body, stateless=stateless)
