@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import msgspec
@@ -106,7 +107,7 @@ class CronScheduler:
         return runs, admitted
 
     async def _advance(
-        self, conn: AsyncConnection[DictRow], cron_id: uuid.UUID, next_run: Any
+        self, conn: AsyncConnection[DictRow], cron_id: uuid.UUID, next_run: datetime
     ) -> None:
         await conn.execute(
             "UPDATE crons SET next_run_date = %s WHERE cron_id = %s", (next_run, cron_id)

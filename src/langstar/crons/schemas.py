@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from langstar.runs.schemas import StreamMode
+from langstar.runs.schemas import RunCreate, StreamMode
 
 CronSortBy = Literal[
     "cron_id", "assistant_id", "thread_id", "next_run_date", "end_time", "created_at", "updated_at"
@@ -16,16 +16,11 @@ CronSortBy = Literal[
 Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
 
 
-class CronCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """`POST /runs/crons` and `POST /threads/{thread_id}/runs/crons`."""
+class CronRun(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """What each of a cron's runs does, and where: the fields a cron is made or changed by."""
 
-    assistant_id: str
-    schedule: str
     timezone: str | None = None
-    end_time: datetime | None = None
-    enabled: bool = True
     on_run_completed: Literal["delete", "keep"] | None = None
-    multitask_strategy: Strategy | None = None
     input: Any = None
     metadata: dict[str, Any] | None = None
     config: dict[str, Any] | None = None
@@ -37,47 +32,36 @@ class CronCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     stream_subgraphs: bool | None = None
     stream_resumable: bool | None = None
     durability: Literal["sync", "async", "exit"] | None = None
+
+
+class CronCreate(CronRun, forbid_unknown_fields=True, kw_only=True):
+    """`POST /runs/crons` and `POST /threads/{thread_id}/runs/crons`."""
+
+    assistant_id: str
+    schedule: str
+    end_time: datetime | None = None
+    enabled: bool = True
+    multitask_strategy: Strategy | None = None
     checkpoint_during: bool | None = None
 
 
-# What a fire hands to the run it starts, as the cron's `payload` keeps it.
-RUN_FIELDS = (
-    "assistant_id",
-    "input",
-    "metadata",
-    "config",
-    "context",
-    "webhook",
-    "interrupt_before",
-    "interrupt_after",
-    "stream_mode",
-    "stream_subgraphs",
-    "stream_resumable",
-    "durability",
-    "checkpoint_during",
-    "multitask_strategy",
-)
-
-
-class CronPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class CronPatch(CronRun, forbid_unknown_fields=True, kw_only=True):
     """`PATCH /runs/crons/{cron_id}`: absent fields stay; `end_time: null` clears it."""
 
     schedule: str | None = None
-    timezone: str | None = None
     end_time: datetime | msgspec.UnsetType | None = msgspec.UNSET
     enabled: bool | None = None
-    on_run_completed: Literal["delete", "keep"] | None = None
-    input: Any = msgspec.UNSET
-    metadata: dict[str, Any] | None = None
-    config: dict[str, Any] | None = None
-    context: dict[str, Any] | None = None
-    webhook: str | None = None
-    interrupt_before: Literal["*"] | list[str] | None = None
-    interrupt_after: Literal["*"] | list[str] | None = None
-    stream_mode: StreamMode | list[StreamMode] | None = None
-    stream_subgraphs: bool | None = None
-    stream_resumable: bool | None = None
-    durability: Literal["sync", "async", "exit"] | None = None
+
+
+# What a fire hands to the run it starts (the fields a cron and a run share), as the
+# cron's `payload` keeps them.
+RUN_FIELDS = tuple(f for f in CronCreate.__struct_fields__ if f in RunCreate.__struct_fields__)
+# What a change replaces in the payload; metadata is merged instead.
+PATCHED_FIELDS = (
+    *(f for f in CronRun.__struct_fields__ if f != "metadata"),
+    "schedule",
+    "end_time",
+)
 
 
 class CronCount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):

@@ -13,6 +13,7 @@ from langstar.clock import Clock
 from langstar.crons.schedule import as_utc, check_schedule, check_timezone, next_fire
 from langstar.crons.schemas import (
     CRON_FIELDS,
+    PATCHED_FIELDS,
     RUN_FIELDS,
     Cron,
     CronCount,
@@ -35,19 +36,6 @@ from langstar.threads.service import ThreadService
 from langstar.webhooks.policy import WebhookPolicy
 
 _COLUMNS = ", ".join(CRON_FIELDS)
-# Patched fields that change what the cron's runs do (its payload).
-_PAYLOAD_PATCH = (
-    "input",
-    "config",
-    "context",
-    "webhook",
-    "interrupt_before",
-    "interrupt_after",
-    "stream_mode",
-    "stream_subgraphs",
-    "stream_resumable",
-    "durability",
-)
 
 
 def identity_record(identity: Identity) -> dict[str, Any]:
@@ -272,7 +260,7 @@ class CronService:
         self, cron: Cron, body: CronPatch, given: dict[str, Any]
     ) -> dict[str, Any]:
         payload = dict(cron.payload)
-        for name in (*_PAYLOAD_PATCH, "schedule", "timezone", "end_time", "on_run_completed"):
+        for name in PATCHED_FIELDS:
             if name in given:
                 payload[name] = to_jsonable(given[name])
         if "config" in given:
