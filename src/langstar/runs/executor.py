@@ -131,6 +131,7 @@ class RunExecutor:
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._jobs: dict[uuid.UUID, tuple[RunJob, asyncio.Task[Any]]] = {}
+        self._running = 0  # of the jobs above, those that have started
         self._cancel_actions: dict[uuid.UUID, str] = {}
         self._cancel_requested: set[uuid.UUID] = set()
         self._thread_turns: dict[uuid.UUID, asyncio.Event] = {}
@@ -209,13 +210,17 @@ class RunExecutor:
         return stream
 
     def _forget(self, run_id: uuid.UUID) -> None:
-        self._jobs.pop(run_id, None)
+        entry = self._jobs.pop(run_id, None)
+        if entry is not None and entry[0].started_at is not None:
+            self._running -= 1
         self._cancel_requested.discard(run_id)
 
     def held(self) -> tuple[int, int]:
-        """How many runs this process holds: waiting for their turn, and running."""
-        running = sum(1 for job, _ in self._jobs.values() if job.started_at is not None)
-        return len(self._jobs) - running, running
+        """How many runs this process holds: waiting for their turn, and running.
+
+        Counted as runs start and end, not by walking them: every admission asks.
+        """
+        return len(self._jobs) - self._running, self._running
 
     def job(self, run_id: uuid.UUID) -> RunJob | None:
         entry = self._jobs.get(run_id)
@@ -294,6 +299,7 @@ class RunExecutor:
                 return
             started = True
             job.started_at = time.monotonic()
+            self._running += 1
             metrics.QUEUE_WAIT.observe(job.started_at - job.submitted_at)
             log.debug("run started on graph %s", job.graph.graph_id)
             await self._execute(job, stream)
