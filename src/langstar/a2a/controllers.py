@@ -46,21 +46,11 @@ class A2AController(Controller):
             return Response(answer, media_type=MediaType.JSON)
         return Stream(answer, media_type="text/event-stream", headers=SSE_HEADERS)
 
-    @get("/", summary="The assistant's A2A agent card")
-    async def card(
-        self,
-        assistant_id: AssistantId,
-        request: Request[Any, Any, Any],
-        a2a: FromDishka[A2AService],
-        settings: FromDishka[Settings],
-    ) -> dict[str, Any]:
-        return await a2a.card(assistant_id, endpoint_url(request, settings, assistant_id))
-
     @get(
-        ["/.well-known/agent-card.json", "/.well-known/agent.json"],
-        summary="The assistant's A2A agent card, at the well-known path",
+        ["/", "/.well-known/agent-card.json", "/.well-known/agent.json"],
+        summary="The assistant's A2A agent card, at its endpoint and the well-known paths",
     )
-    async def well_known_card(
+    async def card(
         self,
         assistant_id: AssistantId,
         request: Request[Any, Any, Any],
