@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import msgspec
 import psycopg
 import pytest
 from dishka import Provider
-from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import APIStatusError
 from litestar import Litestar
@@ -31,6 +29,7 @@ from tests.support.asgi import asgi_client
 from tests.support.auth import HeaderAuthProvider
 from tests.support.clock import FakeClock, FakeClockProvider
 from tests.support.fakes import RecordingChatModel
+from tests.support.sdk import eventually, sdk_for
 
 START = datetime(2026, 12, 5, 12, 0, 30, tzinfo=UTC)
 HELLO = {"messages": [{"role": "user", "content": "good morning"}]}
@@ -67,30 +66,10 @@ def settings(settings: Settings) -> Settings:
     return msgspec.structs.replace(settings, crons=CronSettings(poll_seconds=0.02))
 
 
-def sdk_for(app: Litestar, **headers: str) -> LangGraphClient:
-    sdk = get_client(url="http://langstar.test", headers=headers or None)
-    sdk.http.client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://langstar.test", headers=headers
-    )
-    return sdk
-
-
 @pytest.fixture
 async def sdk(app: Litestar) -> AsyncIterator[LangGraphClient]:
     async with asgi_client(app):
         yield sdk_for(app)
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 20.0) -> Any:
-    """The first truthy answer of `check` (awaited if need be), within `seconds`."""
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found or asyncio.get_running_loop().time() > deadline:
-            return found
-        await asyncio.sleep(0.02)
 
 
 async def status_of(call: Any) -> int:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
 import msgspec
 import pytest
-from langgraph_sdk import get_client
 
 from langstar.settings import HttpSettings, Settings, SettingsError, load_settings
 from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
+from tests.support.sdk import sdk_for
 
 
 async def test_the_api_answers_under_its_prefix(settings: Settings, make_app: MakeApp) -> None:
@@ -19,11 +18,8 @@ async def test_the_api_answers_under_its_prefix(settings: Settings, make_app: Ma
         assert (await client.post("/threads", json={})).status_code == 404
         made = await client.post("/my-api/threads", json={})
         assert made.status_code == 200
-        sdk = get_client(url="http://langstar.test/my-api")
         # The SDK over the same in-process app, its base URL under the prefix.
-        sdk.http.client = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://langstar.test/my-api"
-        )
+        sdk = sdk_for(app, "http://langstar.test/my-api")
         thread = await sdk.threads.create()
         answer = await sdk.runs.wait(thread["thread_id"], "agent", input={"messages": [
             {"role": "user", "content": "My name is Ada."}]})  # fmt: skip

@@ -7,10 +7,9 @@ are tested with it off.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,8 +18,6 @@ import msgspec
 import psycopg
 import pytest
 from dishka import Provider
-from langgraph_sdk import get_client
-from langgraph_sdk.client import LangGraphClient
 from litestar import Litestar
 from standardwebhooks import Webhook
 
@@ -33,6 +30,7 @@ from tests.support.clock import FakeClock, FakeClockProvider
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.graphs import TEST_GRAPHS
 from tests.support.receiver import Receiver, webhook_receiver
+from tests.support.sdk import eventually, sdk_for
 
 SECRET = "whsec_" + base64.b64encode(b"a secret of thirty-two bytes!!!!").decode()
 HELLO = {"messages": [{"role": "user", "content": "hello"}]}
@@ -55,25 +53,6 @@ def settings(settings: Settings) -> Settings:
 def receiver() -> Iterator[Receiver]:
     with webhook_receiver() as found:
         yield found
-
-
-def sdk_for(app: Litestar) -> LangGraphClient:
-    sdk = get_client(url="http://langstar.test")
-    sdk.http.client = httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://langstar.test"
-    )
-    return sdk
-
-
-async def eventually(check: Callable[[], Any], seconds: float = 20.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        found = check()
-        if asyncio.iscoroutine(found):
-            found = await found
-        if found or asyncio.get_running_loop().time() > deadline:
-            return found
-        await asyncio.sleep(0.02)
 
 
 async def delivery(client: httpx.AsyncClient, run_id: str, status: str) -> dict[str, Any]:
