@@ -35,6 +35,7 @@ from langstar.ioc import get_providers
 from langstar.limits import StreamSlots
 from langstar.mcp.controllers import McpController
 from langstar.objects import load_object
+from langstar.periodic import Periodic
 from langstar.project import apply_project
 from langstar.protocol.controllers import ThreadProtocolController
 from langstar.runs.controllers import (
@@ -154,15 +155,33 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             # After the schema check (the pool's), so an un-migrated database is named first.
             await container.get(Authenticator)
             unwatch = metrics.watch(await _readings(container))
+            publisher = _publisher()
             try:
                 yield
             finally:
                 unwatch()
+                if publisher is not None:
+                    await publisher.aclose()
+                    metrics.retire()
         finally:
             await container.close()
             uninstall()
 
     return lifespan
+
+
+def _publisher() -> Periodic | None:
+    """Under several workers, each writes what it holds every second for the scrapes."""
+    if not metrics.MULTIPROCESS:
+        return None
+
+    async def step() -> bool:
+        metrics.publish()
+        return False
+
+    publisher = Periodic(step, 1.0, "metrics publisher")
+    publisher.open()
+    return publisher
 
 
 async def _readings(container: AsyncContainer) -> metrics.Reader:

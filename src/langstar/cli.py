@@ -14,7 +14,7 @@ import msgspec
 
 from langstar import logs
 from langstar.project import apply_project
-from langstar.settings import Settings, SettingsError, load_settings
+from langstar.settings import MAX_WORKERS, Settings, SettingsError, load_settings
 from langstar.tracing.setup import configure as configure_tracing
 
 log = logging.getLogger("langstar")
@@ -32,6 +32,12 @@ def _parser() -> argparse.ArgumentParser:
         "--langgraph-json",
         metavar="PATH",
         help="serve the graphs of this langgraph.json (graphs_from)",
+    )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="processes serving on one port; 0: one per CPU core (server.workers)",
     )
 
     db = commands.add_parser("db", help="manage the database schema (Alembic)")
@@ -89,16 +95,17 @@ def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
         if not 1 <= args.port <= 65535:
             raise SettingsError("server.port", f"{args.port} is out of range 1-65535")
         server = msgspec.structs.replace(server, port=args.port)
+    if args.workers is not None:
+        if not 0 <= args.workers <= MAX_WORKERS:
+            raise SettingsError("server.workers", f"{args.workers} is out of range 0-{MAX_WORKERS}")
+        server = msgspec.structs.replace(server, workers=args.workers)
     return msgspec.structs.replace(settings, server=server)
 
 
 def serve(settings: Settings) -> int:
-    import uvicorn
-
-    from langstar.app import create_app
     from langstar.auth.authenticators import AuthConfigError, effective_mode
-    from langstar.custom_routes import with_custom_routes
     from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
+    from langstar.serving import workers_for
 
     if settings.database.url:
         try:
@@ -114,13 +121,47 @@ def serve(settings: Settings) -> int:
     except AuthConfigError as exc:
         print(f"langstar: {exc}", file=sys.stderr)
         return 2
-    app: Any = create_app(settings)
-    if settings.http.app:
-        app = with_custom_routes(
-            app, settings.http.app, authenticate=settings.http.enable_custom_route_auth
-        )
-    config = uvicorn.Config(
+    workers = workers_for(settings)
+    if workers > 1:
+        return _serve_workers(settings, workers)
+    import uvicorn
+
+    from langstar.serving import build_app
+
+    server = uvicorn.Server(_uvicorn_config(settings, build_app(settings)))
+    _say_where(settings, workers)
+    server.run()
+    # uvicorn returns normally when startup failed; its `started` flag tells.
+    return 0 if server.started else 3
+
+
+def _serve_workers(settings: Settings, workers: int) -> int:
+    """N processes on one port, sharing the database (and the embedded one, started here)."""
+    import os
+
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    from langstar.serving import SETTINGS_FILE_ENV, settings_file, shared_by_workers
+
+    with shared_by_workers(settings, workers) as shared, settings_file(shared) as path:
+        os.environ[SETTINGS_FILE_ENV] = str(path)
+        config = _uvicorn_config(shared, "langstar.serving:worker_app", workers=workers)
+        _say_where(shared, workers)
+        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
+        supervisor.run()
+    # The supervisor stops every worker when one cannot start: the app would fail again.
+    failed = any(p.process.exitcode == STARTUP_FAILURE for p in supervisor.processes)
+    return 3 if failed else 0
+
+
+def _uvicorn_config(settings: Settings, app: Any, workers: int = 1) -> Any:
+    import uvicorn
+
+    return uvicorn.Config(
         app,
+        factory=isinstance(app, str),
+        workers=workers,
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.log_level,
@@ -129,18 +170,14 @@ def serve(settings: Settings) -> int:
         lifespan="on",
         timeout_graceful_shutdown=int(settings.server.shutdown_grace_seconds) + 5,
     )
-    server = uvicorn.Server(config)
-    _say_where(settings)
-    server.run()
-    # uvicorn returns normally when startup failed; its `started` flag tells.
-    return 0 if server.started else 3
 
 
-def _say_where(settings: Settings) -> None:
+def _say_where(settings: Settings, workers: int) -> None:
     """Where the API, its docs, the console and the metrics are, as the server starts."""
     base = f"http://{settings.server.host}:{settings.server.port}"
     api = base + settings.http.mount_prefix
-    log.info("langstar API: %s", api)
+    processes = "one process" if workers == 1 else f"{workers} worker processes"
+    log.info("langstar API: %s (%s)", api, processes)
     if not settings.http.disable_meta:
         log.info("API docs: %s/docs", api)
     if not settings.http.disable_ui:

@@ -35,10 +35,14 @@ class _Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=
     pass
 
 
+MAX_WORKERS = 256
+
+
 class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     host: str = "127.0.0.1"
     port: Port = 8123
     shutdown_grace_seconds: Positive = 30.0
+    workers: Annotated[int, msgspec.Meta(ge=0, le=MAX_WORKERS)] = 0
 
 
 class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -24,7 +24,10 @@ class ServerProcess:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         # An open server on DATABASE_URL must say so; tests that test auth set their own mode.
-        self._env = {**os.environ, "LANGSTAR_AUTH__MODE": "none", **env}
+        # One process, unless a test asks for workers: most tests need only one, and a
+        # worker each costs a start-up.
+        defaults = {"LANGSTAR_AUTH__MODE": "none", "LANGSTAR_SERVER__WORKERS": "1"}
+        self._env = {**os.environ, **defaults, **env}
         self._cwd = cwd
         self._args = args
         self.proc: subprocess.Popen[str] | None = None
