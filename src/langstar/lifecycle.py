@@ -13,14 +13,16 @@ enforces it, even across server processes.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, AsyncCursor
 from psycopg.errors import UniqueViolation
+from psycopg.pq import PipelineStatus, TransactionStatus
 from psycopg.rows import DictRow
 
 from langstar.access import Filter, filter_sql
@@ -146,45 +148,86 @@ class Admission:
 
 
 async def admit(pool: Pool, new: NewRun) -> Admission:
-    """Record a run on its thread, creating the thread if allowed: one transaction."""
-    async with pool.connection() as conn, conn.transaction():
-        return await admit_on(conn, new)
+    """Record a run on its thread, creating the thread if allowed: one transaction, in
+    two round trips (`BEGIN` travels with the reads, `COMMIT` with the writes)."""
+    async with pool.connection() as conn:
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN")
+                owner, found, cancelled = await _look(conn, new)
+                inserted = await _write(conn, new, owner, found, cancelled)
+                await conn.execute("COMMIT")
+            row = await inserted.fetchone()
+        except BaseException:
+            await abandon(conn)
+            raise
+    assert row is not None
+    return Admission(Run(**row), cancelled)
 
 
 async def admit_on(conn: AsyncConnection[DictRow], new: NewRun) -> Admission:
-    """Record a run on its thread, within the caller's transaction (a cron's fire).
-
-    The thread's lock is taken first, then what is in flight on it is read (after the
-    lock: the statements run in order, so the read sees what the lock waited for).
-    """
+    """Record a run on its thread, within the caller's transaction (a cron's fire)."""
     async with conn.transaction():  # a savepoint: a refused run leaves the caller's work
-        owner, found = await _lock_and_look(conn, new)
-        inflight: list[uuid.UUID] = found["inflight"]
-        _check_admission(new, owner, found, inflight)
-        cancelled = inflight if new.strategy in ("interrupt", "rollback") else []
+        owner, found, cancelled = await _look(conn, new)
         async with conn.pipeline():  # the writes, in one round trip
-            if owner is None:
-                # A thread made for its first run takes the run's metadata, as on
-                # LangGraph's server (an owner stamped on the run marks the thread too).
-                await conn.execute(
-                    "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
-                    (new.thread_id, new.owner, jsonb(new.metadata)),
-                )
-            # A run whose server died must neither block nor be cancelled by this one.
-            if found["lost"]:
-                await _fail(conn, found["lost"], LOST)
-            if cancelled:
-                await conn.execute(
-                    "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
-                    (new.strategy, cancelled),
-                )
-                await announce_cancel(conn, cancelled, new.strategy)
-            await _mark_busy(conn, new)
-            # Nothing ahead of it on a thread locked here: it starts as it is created,
-            # which saves the executor a transaction to claim it.
-            status: RunStatus = "pending" if inflight or new.delayed else "running"
-            run = await _insert_run(conn, new, status)
-    return Admission(run, cancelled)
+            inserted = await _write(conn, new, owner, found, cancelled)
+        row = await inserted.fetchone()
+    assert row is not None
+    return Admission(Run(**row), cancelled)
+
+
+async def abandon(conn: AsyncConnection[DictRow]) -> None:
+    """Roll back a transaction begun by hand, so the pool gets the connection back idle
+    (a broken connection is the pool's to discard)."""
+    if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    with contextlib.suppress(Exception):
+        await conn.execute("ROLLBACK")
+
+
+async def _look(
+    conn: AsyncConnection[DictRow], new: NewRun
+) -> tuple[str | None, dict[str, Any], list[uuid.UUID]]:
+    """The thread's lock is taken first, then what is in flight on it is read (after the
+    lock: the statements run in order, so the read sees what the lock waited for).
+    Raises if the run may not be admitted; else the runs its strategy cancels."""
+    owner, found = await _lock_and_look(conn, new)
+    inflight: list[uuid.UUID] = found["inflight"]
+    _check_admission(new, owner, found, inflight)
+    cancelled = inflight if new.strategy in ("interrupt", "rollback") else []
+    return owner, found, cancelled
+
+
+async def _write(
+    conn: AsyncConnection[DictRow],
+    new: NewRun,
+    owner: str | None,
+    found: dict[str, Any],
+    cancelled: list[uuid.UUID],
+) -> AsyncCursor[DictRow]:
+    """The admission's writes, queued in the caller's pipeline; the run's row is read
+    from the returned cursor once they are sent."""
+    if owner is None:
+        # A thread made for its first run takes the run's metadata, as on
+        # LangGraph's server (an owner stamped on the run marks the thread too).
+        await conn.execute(
+            "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
+            (new.thread_id, new.owner, jsonb(new.metadata)),
+        )
+    # A run whose server died must neither block nor be cancelled by this one.
+    if found["lost"]:
+        await _fail(conn, found["lost"], LOST)
+    if cancelled:
+        await conn.execute(
+            "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
+            (new.strategy, cancelled),
+        )
+        await announce_cancel(conn, cancelled, new.strategy)
+    await _mark_busy(conn, new)
+    # Nothing ahead of it on a thread locked here: it starts as it is created,
+    # which saves the executor a transaction to claim it.
+    status: RunStatus = "pending" if found["inflight"] or new.delayed else "running"
+    return await _insert_run(conn, new, status)
 
 
 async def _lock_and_look(
@@ -192,7 +235,9 @@ async def _lock_and_look(
 ) -> tuple[str | None, dict[str, Any]]:
     """The thread's owner (None if there is no thread), locked, and its in-flight runs."""
     visible, visible_params = filter_sql(new.thread_filter)
-    async with conn.pipeline():
+    # In the caller's pipeline already, a block of its own would cost a round trip.
+    in_pipeline = conn.pgconn.pipeline_status != PipelineStatus.OFF
+    async with contextlib.nullcontext() if in_pipeline else conn.pipeline():
         thread_cur = await conn.execute(
             f"SELECT owner, {visible} AS visible FROM threads WHERE thread_id = %s FOR UPDATE",
             [*visible_params, new.thread_id],
@@ -246,8 +291,10 @@ async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
     )
 
 
-async def _insert_run(conn: AsyncConnection[DictRow], new: NewRun, status: RunStatus) -> Run:
-    cur = await conn.execute(
+async def _insert_run(
+    conn: AsyncConnection[DictRow], new: NewRun, status: RunStatus
+) -> AsyncCursor[DictRow]:
+    return await conn.execute(
         "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, user_id, "
         "metadata, kwargs, multitask_strategy, worker, lease_expires_at, status, started_at) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), "
@@ -269,9 +316,6 @@ async def _insert_run(conn: AsyncConnection[DictRow], new: NewRun, status: RunSt
             status,
         ),
     )
-    row = await cur.fetchone()
-    assert row is not None
-    return Run(**row)
 
 
 # A run's turn, and its end
@@ -327,7 +371,8 @@ async def finish(
     `values` is the thread's new values as JSON; `None` keeps the old ones. A run already
     failed as lost keeps that verdict, and leaves its thread alone: it may have moved on.
     """
-    async with pool.connection() as conn, conn.transaction(), conn.pipeline():
+    # Autocommit, in a pipeline: the statements up to its one Sync are one transaction.
+    async with pool.connection() as conn, conn.pipeline():
         await lock_thread(conn, run.thread_id)
         await conn.execute(
             _FINISH_SQL[status],
