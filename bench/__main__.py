@@ -336,9 +336,13 @@ class Bench:
         env = {"LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
         return process(name, args, env, project, url + "/ok", self.logs)
 
-    def wait_once(self, url: str, pid: int, connections: int, seconds: int) -> dict[str, Any]:
-        """One wrk measurement, with the CPU the server and PostgreSQL used meanwhile."""
-        pg = self.pg
+    def wait_once(self, server: str, url: str, pid: int, connections: int) -> dict[str, Any]:
+        """One wrk measurement, with the CPU the server and PostgreSQL used meanwhile.
+
+        `langgraph dev` keeps its threads in memory: PostgreSQL's CPU is not its.
+        """
+        pg = None if server == "langgraph-dev" else self.pg
+        seconds = self.args.seconds
         cpu.settle([pid] if pg is None else [pid, pg])
         server_before = cpu.cpu_seconds(pid)
         pg_before = None if pg is None else cpu.cpu_seconds(pg)
@@ -405,7 +409,7 @@ def wait_rounds(bench: Bench, servers: list[str], results: dict[str, Any]) -> No
                     url, pid = running[server]
                     say(f"round {number + 1}/{args.rounds}: {server}: runs/wait at {c} "
                         f"connections for {args.seconds}s")  # fmt: skip
-                    row = bench.wait_once(url, pid, c, args.seconds)
+                    row = bench.wait_once(server, url, pid, c)
                     rows[server].setdefault(c, []).append(row)
             if ceiling_db is not None:
                 say(f"round {number + 1}/{args.rounds}: in-process ceiling")

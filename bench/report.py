@@ -283,12 +283,15 @@ def chart(results: dict[str, Any], path: Path) -> None:
     if "ceiling" in results:
         ax.axhline(results["ceiling"]["pooled"], color="grey", linestyle="--",
                    label="in-process ceiling (pooled saver)")  # fmt: skip
+    tallest = max(max(r) for rows in results["wait"].values() for r in
+                  (row["rounds_rps"] for row in rows.values()))  # fmt: skip
+    ax.set_ylim(0, 1.4 * max(tallest, results.get("ceiling", {}).get("pooled", 0)))
     middle = width * (len(servers) - 1) / 2
     ax.set_xticks([x + middle for x in range(len(connections))], [str(c) for c in connections])
     ax.set_xlabel("connections (wrk)")
     ax.set_ylabel("runs/wait per second (median round; bars: rounds' range)")
     ax.set_title(f"runs/wait on fresh threads, {results['machine']}")
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper center", ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 
