@@ -1,22 +1,33 @@
 """langstar beside its peers, in one run, on one PostgreSQL: `uv run python -m bench`.
 
-Workloads, each against langstar, the seed pattern (FastAPI + the stock saver) and
-`langgraph dev`, one server after another:
+Servers, each with its own database on the same PostgreSQL: langstar with one worker,
+langstar with its default number of workers (one per CPU core), the seed pattern
+(uvicorn + FastAPI + the stock saver) and `langgraph dev`.
 
-- wait: `POST /threads/<fresh id>/runs/wait` on the shared one-node chat graph, at each
-  number of connections, plus the in-process ceiling (`graph.ainvoke`, no HTTP); every
-  server is up at once and they take turns, in rounds, so that a slow minute on the
-  machine does not fall on one of them;
+Workloads:
+
+- wait: throughput of `POST /threads/<fresh id>/runs/wait` on the shared one-node chat
+  graph, driven by `wrk` (installed with apt-get when missing) with the peers'
+  `wait.lua`, at each number of connections. Every server is up at once and they take
+  turns, in rounds, so that a slow minute on the machine does not fall on one of them;
+  each figure is the median round, with the rounds' range. Beside it: the server's CPU
+  per request (its whole process tree, from /proc), PostgreSQL's (when embedded) and
+  wrk's own. Each round also runs the in-process ceiling (`graph.ainvoke`, no HTTP);
 - turns: conversations of 20 turns at once, their turn numbers spread evenly, turn 20's
-  latency against turn 1's;
+  latency against turn 1's (httpx; its CPU is shown);
 - stream: the peers' `stream_probe.py` (time to the first `messages` event on the `fast`
   graph, then many concurrent streams of the `slow` one), not against the seed, which
   has no stream endpoint;
 - state: latest-state and history reads on threads of 10, 100 and 1,000 checkpoints (not
-  against the seed either).
+  against the seed either);
+- replicas: two langstar processes on one database; slow runs streamed on one and joined
+  on the other at the same time, gaps between token events compared.
 
-Prints absolute figures and ratios to langstar, and writes `bench/results/bench.json`,
-`wait.png` and a py-spy flame graph of langstar serving `runs/wait`.
+Prints the tables and the targets, and writes `bench/results/bench.json`, `wait.png` and a
+py-spy flame graph of langstar serving `runs/wait`; `--readme` also writes the report into
+README.md between its bench markers.
+
+Quick look at one change: `--only langstar,seed --workloads wait --connections 16`.
 
 Absolute numbers on a shared machine are noise; the ratios, measured in the same run, are
 the result.
@@ -26,10 +37,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
 import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -45,14 +58,19 @@ from typing import Any
 
 import httpx
 
+from bench import cpu, report, wrk
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-PEERS = ("langstar", "seed", "langgraph dev")
-WORKLOADS = ("wait", "turns", "stream", "state")
-TALKS, TURNS = 8, 20  # the multi-turn workload: conversations at once, turns each
+README = ROOT / "README.md"
+SERVERS = ("langstar", "langstar-workers", "seed", "langgraph-dev")
+CHOICES = (*SERVERS, "ceiling")
+WORKLOADS = ("wait", "turns", "stream", "state", "replicas")
+TALKS, TURNS = 8, report.TURNS  # the multi-turn workload: conversations at once, turns each
 LENGTHS = (10, 100, 1000)  # checkpoints per thread, for the state workload
 FLAME = "flame-wait.svg"
 LOGS = "logs"  # each server's output, kept from the last run (not committed)
+WARM_UP_S = 2  # of wrk at 16 connections, per server, before the first round
 
 
 def say(message: str) -> None:
@@ -80,6 +98,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def has_workers_option() -> bool:
+    """Whether this langstar's `serve` takes `--workers`."""
+    out = subprocess.run(
+        [sys.executable, "-m", "langstar", "serve", "--help"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    return "--workers" in out.stdout
+
+
 @contextmanager
 def process(
     name: str, args: list[str], env: dict[str, str], cwd: Path, ready: str, logs: Path
@@ -89,7 +116,7 @@ def process(
     Its output goes to `logs/<name>.log`, kept after the run for reading failures.
     """
     logs.mkdir(parents=True, exist_ok=True)
-    log = open(logs / f"{name.replace(' ', '-')}.log", "wb")  # noqa: SIM115
+    log = open(logs / f"{name}.log", "wb")  # noqa: SIM115
     # The bench's own variable is not a langstar setting: langstar refuses unknown keys.
     inherited = {k: v for k, v in os.environ.items() if k != "LANGSTAR_BENCH_PEERS"}
     proc = subprocess.Popen(
@@ -120,12 +147,18 @@ def process(
         log.close()
 
 
+def child(args: list[str], **how: Any) -> tuple[subprocess.CompletedProcess[str], float]:
+    """Run a generator process to its end; also the CPU seconds it used."""
+    before = wrk.children_cpu_seconds()
+    out = subprocess.run(args, stdout=subprocess.PIPE, text=True, check=True, **how)
+    return out, wrk.children_cpu_seconds() - before
+
+
 def load(url: str, connections: int, *how: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.load", url, str(connections), *how],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, check=True,
-    )  # fmt: skip
+    """One of `bench.load`'s latency workloads, with the generator's CPU seconds."""
+    out, used = child([sys.executable, "-m", "bench.load", url, str(connections), *how], cwd=ROOT)
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result["generator_cpu_s"] = used
     return result
 
 
@@ -141,10 +174,9 @@ def probe(peers: Path, url: str, pid: int, streams: int) -> dict[str, Any]:
     The probe counts a stream as done when its HTTP response ends; a refused request or a
     run that failed also ends. The servers' own thread status says which runs finished.
     """
-    out = subprocess.run(
-        [sys.executable, str(peers / "stream_probe.py"), url, str(pid), str(streams)],
-        stdout=subprocess.PIPE, text=True, check=True,
-    )  # fmt: skip
+    serving = cpu.largest(pid)  # the probe reads one process's RSS: the one that serves
+    out, used = child([sys.executable, str(peers / "stream_probe.py"), url, str(serving),
+                       str(streams)])  # fmt: skip
     fast, slow = FAST.search(out.stdout), SLOW.search(out.stdout)
     if fast is None or slow is None:
         raise SystemExit(f"bench: cannot read the stream probe's report:\n{out.stdout}")
@@ -159,14 +191,13 @@ def probe(peers: Path, url: str, pid: int, streams: int) -> dict[str, Any]:
         )
         for status in ("idle", "error", "busy")
     }
-    succeeded = by_status["idle"]
     return {
         "first_messages_ms": first_ms,
         "fast_stream_ms": whole_ms,
         "fast_events_per_s": events / (whole_ms / 1000),
         "streams": int(slow[1]),
         "streams_ended": int(slow[2]),
-        "streams_succeeded": succeeded,
+        "streams_succeeded": by_status["idle"],
         "streams_failed": by_status["error"],
         "streams_unfinished": by_status["busy"],
         # Refused before a run existed (an error status, or the connection dropped).
@@ -177,26 +208,21 @@ def probe(peers: Path, url: str, pid: int, streams: int) -> dict[str, Any]:
         "rss_growth_mb": float(slow[5]) - float(slow[4]),
         "gap_p50_ms": float(slow[6]),
         "gap_p99_ms": float(slow[7]),
+        "generator_cpu_s": used,
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time a server process has used so far (user and system)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def flame(url: str, pid: int, seconds: float, out: Path) -> str:
-    """Sample langstar with py-spy while it serves runs/wait at 16 connections."""
+def flame(binary: str, script: Path, url: str, pid: int, seconds: int, out: Path) -> str:
+    """Sample langstar with py-spy while wrk drives runs/wait at 16 connections."""
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
         return "py-spy is not installed"
     sampler = subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))),
+        [spy, "record", "--pid", str(pid), "--subprocesses", "--duration", str(seconds),
          "--rate", "100", "--nonblocking", "--output", str(out)],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    load(url, 16, str(seconds))
+    wrk.run(binary, script, url, 16, seconds)
     _, errors = sampler.communicate(timeout=120)
     if sampler.returncode != 0:
         return f"py-spy could not sample langstar: {errors.strip().splitlines()[-1:]}"
@@ -204,8 +230,11 @@ def flame(url: str, pid: int, seconds: float, out: Path) -> str:
 
 
 @contextmanager
-def postgres(work: Path) -> Iterator[tuple[str, Any]]:
-    """An admin URL: $DATABASE_URL's server, else an embedded PostgreSQL in `work`."""
+def postgres(work: Path) -> Iterator[tuple[str, int | None]]:
+    """An admin URL and the postmaster's pid: embedded in `work`, or $DATABASE_URL's server.
+
+    The pid is None for a server of $DATABASE_URL: its CPU cannot be read from here.
+    """
     url = os.environ.get("DATABASE_URL", "")
     if url:
         yield url, None
@@ -215,287 +244,185 @@ def postgres(work: Path) -> Iterator[tuple[str, Any]]:
     embedded = EmbeddedPostgres(work / "pg")
     embedded.start()
     try:
-        yield embedded.admin_url, embedded
+        pid = int((embedded.pgdata / "postmaster.pid").read_text().split()[0])
+        yield embedded.admin_url, pid
     finally:
         embedded.stop()
 
 
-def new_database(admin_url: str, name: str) -> str:
+def new_database(admin_url: str, name: str, *, langstar: bool = False) -> str:
+    """A fresh database on the server; langstar's migrated."""
     import psycopg
     from psycopg import sql
 
     with psycopg.connect(admin_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", admin_url, count=1)
+    url = re.sub(r"/[^/?]*(\?|$)", f"/{name}\\1", admin_url, count=1)
+    if langstar:
+        from langstar.db import migrations
+        from langstar.settings import AuthSettings, DatabaseSettings, Settings
+
+        say(f"migrating langstar's database {name}")
+        settings = Settings(database=DatabaseSettings(url=url), auth=AuthSettings(mode="none"))
+        migrations.upgrade(url, settings)
+    return url
 
 
-def serve(name: str, peers: Path, work: Path, db: str, logs: Path) -> Any:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    if name == "langstar":
+class Bench:
+    """One run's settings, folders and the servers it starts."""
+
+    def __init__(self, args: argparse.Namespace, work: Path, admin: str, pg: int | None) -> None:
+        self.args, self.work, self.admin, self.pg = args, work, admin, pg
+        self.peers: Path = args.peers
+        self.logs: Path = args.results / LOGS
+        self.wrk = ""
+        self.workers = args.workers  # whether `langstar serve` takes --workers
+        self.dbs: dict[str, str] = {}
+
+    def database(self, server: str) -> str:
+        if server not in self.dbs:
+            name = "bench_" + server.replace("-", "_")
+            self.dbs[server] = new_database(self.admin, name, langstar="langstar" in server)
+        return self.dbs[server]
+
+    def serve(self, server: str, name: str | None = None) -> tuple[str, Any]:
+        """The URL of `server` and a context that runs it, on its own database."""
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        db, name = self.database(server), name or server
+        if server.startswith("langstar"):
+            return url, self._langstar(name, server, db, port, url)
+        if server == "seed":
+            args = [sys.executable, "-m", "uvicorn", "--app-dir", str(self.peers), "seed_app:app",
+                    "--port", str(port), "--log-level", "warning"]  # fmt: skip
+            return url, process(name, args, {"DB_URI": db}, self.work, url + "/docs", self.logs)
+        return url, self._dev(name, port, url)
+
+    def _langstar(self, name: str, server: str, db: str, port: int, url: str) -> Any:
         env = {
             "DATABASE_URL": db,
             "LANGSTAR_AUTH__MODE": "none",
-            "LANGSTAR_GRAPHS__AGENT": f"{peers / 'bench_graph.py'}:graph",
-            "LANGSTAR_GRAPHS__FAST": f"{peers / 'stream_graph.py'}:fast",
-            "LANGSTAR_GRAPHS__SLOW": f"{peers / 'stream_graph.py'}:slow",
+            "LANGSTAR_GRAPHS__AGENT": f"{self.peers / 'bench_graph.py'}:graph",
+            "LANGSTAR_GRAPHS__FAST": f"{self.peers / 'stream_graph.py'}:fast",
+            "LANGSTAR_GRAPHS__SLOW": f"{self.peers / 'stream_graph.py'}:slow",
             "LANGSTAR_LOG_LEVEL": "warning",
             # The workloads are one user's; the per-user caps are for many users.
             "LANGSTAR_LIMITS__MAX_RUNS_PER_USER": "100000",
             "LANGSTAR_LIMITS__MAX_STREAMS_PER_USER": "100000",
         }
         args = [sys.executable, "-m", "langstar", "serve", "--port", str(port)]
-        return url, process(name, args, env, work, url + "/ok", logs)
-    if name == "seed":
-        args = [sys.executable, "-m", "uvicorn", "--app-dir", str(peers), "seed_app:app",
-                "--port", str(port), "--log-level", "warning"]  # fmt: skip
-        return url, process(name, args, {"DB_URI": db}, work, url + "/docs", logs)
-    project = work / "dev-project"
-    project.mkdir(exist_ok=True)
-    shutil.copy(peers / "bench_graph.py", project / "bench_graph.py")
-    shutil.copy(peers / "stream_graph.py", project / "stream_graph.py")
-    graphs = {
-        "dependencies": ["."],
-        "graphs": {
-            "agent": "./bench_graph.py:graph",
-            "fast": "./stream_graph.py:fast",
-            "slow": "./stream_graph.py:slow",
-        },
-    }
-    (project / "langgraph.json").write_text(json.dumps(graphs))
-    binary = str(Path(sys.executable).with_name("langgraph"))
-    args = [binary, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
-            "--port", str(port), "--n-jobs-per-worker", "1000"]  # fmt: skip
-    env = {"LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
-    return url, process(name, args, env, project, url + "/ok", logs)
+        if server == "langstar" and self.workers:
+            args += ["--workers", "1"]  # langstar-workers: the default, one per CPU core
+        return process(name, args, env, self.work, url + "/ok", self.logs)
+
+    def _dev(self, name: str, port: int, url: str) -> Any:
+        project = self.work / "dev-project"
+        project.mkdir(exist_ok=True)
+        shutil.copy(self.peers / "bench_graph.py", project / "bench_graph.py")
+        shutil.copy(self.peers / "stream_graph.py", project / "stream_graph.py")
+        graphs = {
+            "dependencies": ["."],
+            "graphs": {
+                "agent": "./bench_graph.py:graph",
+                "fast": "./stream_graph.py:fast",
+                "slow": "./stream_graph.py:slow",
+            },
+        }
+        (project / "langgraph.json").write_text(json.dumps(graphs))
+        binary = str(Path(sys.executable).with_name("langgraph"))
+        args = [binary, "dev", "--no-browser", "--no-reload", "--host", "127.0.0.1",
+                "--port", str(port), "--n-jobs-per-worker", "1000"]  # fmt: skip
+        env = {"LANGSMITH_TRACING": "false", "LANGGRAPH_CLI_NO_ANALYTICS": "1"}
+        return process(name, args, env, project, url + "/ok", self.logs)
+
+    def wait_once(self, server: str, url: str, pid: int, connections: int) -> dict[str, Any]:
+        """One wrk measurement, with the CPU the server and PostgreSQL used meanwhile.
+
+        `langgraph dev` keeps its threads in memory: PostgreSQL's CPU is not its.
+        """
+        pg = None if server == "langgraph-dev" else self.pg
+        seconds = self.args.seconds
+        cpu.settle([pid] if pg is None else [pid, pg])
+        server_before = cpu.cpu_seconds(pid)
+        pg_before = None if pg is None else cpu.cpu_seconds(pg)
+        row = wrk.run(self.wrk, self.peers / "wait.lua", url, connections, seconds)
+        row["server_cpu_s"] = cpu.cpu_seconds(pid) - server_before
+        row["postgres_cpu_s"] = None if pg is None else cpu.cpu_seconds(pg) - (pg_before or 0.0)
+        return row
+
+    def ceiling(self, db: str, seconds: int) -> dict[str, float]:
+        out, _ = child([sys.executable, str(self.peers / "inprocess_limit.py"), db, "16",
+                        str(seconds)])  # fmt: skip
+        found = dict(re.findall(r"(\w+): (\d+) runs/s", out.stdout))
+        return {"stock": float(found["AsyncPostgresSaver"]), "pooled": float(found["PooledSaver"])}
 
 
-def ceiling(peers: Path, db: str, connections: int, seconds: float) -> dict[str, float]:
-    out = subprocess.run(
-        [sys.executable, str(peers / "inprocess_limit.py"), db, str(connections), str(seconds)],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    found = dict(re.findall(r"(\w+): (\d+) runs/s", out.stdout))
-    return {"stock": float(found["AsyncPostgresSaver"]), "pooled": float(found["PooledSaver"])}
-
-
-def chart(results: dict[str, Any], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    connections = results["connections"]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    width = 0.8 / len(PEERS)
-    for i, peer in enumerate(PEERS):
-        rps = [results["wait"][peer][str(c)]["rps"] for c in connections]
-        ax.bar([x + i * width for x in range(len(connections))], rps, width, label=peer)
-    pooled = results["ceiling"]["pooled"]
-    ax.axhline(pooled, color="grey", linestyle="--", label="in-process ceiling (pooled saver)")
-    ax.set_xticks([x + width for x in range(len(connections))], [str(c) for c in connections])
-    ax.set_xlabel("connections")
-    ax.set_ylabel("runs/wait per second")
-    ax.set_title(f"runs/wait on fresh threads, {results['machine']}")
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-
-
-def table(results: dict[str, Any]) -> str:
-    lines: list[str] = []
-    for section, render in (
-        ("wait", _wait_table),
-        ("turns", _turns_table),
-        ("stream", _stream_table),
-        ("state", _state_table),
-        ("targets", _targets_table),
-    ):
-        if section in results:
-            lines += render(results)
-    return "\n".join(lines)
-
-
-def _wait_table(results: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    lines += ["| connections | peer | req/s | p50 ms | p99 ms | server CPU ms/request "
-              "| langstar / peer (req/s) |", "|---|---|---|---|---|---|---|"]  # fmt: skip
-    for c in results["connections"]:
-        ours = results["wait"]["langstar"][str(c)]["rps"]
-        for peer in PEERS:
-            row = results["wait"][peer][str(c)]
-            ratio = "" if peer == "langstar" else f"{ours / max(row['rps'], 1e-9):.2f}x"
-            cpu = row.get("server_cpu_ms_per_request")
-            cpu_text = "" if cpu is None else f"{cpu:.1f}"
-            lines.append(f"| {c} | {peer} | {row['rps']:.0f} | {row['p50_ms']:.0f} | "
-                         f"{row['p99_ms']:.0f} | {cpu_text} | {ratio} |")  # fmt: skip
-    ceil = results["ceiling"]
-    lines.append(
-        f"\nIn-process ceiling at {results['ceiling_connections']} tasks: stock saver "
-        f"{ceil['stock']:.0f} runs/s, pooled saver {ceil['pooled']:.0f} runs/s; langstar at "
-        f"16 connections is {results['targets']['of_ceiling']:.0%} of the pooled ceiling."
-    )
-    return lines
-
-
-def _turns_table(results: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    lines.append(f"\nMulti-turn ({TALKS} conversations of {TURNS} turns), p50 latency:")
-    for peer, talk in results["turns"].items():
-        lines.append(
-            f"- {peer}: turn 1 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} "
-            f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms ({talk['last_over_first']:.2f}x)"
-        )
-    return lines
-
-
-def _stream_table(results: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    lines += ["\n| streaming | " + " | ".join(results["stream"]) + " | langstar / dev |",
-              "|---|" + "---|" * (len(results["stream"]) + 1)]  # fmt: skip
-    rows = [
-        ("first `messages` event, ms", "first_messages_ms", "{:.0f}"),
-        ("`fast` events per second", "fast_events_per_s", "{:.0f}"),
-        ("slow streams succeeded", "streams_succeeded", "{:.0f}"),
-        ("slow streams: total time, s", "total_s", "{:.1f}"),
-        ("server RSS growth, MB", "rss_growth_mb", "{:.0f}"),
-        ("gap between events p50, ms", "gap_p50_ms", "{:.0f}"),
-        ("gap between events p99, ms", "gap_p99_ms", "{:.0f}"),
-    ]
-    for label, key, shape in rows:
-        values = [results["stream"][peer][key] for peer in results["stream"]]
-        dev = results["stream"].get("langgraph dev", {}).get(key)
-        ratio = f"{values[0] / dev:.2f}x" if dev else ""
-        lines.append(f"| {label} | " + " | ".join(shape.format(v) for v in values)
-                     + f" | {ratio} |")  # fmt: skip
-    return lines
-
-
-def _state_table(results: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    lines += ["\n| checkpoints | peer | latest state p50 ms | history (10) p50 ms |",
-              "|---|---|---|---|"]  # fmt: skip
-    for length in results.get("lengths", LENGTHS):
-        for peer, reads in results["state"].items():
-            row = reads[str(length)]
-            lines.append(f"| {length} | {peer} | {row['state_p50_ms']:.1f} | "
-                         f"{row['history_p50_ms']:.1f} |")  # fmt: skip
-    return lines
-
-
-def _targets_table(results: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    lines.append("\nTargets:")
-    for name, met in results["targets"]["met"].items():
-        lines.append(f"- {'met' if met else 'NOT met'}: {name}")
-    return lines
-
-
-def targets(results: dict[str, Any]) -> dict[str, Any]:
-    """The ratios the issue states, each with whether it holds."""
-    found: dict[str, Any] = {"met": {}}
-    met = found["met"]
-    if "wait" in results and "ceiling" in results:
-        at16 = {peer: results["wait"][peer]["16"]["rps"] for peer in PEERS}
-        found["vs_seed"] = at16["langstar"] / at16["seed"]
-        found["vs_dev"] = at16["langstar"] / at16["langgraph dev"]
-        found["of_ceiling"] = at16["langstar"] / results["ceiling"]["pooled"]
-        met[f"runs/wait at 16: {found['vs_seed']:.2f}x seed >= 1.5"] = found["vs_seed"] >= 1.5
-        met[f"runs/wait at 16: {found['vs_dev']:.2f}x langgraph dev >= 3"] = found["vs_dev"] >= 3
-        met[f"runs/wait at 16: {found['of_ceiling']:.0%} of the pooled ceiling >= 85%"] = (
-            found["of_ceiling"] >= 0.85
-        )
-    if "turns" in results:
-        ratio = found["turn_20_over_turn_1"] = results["turns"]["langstar"]["last_over_first"]
-        met[f"turn {TURNS} / turn 1: {ratio:.2f}x <= 1.2"] = ratio <= 1.2
-    stream = results.get("stream", {})
-    if "langstar" in stream and "langgraph dev" in stream:
-        ours, dev = stream["langstar"], stream["langgraph dev"]
-        every = ours["streams_succeeded"] == ours["streams"]
-        met[f"slow streams: {ours['streams_succeeded']}/{ours['streams']} succeeded"] = every
-        for key, limit, label in (
-            ("first_messages_ms", 0.1, "first `messages` event"),
-            ("total_s", 0.5, "slow streams' total time"),
-            ("rss_growth_mb", 0.5, "RSS growth"),
-            ("gap_p99_ms", 0.33, "p99 gap between events"),
-        ):
-            ratio = found[f"{key}_vs_dev"] = ours[key] / max(dev[key], 1e-9)
-            met[f"{label}: {ratio:.2f}x langgraph dev <= {limit}"] = ratio <= limit
-    if "langstar" in results.get("state", {}):
-        reads = results["state"]["langstar"]
-        short, long = results["lengths"][0], results["lengths"][-1]
-        ratio = reads[str(long)]["state_p50_ms"] / reads[str(short)]["state_p50_ms"]
-        found["state_read_growth"] = ratio
-        # Flat: within the noise of a shared machine between 10 and 1,000 checkpoints.
-        met[f"latest state, {long} vs {short} checkpoints: {ratio:.2f}x <= 1.25"] = ratio <= 1.25
-    return found
-
-
-def combine(rows: list[dict[str, Any]], connections: int) -> dict[str, Any]:
-    """One figure from a peer's rounds: medians, and CPU over every request served."""
+def combine(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """One figure from a server's rounds: medians, and CPU over every request answered."""
     requests = sum(row["requests"] for row in rows)
+
+    def per_request(key: str) -> float | None:
+        if any(row[key] is None for row in rows):
+            return None
+        return float(sum(row[key] for row in rows) * 1000 / max(requests, 1))
+
     return {
         "requests": requests,
-        "errors": sum(row["errors"] for row in rows),
+        "non_2xx": sum(row["non_2xx"] for row in rows),
+        "socket_errors": sum(row["socket_errors"] for row in rows),
         "rps": statistics.median(row["rps"] for row in rows),
         "p50_ms": statistics.median(row["p50_ms"] for row in rows),
         "p99_ms": statistics.median(row["p99_ms"] for row in rows),
+        "server_cpu_ms_per_request": per_request("server_cpu_s"),
+        "postgres_cpu_ms_per_request": per_request("postgres_cpu_s"),
+        "generator_cpu_ms_per_request": per_request("generator_cpu_s"),
         "generator_cpu_share": max(row["generator_cpu_share"] for row in rows),
-        # The server's own CPU time per answered request (warm-up requests included).
-        "server_cpu_ms_per_request": sum(row["server_cpu_s"] for row in rows)
-        * 1000
-        / max(requests + connections * len(rows), 1),
         "rounds_rps": [row["rps"] for row in rows],
     }
 
 
-def wait_rounds(
-    args: argparse.Namespace, peers: list[str], dbs: dict[str, str], admin: str, work: Path,
-    results: dict[str, Any],
-) -> None:  # fmt: skip
-    """runs/wait against every peer, all started at once and measured in turns.
+def wait_rounds(bench: Bench, servers: list[str], results: dict[str, Any]) -> None:
+    """runs/wait against every server, all started at once and measured in turns.
 
-    The machine is shared and its speed drifts over minutes: measuring one peer after
-    another would give a peer the slow minute. Each round gives every peer (and the
-    in-process ceiling) a slice of `--seconds`, in an order that rotates, and the report
-    takes the median round.
+    The machine is shared and its speed drifts over minutes: measuring one server after
+    another would give one the slow minute. Each round gives every server (and the
+    in-process ceiling) `--seconds` at each number of connections, in an order that
+    rotates, and the report takes the median round.
     """
-    slice_ = args.seconds / args.rounds
+    args = bench.args
     with contextlib.ExitStack() as stack:
         running: dict[str, tuple[str, int]] = {}
-        for peer in peers:
-            say(f"starting {peer}")
-            url, server = serve(peer, args.peers, work, dbs[peer], args.results / LOGS)
-            running[peer] = (url, stack.enter_context(server).pid)
-        ceiling_db = None if args.only else new_database(admin, "bench_ceiling")
-        rows: dict[str, dict[int, list[dict[str, Any]]]] = {p: {} for p in peers}
+        for server in servers:
+            say(f"starting {server}")
+            url, serving = bench.serve(server)
+            running[server] = (url, stack.enter_context(serving).pid)
+            say(f"{server}: warming up ({WARM_UP_S}s of wrk at 16 connections)")
+            wrk.run(bench.wrk, bench.peers / "wait.lua", url, 16, WARM_UP_S)
+        ceiling_db = new_database(bench.admin, "bench_ceiling") if args.ceiling else None
+        rows: dict[str, dict[int, list[dict[str, Any]]]] = {s: {} for s in servers}
         ceilings: list[dict[str, float]] = []
         for number in range(args.rounds):
-            order = peers[number % len(peers) :] + peers[: number % len(peers)]
+            order = servers[number % len(servers) :] + servers[: number % len(servers)]
             for c in args.connection_counts:
-                for peer in order:
-                    url, pid = running[peer]
-                    say(f"round {number + 1}/{args.rounds}: {peer}: runs/wait at {c} "
-                        f"connections for {slice_:g}s")  # fmt: skip
-                    cpu_before = cpu_seconds(pid)
-                    row = load(url, c, str(slice_))
-                    row["server_cpu_s"] = cpu_seconds(pid) - cpu_before
-                    rows[peer].setdefault(c, []).append(row)
+                for server in order:
+                    url, pid = running[server]
+                    say(f"round {number + 1}/{args.rounds}: {server}: runs/wait at {c} "
+                        f"connections for {args.seconds}s")  # fmt: skip
+                    row = bench.wait_once(server, url, pid, c)
+                    rows[server].setdefault(c, []).append(row)
             if ceiling_db is not None:
-                say(f"round {number + 1}/{args.rounds}: in-process ceiling (graph.ainvoke, "
-                    "no HTTP)")  # fmt: skip
-                ceilings.append(ceiling(args.peers, ceiling_db, 16, slice_))
-    results["wait"] = {}
-    for peer in peers:
-        results["wait"][peer] = {str(c): combine(rows[peer][c], c) for c in rows[peer]}
+                say(f"round {number + 1}/{args.rounds}: in-process ceiling")
+                ceilings.append(bench.ceiling(ceiling_db, args.seconds))
+    results["wait"] = {s: {str(c): combine(rows[s][c]) for c in rows[s]} for s in servers}
+    for server in servers:
         for c in args.connection_counts:
-            row = results["wait"][peer][str(c)]
-            say(f"{peer} at {c} connections: {row['rps']:.0f} req/s (rounds: "
+            row = results["wait"][server][str(c)]
+            say(f"{server} at {c} connections: {row['rps']:.0f} req/s (rounds: "
                 + ", ".join(f"{r:.0f}" for r in row["rounds_rps"])
-                + f"), p50 {row['p50_ms']:.0f} ms, p99 {row['p99_ms']:.0f} ms, server CPU "
-                f"{row['server_cpu_ms_per_request']:.1f} ms per request, generator CPU "
-                f"{row['generator_cpu_share']:.0%} of a core")  # fmt: skip
+                + f"), p99 {row['p99_ms']:.0f} ms, {row['non_2xx']} non-2xx, server CPU "
+                f"{row['server_cpu_ms_per_request']:.2f} ms/request, wrk CPU "
+                f"{row['generator_cpu_ms_per_request']:.2f} ms/request")  # fmt: skip
     if ceilings:
         results["ceiling"] = {
             kind: statistics.median(found[kind] for found in ceilings)
@@ -504,39 +431,69 @@ def wait_rounds(
         results["ceiling"]["rounds_pooled"] = [found["pooled"] for found in ceilings]
 
 
-def measure(
-    peer: str, url: str, pid: int, args: argparse.Namespace, results: dict[str, Any]
-) -> None:
-    """Every chosen workload but `wait` (see `wait_rounds`) against one running server."""
-    peers = args.peers
+def measure(bench: Bench, server: str, url: str, pid: int, results: dict[str, Any]) -> None:
+    """Every chosen latency workload against one running server."""
+    args = bench.args
     if "turns" in args.workloads:
-        say(f"{peer}: {TALKS} conversations of {TURNS} turns")
+        say(f"{server}: {TALKS} conversations of {TURNS} turns")
         talk = load(url, TALKS, "turns", str(TURNS))
-        results.setdefault("turns", {})[peer] = talk
-        say(f"{peer}: turn 1 p50 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} p50 "
+        results.setdefault("turns", {})[server] = talk
+        say(f"{server}: turn 1 p50 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} p50 "
             f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms")  # fmt: skip
-    if peer == "seed":
+    if server == "seed":
         return  # the seed serves runs/wait only
     if "state" in args.workloads:
-        lengths = args.lengths
-        say(f"{peer}: state and history reads on threads of {lengths} checkpoints")
-        reads = load(url, 1, "state", ",".join(map(str, lengths)))
-        results.setdefault("state", {})[peer] = reads
-        say(f"{peer}: latest state p50 " + ", ".join(
-            f"{n}: {reads[str(n)]['state_p50_ms']:.1f} ms" for n in lengths))  # fmt: skip
+        say(f"{server}: state and history reads on threads of {args.lengths} checkpoints")
+        reads = load(url, 1, "state", ",".join(map(str, args.lengths)))
+        results.setdefault("state", {})[server] = reads
     if "stream" in args.workloads:
-        say(f"{peer}: stream probe, then {args.streams} slow streams at once")
-        row = probe(peers, url, pid, args.streams)
-        results.setdefault("stream", {})[peer] = row
-        say(f"{peer}: first messages event {row['first_messages_ms']:.0f} ms; "
+        say(f"{server}: stream probe, then {args.streams} slow streams at once")
+        row = probe(bench.peers, url, pid, args.streams)
+        results.setdefault("stream", {})[server] = row
+        say(f"{server}: first messages event {row['first_messages_ms']:.0f} ms; "
             f"{row['streams_succeeded']}/{row['streams']} slow streams succeeded "
             f"({row['streams_failed']} failed, {row['streams_refused']} refused) in "
-            f"{row['total_s']:.1f}s, RSS +{row['rss_growth_mb']:.0f} MB, "
-            f"gap p99 {row['gap_p99_ms']:.0f} ms")  # fmt: skip
-    if peer == "langstar" and args.flame:
+            f"{row['total_s']:.1f}s, gap p99 {row['gap_p99_ms']:.0f} ms")  # fmt: skip
+    if server == "langstar" and args.flame:
         say("langstar: runs/wait at 16 connections under py-spy, for the flame graph")
-        results["flame"] = flame(url, pid, args.seconds, args.results / FLAME)
+        results["flame"] = flame(bench.wrk, bench.peers / "wait.lua", url, pid, args.seconds,
+                                 args.results / FLAME)  # fmt: skip
         say(f"langstar: {results['flame']}")
+
+
+def replicas(bench: Bench, results: dict[str, Any]) -> None:
+    """Slow runs streamed on one langstar process and joined on another, at once."""
+    say(f"replicas: two langstar processes, {bench.args.replica_runs} slow runs streamed "
+        "on A and joined on B")  # fmt: skip
+    url_a, serving_a = bench.serve("langstar", "replica-a")
+    url_b, serving_b = bench.serve("langstar", "replica-b")
+    with serving_a, serving_b:
+        args = [sys.executable, "-m", "bench.replicas", url_a, url_b, str(bench.args.replica_runs)]
+        out, used = child(args, cwd=ROOT)
+    found: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    found["generator_cpu_s"] = used
+    results["replicas"] = found
+    say(f"replicas: A saw {found['local']['messages_events']} messages events (p99 gap "
+        f"{found['local']['gap_p99_ms']:.0f} ms), B {found['remote']['messages_events']} "
+        f"(p99 gap {found['remote']['gap_p99_ms']:.0f} ms)")  # fmt: skip
+
+
+def latency_workloads(bench: Bench, servers: list[str], results: dict[str, Any]) -> None:
+    """turns, state, stream and the flame graph, one server at a time."""
+    args = bench.args
+    others = set(args.workloads) - {"wait", "replicas"}
+    for server in servers:
+        if server == "langstar-workers":
+            continue  # the latency workloads are langstar's with one worker
+        flame_only = server == "langstar" and args.flame and "wait" in args.workloads
+        if server == "seed" and "turns" not in others:
+            continue  # the seed serves runs/wait only
+        if not others and not flame_only:
+            continue
+        say(f"starting {server}")
+        url, serving = bench.serve(server)
+        with serving as proc:
+            measure(bench, server, url, proc.pid, results)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -546,114 +503,141 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--seconds", type=float, default=10.0, help="per measurement")
-    parser.add_argument(
-        "--rounds", type=int, default=3, help="runs/wait: rounds, each a slice of --seconds"
-    )
-    parser.add_argument("--connections", default="1,16,64", help="comma-separated")
-    parser.add_argument("--streams", type=int, default=1000, help="concurrent slow streams")
-    parser.add_argument(
-        "--workloads",
-        default=",".join(WORKLOADS),
-        help="comma-separated, of " + ", ".join(WORKLOADS),
-    )
-    parser.add_argument(
-        "--only", choices=PEERS, help="measure one server alone (to try a lever); no report"
-    )
-    parser.add_argument(
+    add = parser.add_argument
+    add("--seconds", type=int, default=5, help="length of each wrk measurement (default 5)")
+    add("--rounds", type=int, default=3, help="runs/wait rounds, servers taking turns (3)")
+    add("--connections", default="1,16,64", help="wrk connections, comma-separated (1,16,64)")
+    add("--streams", type=int, default=1000, help="concurrent slow streams (1000)")
+    add("--replica-runs", type=int, default=50, help="slow runs joined from another process (50)")
+    add("--workloads", default=",".join(WORKLOADS),
+        help="comma-separated, of " + ", ".join(WORKLOADS) + " (all)")  # fmt: skip
+    add("--only", default="",
+        help="comma-separated, of " + ", ".join(CHOICES) + " (default: all); e.g. "
+        "langstar,seed to try a change quickly")  # fmt: skip
+    add(
         "--lengths",
         default=",".join(map(str, LENGTHS)),
-        help="checkpoints per thread for the state workload, comma-separated",
+        help="checkpoints per thread for the state workload, comma-separated (10,100,1000)",
     )
-    parser.add_argument(
+    add(
         "--results",
         type=Path,
         default=RESULTS,
-        help="where to write bench.json and the charts (default: bench/results)",
+        help="where to write bench.json, wait.png and the flame graph (bench/results; "
+        "bench/results/tmp for a run of fewer servers or workloads)",
     )
-    parser.add_argument("--no-flame", dest="flame", action="store_false",
-                        help="skip the py-spy flame graph")  # fmt: skip
+    add("--no-flame", dest="flame", action="store_false", help="skip the py-spy flame graph")
+    add("--readme", nargs="?", type=Path, const=README, default=None, metavar="PATH",
+        help="write the report into README.md (or PATH) between its bench markers; needs "
+        "every server and workload")  # fmt: skip
     args = parser.parse_args(argv)
+    _check(parser, args)
+    partial = len(args.servers) + args.ceiling < len(CHOICES) or len(args.workloads) < len(
+        WORKLOADS
+    )
+    if partial and args.results == RESULTS:
+        args.results = RESULTS / "tmp"  # a partial run leaves the full run's results alone
+    return args
+
+
+def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     args.workloads = [w.strip() for w in args.workloads.split(",") if w.strip()]
-    unknown = sorted(set(args.workloads) - set(WORKLOADS))
-    if unknown:
-        parser.error(f"unknown workload {unknown[0]!r}; choose from {', '.join(WORKLOADS)}")
+    only = [s.strip() for s in args.only.split(",") if s.strip()] or list(CHOICES)
+    for name, chosen, allowed in (
+        ("workload", args.workloads, WORKLOADS),
+        ("--only", only, CHOICES),
+    ):
+        unknown = sorted(set(chosen) - set(allowed))
+        if unknown:
+            parser.error(f"unknown {name} {unknown[0]!r}; choose from {', '.join(allowed)}")
+    args.servers = [s for s in SERVERS if s in only]
+    args.ceiling = "ceiling" in only and "wait" in args.workloads
     try:
         args.lengths = sorted({int(n) for n in args.lengths.split(",")})
         connections = [int(c) for c in args.connections.split(",")]
     except ValueError:
         parser.error("--lengths and --connections take comma-separated whole numbers")
-    if (args.streams < 1 or args.rounds < 1 or args.seconds <= 0
-            or min(args.lengths + connections) < 1):  # fmt: skip
-        parser.error("--streams, --rounds, --seconds, --lengths and --connections must be positive")
+    if min(args.streams, args.rounds, args.seconds, args.replica_runs, *args.lengths,
+           *connections) < 1:  # fmt: skip
+        parser.error("--streams, --rounds, --seconds, --replica-runs, --lengths and "
+                     "--connections must be positive")  # fmt: skip
+    if args.readme and (len(only) < len(CHOICES) or len(args.workloads) < len(WORKLOADS)):
+        parser.error("--readme takes every server and workload: its figures are one run's")
     if 16 not in connections:
         connections.append(16)  # the targets are stated at 16 connections
-    args.connection_counts = connections
-    return args
+    args.connection_counts = sorted(set(connections))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    connections = args.connection_counts
+    began = time.monotonic()
     args.peers = peers_folder()
     args.results.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {
+    args.workers = has_workers_option()
+    results = header(args)
+    if not args.workers and "langstar-workers" in args.servers:
+        args.servers.remove("langstar-workers")
+        results["workers_note"] = (
+            "langstar with its default number of workers was not measured: this "
+            "langstar's `serve` has no `--workers` option"
+        )
+        say(results["workers_note"])
+    with tempfile.TemporaryDirectory(prefix="langstar-bench-") as folder:
+        work = Path(folder)
+        with postgres(work) as (admin, pg):
+            results["postgres"] = "PostgreSQL " + ("of $DATABASE_URL" if pg is None else
+                                                    "embedded, on the same cores")  # fmt: skip
+            bench = Bench(args, work, admin, pg)
+            if "wait" in args.workloads or args.flame:
+                bench.wrk = wrk.ensure_wrk()
+            if "wait" in args.workloads:
+                wait_rounds(bench, args.servers, results)
+            latency_workloads(bench, args.servers, results)
+            if "replicas" in args.workloads and "langstar" in args.servers:
+                replicas(bench, results)
+    results["duration_s"] = time.monotonic() - began
+    results["targets"] = report.targets(results)
+    text = report.table(results)
+    print(text)
+    write(args, results, text)
+    return 0
+
+
+def header(args: argparse.Namespace) -> dict[str, Any]:
+    """What a report says about its run before any figure."""
+    servers = {
+        "langstar": "langstar, 1 worker",
+        "langstar-workers": f"langstar, {os.cpu_count()} workers (default)",
+        "seed": "seed pattern",
+        "langgraph-dev": "langgraph dev",
+    }
+    return {
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": shlex.join(["python", "-m", "bench", *sys.argv[1:]]),
         "machine": f"{os.cpu_count()} cores, {platform.python_implementation()} "
         f"{platform.python_version()}, {platform.system()}",
+        "servers": {s: {"label": servers[s]} for s in args.servers},
         "seconds": args.seconds,
         "rounds": args.rounds,
-        "connections": connections,
+        "connections": args.connection_counts,
         "streams": args.streams,
         "lengths": args.lengths,
         "workloads": args.workloads,
-        "ceiling_connections": 16,
     }
-    with tempfile.TemporaryDirectory(prefix="langstar-bench-") as folder:
-        work = Path(folder)
-        with postgres(work) as (admin, _):
-            chosen = [args.only] if args.only else list(PEERS)
-            dbs: dict[str, str] = {}
-            for peer in chosen:
-                dbs[peer] = new_database(admin, "bench_" + peer.replace(" ", "_"))
-                if peer == "langstar":
-                    from langstar.db import migrations
-                    from langstar.settings import AuthSettings, DatabaseSettings, Settings
 
-                    say("migrating langstar's database")
-                    migrations.upgrade(
-                        dbs[peer],
-                        Settings(
-                            database=DatabaseSettings(url=dbs[peer]),
-                            auth=AuthSettings(mode="none"),
-                        ),
-                    )
-            if "wait" in args.workloads:
-                wait_rounds(args, chosen, dbs, admin, work, results)
-            for peer in chosen:
-                others = set(args.workloads) - {"wait"}
-                flame_only = peer == "langstar" and args.flame
-                if not others and not flame_only:
-                    continue
-                if peer == "seed" and "turns" not in others:
-                    continue  # the seed serves runs/wait only
-                say(f"starting {peer}")
-                url, running = serve(peer, args.peers, work, dbs[peer], args.results / LOGS)
-                with running as proc:
-                    measure(peer, url, proc.pid, args, results)
-            if args.only:
-                print(json.dumps({k: v for k, v in results.items() if k not in ("machine",)},
-                                 indent=2))  # fmt: skip
-                return 0
-    results["targets"] = targets(results)
+
+def write(args: argparse.Namespace, results: dict[str, Any], text: str) -> None:
+    """bench.json and the chart; the README block when asked."""
     (args.results / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
+    written = [args.results / "bench.json"]
     if "wait" in results:
-        chart(results, args.results / "wait.png")
-    print(table(results))
-    print(
-        f"\nwrote {args.results / 'bench.json'}"
-        + (f" and {args.results / 'wait.png'}" if "wait" in results else "")
-    )
-    return 0
+        report.chart(results, args.results / "wait.png")
+        written.append(args.results / "wait.png")
+    if args.readme:
+        image = os.path.relpath(args.results / "wait.png", args.readme.parent)
+        report.write_readme(args.readme, f"{text}\n\n![runs/wait throughput]({image})")
+        written.append(args.readme)
+    print("\nwrote " + ", ".join(str(path) for path in written))
 
 
 if __name__ == "__main__":

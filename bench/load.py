@@ -1,24 +1,22 @@
-"""A load generator in its own process: POST /threads/<fresh id>/runs/wait for N seconds.
+"""The latency workloads, each from a process of its own (throughput is `wrk`'s).
 
-    python -m bench.load URL CONNECTIONS SECONDS
     python -m bench.load URL CONNECTIONS turns TURNS
     python -m bench.load URL 1 state LENGTH[,LENGTH...]
 
-The second form holds CONNECTIONS conversations of TURNS turns at once, one thread per
+The first form holds CONNECTIONS conversations of TURNS turns at once, one thread per
 conversation, their turn numbers spread evenly, and reports the p50 latency of the
-first and the last turn. The third grows one thread per LENGTH to that many checkpoints
+first and the last turn. The second grows one thread per LENGTH to that many checkpoints
 (state updates after a first run), then times reads of its latest state and of its
 newest ten history entries.
 
-Prints one JSON line: requests, errors, requests per second, p50/p99 latency in ms, and the
-CPU seconds this process used, so the report can show the generator was not the limit.
+Prints one JSON line. This generator is Python (httpx) and needs more CPU per request than
+the servers do; here that costs only latency, which the report shows beside its CPU time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import resource
 import sys
 import time
 import uuid
@@ -32,43 +30,6 @@ BODY = {
     "if_not_exists": "create",
 }
 TALK_ROUNDS = 3  # sets of conversations in the multi-turn workload
-
-
-async def main(url: str, connections: int, seconds: float) -> dict[str, float]:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
-        # Warm up: the first requests pay for imports, pools and caches.
-        await asyncio.gather(*(client.post(f"/threads/{uuid.uuid4()}/runs/wait", json=BODY)
-                               for _ in range(connections)))  # fmt: skip
-        stop = time.perf_counter() + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            while time.perf_counter() < stop:
-                started = time.perf_counter()
-                response = await client.post(f"/threads/{uuid.uuid4()}/runs/wait", json=BODY)
-                if response.status_code == 200:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
-
-        cpu_before = resource.getrusage(resource.RUSAGE_SELF)
-        began = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
-        elapsed = time.perf_counter() - began
-        cpu_after = resource.getrusage(resource.RUSAGE_SELF)
-    ordered = sorted(latencies) or [0.0]  # p99 as well as p50
-    cpu = (cpu_after.ru_utime + cpu_after.ru_stime) - (cpu_before.ru_utime + cpu_before.ru_stime)
-    return {
-        "requests": len(latencies),
-        "errors": errors,
-        "rps": len(latencies) / elapsed,
-        "p50_ms": p50_ms(ordered),
-        "p99_ms": ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
-        "generator_cpu_share": cpu / elapsed,  # of one core
-    }
 
 
 async def conversations(
@@ -141,7 +102,9 @@ async def state_reads(url: str, lengths: list[int], reads: int = 60) -> dict[str
                 response.raise_for_status()
                 if done % 250 == 249:
                     progress(f"{length}-checkpoint thread: {done + 1} updates")
-        timings = {length: {"state": [], "history": []} for length in lengths}
+        timings: dict[int, dict[str, list[float]]] = {
+            length: {"state": [], "history": []} for length in lengths
+        }
         for _ in range(reads):
             for length, thread in threads.items():
                 started = time.perf_counter()
@@ -177,4 +140,4 @@ if __name__ == "__main__":
         sizes = [int(n) for n in sys.argv[4].split(",")]
         print(json.dumps(asyncio.run(state_reads(target, sizes))))
     else:
-        print(json.dumps(asyncio.run(main(target, conns, float(sys.argv[3])))))
+        raise SystemExit(f"unknown workload {sys.argv[3]!r}: turns or state")
