@@ -209,10 +209,12 @@ async def _write(
     from the returned cursor once they are sent."""
     if owner is None:
         # A thread made for its first run takes the run's metadata, as on
-        # LangGraph's server (an owner stamped on the run marks the thread too).
+        # LangGraph's server (an owner stamped on the run marks the thread too). It is
+        # written busy at once: one row version, not an insert and then an update.
         await conn.execute(
-            "INSERT INTO threads (thread_id, owner, metadata) VALUES (%s, %s, %s)",
-            (new.thread_id, new.owner, jsonb(new.metadata)),
+            "INSERT INTO threads (thread_id, owner, metadata, status, graph_id) "
+            "VALUES (%s, %s, %s, 'busy', %s)",
+            (new.thread_id, new.owner, jsonb({**new.metadata, **_tags(new)}), new.graph_id),
         )
     # A run whose server died must neither block nor be cancelled by this one.
     if found["lost"]:
@@ -223,7 +225,8 @@ async def _write(
             (new.strategy, cancelled),
         )
         await announce_cancel(conn, cancelled, new.strategy)
-    await _mark_busy(conn, new)
+    if owner is not None:
+        await _mark_busy(conn, new)
     # Nothing ahead of it on a thread locked here: it starts as it is created,
     # which saves the executor a transaction to claim it.
     status: RunStatus = "pending" if found["inflight"] or new.delayed else "running"
@@ -282,8 +285,13 @@ def _check_admission(
         raise ConflictError(f"Thread {new.thread_id} is already running a run; try again later")
 
 
+def _tags(new: NewRun) -> dict[str, str]:
+    """What a run stamps on its thread's metadata."""
+    return {"graph_id": new.graph_id, "assistant_id": str(new.assistant_id)}
+
+
 async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
-    tags = {"graph_id": new.graph_id, "assistant_id": str(new.assistant_id)}
+    tags = _tags(new)
     await conn.execute(
         "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
         f"metadata = metadata || %s, expires_at = {EXPIRES_AFTER_ACTIVITY} WHERE thread_id = %s",
