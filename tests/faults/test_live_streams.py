@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import signal
 import statistics
@@ -17,6 +18,7 @@ from langgraph_sdk.client import LangGraphClient
 
 from tests.support.graphs import TEST_GRAPHS
 from tests.support.postgres import PostgresForTests
+from tests.support.sdk import eventually
 from tests.support.server import ServerProcess
 
 GRAPHS = {**TEST_GRAPHS, "talker": "tests.support.graphs:talker"}
@@ -87,8 +89,7 @@ async def test_a_run_joined_on_another_server_streams_its_tokens_live(
     on_a_tokens: list[str] = []
     streaming = asyncio.create_task(stream_here(on_a, thread, run_id, on_a_tokens))
     run = await run_id
-    while len(on_a_tokens) < 3:  # under way
-        await asyncio.sleep(0.02)
+    assert await eventually(lambda: len(on_a_tokens) >= 3)  # under way
     on_b_tokens, arrived = [], []
     async with asyncio.timeout(30):
         async for part in on_b.runs.join_stream(thread, run):
@@ -158,7 +159,7 @@ async def test_a_resumable_run_joined_on_another_server_replays_then_goes_on_liv
     # What was stored came at once; the rest as the model made it, a token every 0.1 s,
     # not in bunches as a reader polling the stored events would get it.
     live = [at for p, at in zip(parts, arrived, strict=True) if p.event == "messages"][-20:]
-    gaps = [later - earlier for earlier, later in zip(live, live[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(live)]
     assert statistics.median(gaps) > 0.05, gaps
 
 

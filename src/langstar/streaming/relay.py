@@ -225,10 +225,11 @@ class StreamRelay:
                 self._reannounce()
 
     def _received(self, payload: str) -> None:
-        head, _, body = payload.encode().partition(b"\n")
-        kind, origin, run, thread, *piece = head.decode().split(" ")
-        if origin == self.origin:
+        head, _, text = payload.partition("\n")
+        kind, origin, run, thread, *piece = head.split(" ")
+        if origin == self.origin:  # this process hears what it sends, too
             return
+        body = text.encode()
         thread_id = uuid.UUID(thread)
         if kind == "W":
             self._bus.threads.changed(thread_id)
