@@ -23,6 +23,7 @@ from langstar.streaming.events import EventBus, RunEvent
 from langstar.streaming.relay import Outgoing, StreamRelay, pack, unpack_events
 from tests.support.apps import Serving
 from tests.support.graphs import TEST_GRAPHS, reply_of
+from tests.support.postgres import PostgresForTests
 from tests.support.sse import parse
 
 TALKER = {**TEST_GRAPHS, "talker": "tests.support.graphs:talker"}
@@ -181,3 +182,24 @@ async def test_a_protocol_reader_is_woken_by_a_write_of_another_process(
         took = time.monotonic() - began
     assert [e for e in parse(response.text) if e.event == "messages"], response.text
     assert took < 6  # woken as the events were written, not by the 8 s poll
+
+
+async def test_the_relay_works_again_after_postgres_restarts(
+    postgres: PostgresForTests, two_relays: tuple[StreamRelay, StreamRelay]
+) -> None:
+    if postgres.embedded is None:
+        pytest.skip("restarting PostgreSQL needs the embedded server")
+    executing, following = two_relays
+    feed = following.follow_run(RUN)
+    postgres.embedded.restart()  # both processes' connections are now dead
+    executing._interest.clear()  # and what was announced before is forgotten
+    got: list[RunEvent] = []
+    async with asyncio.timeout(20):
+        # Listening again, the follower says what it follows; sending again, the relay
+        # gets it there.
+        while not got:
+            if executing._wanted(RUN, THREAD):
+                executing.offer(RUN, THREAD, RunEvent(1, "values", b"{}"))
+            got = await feed.take(patience=0.2)
+    feed.close()
+    assert got[0] == RunEvent(1, "values", b"{}")
