@@ -16,7 +16,7 @@ import pytest
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 
-from tests.support.graphs import TEST_GRAPHS
+from tests.support.graphs import TEST_GRAPHS, reply_of
 from tests.support.postgres import PostgresForTests
 from tests.support.sdk import eventually
 from tests.support.server import ServerProcess
@@ -161,6 +161,38 @@ async def test_a_resumable_run_joined_on_another_server_replays_then_goes_on_liv
     live = [at for p, at in zip(parts, arrived, strict=True) if p.event == "messages"][-20:]
     gaps = [later - earlier for earlier, later in itertools.pairwise(live)]
     assert statistics.median(gaps) > 0.05, gaps
+
+
+async def test_a_join_on_another_server_filters_modes_and_cancels_when_its_client_leaves(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    on_a, on_b = get_client(url=a.url), get_client(url=b.url)
+    thread = (await on_a.threads.create())["thread_id"]
+    modes = ["values", "messages-tuple"]
+    run = await on_a.runs.create(thread, "talker", stream_mode=modes, **talk(10, 0.1))
+    only_values = [
+        p async for p in on_b.runs.join_stream(thread, run["run_id"], stream_mode="values")
+    ]
+    assert {p.event for p in only_values} == {"values"}
+    assert only_values[-1].data["messages"][-1]["content"] == reply_of(10)
+
+    doomed = await on_a.runs.create(thread, "talker", stream_mode=modes, **talk(200, 0.1))
+    joined = on_b.runs.join_stream(thread, doomed["run_id"], cancel_on_disconnect=True)
+    tokens = 0
+    async for part in joined:
+        tokens += part.event == "messages"
+        if tokens == 3:
+            break
+    await joined.aclose()  # type: ignore[attr-defined]  # the client leaves
+    status = await eventually(
+        lambda: _status_is(on_a, thread, doomed["run_id"], "interrupted"), seconds=10
+    )
+    assert status
+
+
+async def _status_is(client: LangGraphClient, thread: str, run: str, status: str) -> bool:
+    return bool((await client.runs.get(thread, run))["status"] == status)
 
 
 async def test_a_follower_whose_runs_server_dies_is_not_left_hanging(

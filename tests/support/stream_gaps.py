@@ -33,13 +33,15 @@ BODY = {
 }
 
 
-async def gaps_of(response: httpx.Response, gaps: list[float]) -> int:
+async def gaps_of(response: httpx.Response, gaps: list[float], asked: float) -> int:
     last, count = None, 0
     async for line in response.aiter_lines():
         if line.startswith("event: messages"):
             now = time.perf_counter()
             if last is not None:
                 gaps.append(now - last)
+            else:
+                FIRSTS.append(now - asked)
             last, count = now, count + 1
     if last is not None:
         ENDS.append(time.perf_counter() - last)
@@ -47,18 +49,20 @@ async def gaps_of(response: httpx.Response, gaps: list[float]) -> int:
 
 
 ENDS: list[float] = []  # from each stream's last token to its end
+FIRSTS: list[float] = []  # from asking for each stream to its first token
 
 
 async def local(client: httpx.AsyncClient, gaps: list[float]) -> int:
+    asked = time.perf_counter()
     async with client.stream("POST", f"/threads/{uuid.uuid4()}/runs/stream", json=BODY) as r:
-        return await gaps_of(r, gaps)
+        return await gaps_of(r, gaps, asked)
 
 
 async def remote(a: httpx.AsyncClient, b: httpx.AsyncClient, gaps: list[float]) -> int:
-    thread = str(uuid.uuid4())
+    thread, asked = str(uuid.uuid4()), time.perf_counter()
     run = (await a.post(f"/threads/{thread}/runs", json=BODY)).json()["run_id"]
     async with b.stream("GET", f"/threads/{thread}/runs/{run}/stream") as r:
-        return await gaps_of(r, gaps)
+        return await gaps_of(r, gaps, asked)
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -75,6 +79,7 @@ async def measure(a_url: str, b_url: str, n: int) -> None:
         for name in ("local", "remote", "local", "remote"):  # alternate: the machine drifts
             gaps: list[float] = []
             ENDS.clear()
+            FIRSTS.clear()
             began = time.perf_counter()
             if name == "local":
                 done = await asyncio.gather(
@@ -90,6 +95,8 @@ async def measure(a_url: str, b_url: str, n: int) -> None:
                 f"{name:6} x{n}: {len(counts)} streams, {len(failed)} failed {failed[:2]};"
                 f" {sum(counts)} token events in {time.perf_counter() - began:.1f}s;"
                 f" gap p50 {percentile(gaps, 0.5):.0f} ms, p99 {percentile(gaps, 0.99):.0f} ms;"
+                f" first token p50 {percentile(FIRSTS, 0.5):.0f} ms,"
+                f" max {percentile(FIRSTS, 1.0):.0f} ms;"
                 f" last token to end p50 {percentile(ENDS, 0.5):.0f} ms,"
                 f" max {percentile(ENDS, 1.0):.0f} ms",
                 flush=True,

@@ -2,10 +2,12 @@
 
 A process that follows a run, or a thread, that another process executes announces it on
 `FOLLOW_CHANNEL`, and again every `ANNOUNCE_SECONDS` while it follows. The process that
-executes the run relays its events on `STREAM_CHANNEL` while that interest is fresh:
-in order, over its one sending connection, several events to a notification. An event
-too large for one notification goes in several, in order. Nobody follows from elsewhere:
-nothing is sent, and publishing costs one dictionary look-up.
+executes the run relays its events to that process's own channel (`STREAM_CHANNEL` and
+its origin) while that interest is fresh: in order, over its one sending connection,
+several events to a notification. An event too large for one notification goes in
+several, in order. Nobody follows from elsewhere: nothing is sent, and publishing costs
+one dictionary look-up. A channel per process means a process hears only what it asked
+for, never what it sends itself or what others follow.
 
 A relayed notification is a header line, `KIND ORIGIN RUN THREAD [TOTAL START SEQ]`, then:
 `E` events, each `SEQ EVENT_BYTES DATA_BYTES` and a newline, then the event's name and
@@ -91,18 +93,19 @@ class StreamRelay:
         self.origin = uuid.uuid4().hex[:12]  # tells this process's notifications apart
         self._notifications = notifications
         self._bus = bus
-        self._interest: dict[Key, float] = {}  # what others follow, until when
+        # What other processes follow: by whom (their origin), until when.
+        self._interest: dict[Key, dict[str, float]] = {}
         self._follows: Counter[Key] = Counter()  # what readers here follow
         self._feeds: dict[uuid.UUID, set[RemoteFeed]] = {}
         self._pieces: dict[uuid.UUID, bytearray] = {}  # an event arriving in several parts
-        self._outbox: list[Outgoing] = []
+        self._outbox: dict[str, list[Outgoing]] = {}  # by the origin it goes to
         self._announce: list[Key] = []
         self._hello = False
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
     def open(self) -> None:
-        self._notifications.subscribe(STREAM_CHANNEL, self._received)
+        self._notifications.subscribe(channel_of(self.origin), self._received)
         self._notifications.subscribe(FOLLOW_CHANNEL, self._heard)
         self._notifications.on_connect(self._connected)
         self._tasks = [
@@ -118,31 +121,37 @@ class StreamRelay:
     # The executing side
 
     def offer(self, run_id: uuid.UUID, thread_id: uuid.UUID, item: RunEvent) -> None:
-        """Relay a run's event if another process follows the run or its thread."""
-        if self._interest and self._wanted(run_id, thread_id):
-            self._queue(Outgoing("E", thread_id, run_id, item))
+        """Relay a run's event to the processes that follow the run or its thread."""
+        if self._interest:
+            self._queue(
+                Outgoing("E", thread_id, run_id, item), ("run", run_id), ("thread", thread_id)
+            )
 
     def ended(self, run_id: uuid.UUID, thread_id: uuid.UUID) -> None:
         """The run's stream is over: tell the processes that follow it."""
-        if self._interest and self._wanted(run_id, thread_id):
-            self._queue(Outgoing("D", thread_id, run_id))
+        if self._interest:
+            self._queue(Outgoing("D", thread_id, run_id), ("run", run_id), ("thread", thread_id))
 
     def changed(self, thread_id: uuid.UUID) -> None:
         """The thread's protocol events changed: wake its readers, here and elsewhere."""
         self._bus.threads.changed(thread_id)
-        if self._interest and self._interest.get(("signal", thread_id), 0.0) > time.monotonic():
-            self._queue(Outgoing("W", thread_id))
+        if self._interest:
+            self._queue(Outgoing("W", thread_id), ("signal", thread_id))
 
-    def _wanted(self, run_id: uuid.UUID, thread_id: uuid.UUID) -> bool:
+    def followers(self, *keys: Key) -> set[str]:
+        """The processes (origins) that lately said they follow any of `keys`."""
         now = time.monotonic()
-        interest = self._interest
-        return interest.get(("run", run_id), 0.0) > now or (
-            interest.get(("thread", thread_id), 0.0) > now
-        )
+        found: set[str] = set()
+        for key in keys:
+            for origin, until in self._interest.get(key, {}).items():
+                if until > now:
+                    found.add(origin)
+        return found
 
-    def _queue(self, out: Outgoing) -> None:
-        self._outbox.append(out)
-        self._wake.set()
+    def _queue(self, out: Outgoing, *keys: Key) -> None:
+        for origin in self.followers(*keys):
+            self._outbox.setdefault(origin, []).append(out)
+            self._wake.set()
 
     async def _send(self) -> None:
         """Send what has queued up; what queues during a send goes in the next one."""
@@ -151,14 +160,15 @@ class StreamRelay:
             self._wake.clear()
             announce, self._announce = self._announce, []
             hello, self._hello = self._hello, False
-            outbox, self._outbox = self._outbox, []
+            outbox, self._outbox = self._outbox, {}
             try:
                 if announce or hello:
                     keys = pack_keys(self.origin, announce, hello=hello)
                     await self._notifications.notify(FOLLOW_CHANNEL, keys)
-                await self._notifications.notify(STREAM_CHANNEL, pack(self.origin, outbox))
+                for origin, items in outbox.items():
+                    await self._notifications.notify(channel_of(origin), pack(self.origin, items))
             except Exception as exc:  # followers fall back on the runs table and stored events
-                log.warning("could not relay %d stream event(s): %s", len(outbox), exc)
+                log.warning("could not relay stream events: %s", exc)
 
     def _heard(self, payload: str) -> None:
         """Another process follows these (or, `?`, asks every follower to say so again)."""
@@ -169,7 +179,7 @@ class StreamRelay:
             self._reannounce()
         until = time.monotonic() + INTEREST_SECONDS
         for key in unpack_keys(rest):
-            self._interest[key] = until
+            self._interest.setdefault(key, {})[origin.lstrip("?")] = until
 
     # The following side
 
@@ -220,15 +230,16 @@ class StreamRelay:
         while True:
             await asyncio.sleep(ANNOUNCE_SECONDS)
             now = time.monotonic()
-            self._interest = {k: t for k, t in self._interest.items() if t > now}
+            fresh = {
+                k: {o: t for o, t in by.items() if t > now} for k, by in self._interest.items()
+            }
+            self._interest = {k: by for k, by in fresh.items() if by}
             if self._follows:
                 self._reannounce()
 
     def _received(self, payload: str) -> None:
         head, _, text = payload.partition("\n")
-        kind, origin, run, thread, *piece = head.split(" ")
-        if origin == self.origin:  # this process hears what it sends, too
-            return
+        kind, _origin, run, thread, *piece = head.split(" ")
         body = text.encode()
         thread_id = uuid.UUID(thread)
         if kind == "W":
@@ -273,6 +284,11 @@ class StreamRelay:
         if ("thread", thread_id) in self._follows:
             for watcher in self._bus.watchers(thread_id):
                 watcher.put("metadata", run_done(run_id))
+
+
+def channel_of(origin: str) -> str:
+    """The channel a process hears the runs it follows on."""
+    return f"{STREAM_CHANNEL}_{origin}"
 
 
 def pack(origin: str, outbox: Sequence[Outgoing], limit: int = PAYLOAD_LIMIT) -> list[str]:
