@@ -456,8 +456,10 @@ class RunService:
         ended_at: float | None = None
         if resumable and (chunk := await self._stored(run_id, cursor, wanted)):
             yield chunk
+        heard = False  # anything relayed since the last look at the row
         while not feed.ended:
             items = await feed.take(patience=min(END_CHECK_SECONDS, heartbeat))
+            heard = heard or bool(items)
             missing = resumable and _missing(items, cursor.position)
             if missing and (chunk := await self._stored(run_id, cursor, wanted)):
                 yield chunk
@@ -468,12 +470,29 @@ class RunService:
                 return  # the end was never relayed: a notification was lost
             if ended_at is None and now >= check_at:
                 check_at = now + END_CHECK_SECONDS
-                run = await self._records.get_by_id(run_id)
-                if run is None or run.status not in INFLIGHT:
+                chunk, ended = await self._look_again(
+                    run_id, cursor, resumable and not heard, wanted
+                )
+                heard = False
+                if chunk:
+                    yield chunk
+                if ended:
                     ended_at = now
             if now - cursor.quiet_since >= heartbeat:
                 yield HEARTBEAT
                 cursor.quiet_since = now
+
+    async def _look_again(
+        self, run_id: uuid.UUID, cursor: _Cursor, read_stored: bool, wanted: Callable[[str], bool]
+    ) -> tuple[bytes, bool]:
+        """What was stored and not sent (if `read_stored`), and whether the run has ended.
+
+        A resumable run's reader that heard nothing relayed for a while reads the stored
+        events, in case notifications cannot reach this process (a pooler in between).
+        """
+        chunk = await self._stored(run_id, cursor, wanted) if read_stored else b""
+        run = await self._records.get_by_id(run_id)
+        return chunk, run is None or run.status not in INFLIGHT
 
     async def _stored(
         self, run_id: uuid.UUID, cursor: _Cursor, wanted: Callable[[str], bool]
