@@ -90,7 +90,7 @@ class StreamRelay:
     """Relays this process's runs to the processes that follow them, and theirs to here."""
 
     def __init__(self, notifications: Notifications, bus: EventBus) -> None:
-        self.origin = uuid.uuid4().hex[:12]  # tells this process's notifications apart
+        self.origin = uuid.uuid4().hex[:12]  # names this process: its channel, its announcements
         self._notifications = notifications
         self._bus = bus
         # What other processes follow: by whom (their origin), until when.
