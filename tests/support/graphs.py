@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_stream_writer
@@ -42,6 +43,24 @@ async def _nap(state: MessagesState, runtime: Runtime[dict[str, Any]]) -> dict[s
 
 
 slow = _build(_nap, "nap")
+
+
+def reply_of(tokens: int) -> str:
+    """What `talker` answers: one letter per streamed chunk."""
+    return "".join(chr(ord("a") + n % 26) for n in range(tokens))
+
+
+async def _talk_slowly(state: MessagesState, runtime: Runtime[dict[str, Any]]) -> dict[str, Any]:
+    context = runtime.context or {}
+    model = FakeListChatModel(
+        responses=[reply_of(int(context.get("tokens", 30)))],
+        sleep=float(context.get("delay", 0.1)),
+    )
+    return {"messages": [await model.ainvoke(state["messages"])]}
+
+
+# A model streaming `tokens` chunks, one every `delay` seconds (both from the run's context).
+talker = _build(_talk_slowly, "talk")
 
 
 def streamer(*, model: BaseChatModel) -> StateGraph[Any, Any, Any, Any]:

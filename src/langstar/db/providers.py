@@ -16,6 +16,7 @@ from langgraph.store.postgres.base import PostgresIndexConfig
 
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.db.migrations import upgrade_async
+from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, open_pool
 from langstar.db.savers import PooledPostgresSaver, checkpoint_serializer
 from langstar.db.schema import require_schema_at_head
@@ -36,7 +37,7 @@ class Database:
 
 
 class DatabaseProvider(Provider):
-    """The database, the pool over it, and LangGraph's checkpointer and store."""
+    """The database, the pool over it, its notifications, and LangGraph's checkpointer and store."""
 
     scope = Scope.APP
 
@@ -63,6 +64,17 @@ class DatabaseProvider(Provider):
             yield pool
         finally:
             await pool.close()
+
+    @provide
+    async def provide_notifications(self, pool: Pool) -> AsyncIterator[Notifications]:
+        conninfo = pool.conninfo
+        assert isinstance(conninfo, str)
+        notifications = Notifications(conninfo)
+        notifications.open()
+        try:
+            yield notifications
+        finally:
+            await notifications.aclose()
 
     @provide
     async def provide_checkpointer(

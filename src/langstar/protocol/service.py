@@ -34,6 +34,7 @@ from langstar.runs.service import RunService
 from langstar.serde import dumps
 from langstar.settings import Settings
 from langstar.streaming.events import EventBus
+from langstar.streaming.relay import StreamRelay
 from langstar.streaming.sse import HEARTBEAT, frame
 from langstar.streaming.translate import CHANNELS, channel_of, namespace_matches
 
@@ -44,7 +45,7 @@ RUN_START_FIELDS = frozenset(
 RESPOND_FIELDS = frozenset({"interrupt_id", "namespace", "response", "responses"})
 # How long `input.respond` waits for the interrupted run to record its interrupts.
 SETTLE_SECONDS = 5.0
-# How often a reader looks for events written by another server process.
+# How often a reader looks for events anyway, in case a notification was lost.
 POLL_SECONDS = 1.0
 PAGE = 500
 
@@ -152,10 +153,12 @@ class ProtocolService:
         runs: RunService,
         assistants: AssistantService,
         bus: EventBus,
+        relay: StreamRelay,
         settings: Settings,
         identity: Identity,
         slots: StreamSlots,
     ) -> None:
+        self._relay = relay
         self._slots = slots
         self._pool = pool
         self._runs = runs
@@ -337,7 +340,21 @@ class ProtocolService:
         return None if row is None else str(row["owner"])
 
     async def _follow(self, thread_id: uuid.UUID, sub: Subscription) -> AsyncIterator[bytes]:
-        """Every stored event after `since`, then new ones as they are written; never ends."""
+        """Every stored event after `since`, then new ones as they are written; never ends.
+
+        A write by this process wakes the reader at once, and one by another process as
+        soon as its notification arrives (it sends one while a reader here follows).
+        """
+        unfollow = self._relay.follow("signal", thread_id)
+        try:
+            async for chunk in self._follow_signalled(thread_id, sub):
+                yield chunk
+        finally:
+            unfollow()
+
+    async def _follow_signalled(
+        self, thread_id: uuid.UUID, sub: Subscription
+    ) -> AsyncIterator[bytes]:
         cursor = sub.since or 0
         signals = self._bus.threads
         heartbeat = self._settings.runs.heartbeat_seconds

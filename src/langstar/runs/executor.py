@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -22,6 +22,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 
 from langstar import lifecycle, logs, metrics
+from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, patient
 from langstar.errors import UnavailableError
 from langstar.graphs.registry import RegisteredGraph
@@ -29,8 +30,9 @@ from langstar.identity import ACTING_FOR, Identity
 from langstar.lifecycle import Run, RunStatus, ThreadStatus
 from langstar.runs import records
 from langstar.serde import dumps, encode_error, to_jsonable
-from langstar.streaming.events import EventBus, RunStream
+from langstar.streaming.events import EventBus, RunStream, run_done
 from langstar.streaming.output import RunOutput
+from langstar.streaming.relay import StreamRelay
 from langstar.streaming.translate import ProtocolEvent, Translator
 from langstar.tracing.callbacks import traced
 from langstar.tracing.spans import run_failed, run_span
@@ -113,6 +115,8 @@ class RunExecutor:
         self,
         pool: Pool,
         bus: EventBus,
+        notifications: Notifications,
+        relay: StreamRelay,
         *,
         grace_seconds: float,
         lease_seconds: float,
@@ -123,12 +127,13 @@ class RunExecutor:
         self._database_wait = database_wait_seconds
         self._pool = pool
         self._bus = bus
+        self._notifications = notifications
+        self.relay = relay  # relays this process's runs to readers elsewhere, and theirs here
         self._grace = grace_seconds
         self.lease_seconds = lease_seconds
         # Names this process in the runs it holds.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keeper: asyncio.Task[None] | None = None
-        self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._jobs: dict[uuid.UUID, tuple[RunJob, asyncio.Task[Any]]] = {}
         self._running = 0  # of the jobs above, those that have started
@@ -136,26 +141,23 @@ class RunExecutor:
         self._cancel_requested: set[uuid.UUID] = set()
         self._thread_turns: dict[uuid.UUID, asyncio.Event] = {}
         self._closing = False
+        self._unsubscribe: Callable[[], None] | None = None
 
     def open(self) -> None:
         """Start renewing leases, failing runs whose process died, and hearing cancels."""
         self._keeper = asyncio.create_task(self._keep_leases())
-        self._listener = asyncio.create_task(self._hear_cancels())
+        self._unsubscribe = self._notifications.subscribe(
+            lifecycle.CANCEL_CHANNEL, self._heard_cancel
+        )
 
-    async def _hear_cancels(self) -> None:
-        """Cancel runs held here when any process (this one included) asks for it."""
-        while True:
-            try:
-                async with await self._own_connection() as conn:
-                    await conn.execute(f"LISTEN {lifecycle.CANCEL_CHANNEL}")
-                    async for note in conn.notifies():
-                        run_id, _, action = note.payload.partition(":")
-                        self.cancel(uuid.UUID(run_id), action or "interrupt")
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database may be restarting; listen again
-                log.warning("lost the cancel channel (%s); listening again", exc)
-                await asyncio.sleep(1.0)
+    def _heard_cancel(self, payload: str) -> None:
+        """Cancel a run held here when any process (this one included) asks for it.
+
+        A request sent while the channel was down is still flagged on the run, and found
+        when the leases are next renewed.
+        """
+        run_id, _, action = payload.partition(":")
+        self.cancel(uuid.UUID(run_id), action or "interrupt")
 
     async def _keep_leases(self) -> None:
         """Renew this process's leases and fail other processes' lost runs.
@@ -317,10 +319,12 @@ class RunExecutor:
             await self._close(job, stream)
 
     async def _close(self, job: RunJob, stream: RunStream) -> None:
-        done = dumps({"status": "run_done", "run_id": str(job.run.run_id)})
-        for feed in self._bus.watchers(job.run.thread_id):
+        run = job.run
+        done = run_done(run.run_id)
+        for feed in self._bus.watchers(run.thread_id):
             await feed.publish("metadata", done)
         await stream.close()
+        self.relay.ended(run.run_id, run.thread_id)
         self._pass_turn(job.run.thread_id)
         job.done.set()
 
@@ -354,6 +358,7 @@ class RunExecutor:
             await records.save_event(self._pool, job.run.run_id, item.seq, event, encoded)
         for feed in self._bus.watchers(job.run.thread_id):
             await feed.publish(event, encoded)
+        self.relay.offer(job.run.run_id, job.run.thread_id, item)
         # A model that streams without awaiting any I/O would produce its whole reply
         # before a reader ran: the first token would arrive with the last. Every few
         # milliseconds, the readers get a turn to send what has arrived.
@@ -377,7 +382,7 @@ class RunExecutor:
                 "VALUES (%s, %s, %s, %s, %s)",
                 rows,
             )
-        self._bus.threads.changed(run.thread_id)
+        self.relay.changed(run.thread_id)
 
     def _output(self, job: RunJob, stream: RunStream) -> RunOutput:
         async def publish(event: str, data: Any) -> None:
@@ -500,9 +505,10 @@ class RunExecutor:
 
     async def aclose(self) -> None:
         self._closing = True
-        for helper in (self._keeper, self._listener):
-            if helper is not None:
-                helper.cancel()
+        if self._keeper is not None:
+            self._keeper.cancel()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
         if not self._tasks:
             return
         log.info("waiting up to %.0fs for %d run(s) to finish", self._grace, len(self._tasks))

@@ -9,6 +9,7 @@ from langgraph.store.base import BaseStore
 from litestar import Request
 
 from langstar.access import Authorizer
+from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.limits import StreamSlots
@@ -17,6 +18,7 @@ from langstar.runs.executor import RunExecutor
 from langstar.runs.service import RunService
 from langstar.settings import Settings
 from langstar.streaming.events import EventBus
+from langstar.streaming.relay import StreamRelay
 from langstar.threads.service import ThreadService
 from langstar.webhooks.policy import WebhookPolicy
 
@@ -26,7 +28,8 @@ IN_MEMORY_SECONDS = 10.0
 
 
 class RunsProvider(Provider):
-    """The run executor, the event bus and stream slots (APP), and the run service."""
+    """The run executor, the event bus, its relay across processes and stream slots (APP),
+    and the run service."""
 
     @provide(scope=Scope.APP)
     def provide_stream_slots(self, settings: Settings) -> StreamSlots:
@@ -37,13 +40,29 @@ class RunsProvider(Provider):
         return EventBus(min(settings.runs.stream_retention_seconds, IN_MEMORY_SECONDS))
 
     @provide(scope=Scope.APP)
+    async def provide_relay(
+        self, notifications: Notifications, bus: EventBus
+    ) -> AsyncIterator[StreamRelay]:
+        relay = StreamRelay(notifications, bus)
+        relay.open()
+        yield relay
+        await relay.aclose()
+
+    @provide(scope=Scope.APP)
     async def provide_executor(
-        self, settings: Settings, pool: Pool, bus: EventBus
+        self,
+        settings: Settings,
+        pool: Pool,
+        bus: EventBus,
+        notifications: Notifications,
+        relay: StreamRelay,
     ) -> AsyncIterator[RunExecutor]:
         # Taking the pool makes the container close the executor (draining runs) before it.
         executor = RunExecutor(
             pool,
             bus,
+            notifications,
+            relay,
             grace_seconds=settings.server.shutdown_grace_seconds,
             lease_seconds=settings.runs.lease_seconds,
             run_timeout_seconds=settings.limits.run_timeout_seconds,

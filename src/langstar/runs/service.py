@@ -33,6 +33,7 @@ from langstar.serde import dumps
 from langstar.settings import Settings
 from langstar.store.scoped import store_for
 from langstar.streaming.events import EventBus, RunEvent
+from langstar.streaming.relay import RemoteFeed
 from langstar.streaming.sse import HEARTBEAT, frame
 from langstar.threads.service import ThreadService
 from langstar.tracing.spans import current_traceparent
@@ -43,8 +44,11 @@ log = logging.getLogger(__name__)
 
 # The cap on runs in flight of a caller the per-user cap does not apply to.
 UNCAPPED = 2**31 - 1
-# How often a reader looks at a run that another server process executes.
-POLL_SECONDS = 0.25
+# How often a reader of a run that another server process executes looks at its row, in
+# case the notification of its end was lost; and how long it then waits for what the
+# run sent last to be relayed.
+END_CHECK_SECONDS = 2.0
+END_GRACE_SECONDS = 1.0
 # How long `runs/wait` holds its answer back hoping to send it whole, for a run to be
 # cancelled if its client leaves: a client that leaves is noticed only once the answer
 # streams. Other runs are held a whole heartbeat, when a stream would send its first
@@ -364,7 +368,7 @@ class RunService:
         stream = self._bus.get(run_id)
         if stream is None or (stream.closed and after is None):
             # Held elsewhere, ended long ago, or ended with nothing kept to replay.
-            return self._sse_from(None, run_id, after or 0, resumable, False, wanted)
+            return self._sse_from(None, run_id, after or 0, resumable, cancel_on_disconnect, wanted)
         batches = stream.read(after, idle=self._settings.runs.heartbeat_seconds)
         return self._sse_from(batches, run_id, 0, resumable, cancel_on_disconnect, wanted)
 
@@ -380,7 +384,7 @@ class RunService:
         finished = False
         try:
             if batches is None:
-                async for chunk in self._follow_elsewhere(run_id, after, wanted):
+                async for chunk in self._follow_elsewhere(run_id, after, resumable, wanted):
                     yield chunk
                 finished = True
                 return
@@ -395,42 +399,113 @@ class RunService:
             finished = True
         finally:
             if not finished and cancel_on_disconnect:
-                self._executor.cancel(run_id, "interrupt")
+                self._cancel_on_leave(run_id)
+
+    def _cancel_on_leave(self, run_id: uuid.UUID) -> None:
+        """Cancel the run its client left; one held elsewhere through its flag and NOTIFY."""
+        if self._executor.cancel(run_id, "interrupt"):
+            return
+        with contextlib.suppress(UnavailableError):  # shutting down: the runs stop anyway
+            self._executor.start(self._records.request_cancel([run_id], "interrupt"))
 
     async def _follow_elsewhere(
-        self, run_id: uuid.UUID, after: int, wanted: Callable[[str], bool]
+        self, run_id: uuid.UUID, after: int, resumable: bool, wanted: Callable[[str], bool]
     ) -> AsyncIterator[bytes]:
-        """A run this process does not hold (another replica does, or it ended long ago).
+        """A run this process does not hold: another process executes it, or it has ended.
 
-        Its stored events (a resumable run's) are read as they are written; once it has
-        ended, a run that stored none sends its outcome as one `values` event.
+        A run in flight elsewhere is followed live, as the process that executes it relays
+        its events here; a resumable one first replays what it stored after `after`. Once
+        it has ended, what it stored and was not sent yet follows, or, when nothing came
+        at all, its outcome as one `values` event.
+        """
+        cursor = _Cursor(after)
+        run = await self._records.get_by_id(run_id)
+        if run is not None and run.status in INFLIGHT:
+            feed = self._executor.relay.follow_run(run_id)  # before reading: nothing between
+            try:
+                async for chunk in self._follow_live(feed, run_id, cursor, resumable, wanted):
+                    yield chunk
+            finally:
+                feed.close()
+            run = await self._records.get_by_id(run_id)
+        chunk = await self._stored(run_id, cursor, wanted)
+        if chunk:
+            yield chunk
+        if not cursor.received and run is not None:
+            outcome = await self._outcome(run, None)
+            failed = isinstance(outcome, dict) and "__error__" in outcome
+            name = "error" if failed else "values"
+            if wanted(name):
+                yield frame(name, dumps(outcome["__error__"] if failed else outcome))
+
+    async def _follow_live(
+        self,
+        feed: RemoteFeed,
+        run_id: uuid.UUID,
+        cursor: _Cursor,
+        resumable: bool,
+        wanted: Callable[[str], bool],
+    ) -> AsyncIterator[bytes]:
+        """The relayed events, until the run's end is relayed or its row says it ended.
+
+        A resumable run's events missing from the relay (published before this reader
+        was announced, or lost with a connection) are read from the stored ones.
         """
         heartbeat = self._settings.runs.heartbeat_seconds
-        sent_any, quiet_since = False, time.monotonic()
-        while True:
-            run = await self._records.get_by_id(run_id)
-            ended = run is None or run.status not in INFLIGHT
-            for seq, event, data in await records.saved_events(self._pool, run_id, after):
-                after, sent_any = seq, True
-                if wanted(event):
-                    yield frame(event, data, seq)
-                    quiet_since = time.monotonic()
-            if ended:
-                if not sent_any and run is not None:
-                    outcome = await self._outcome(run, None)
-                    name = (
-                        "error"
-                        if isinstance(outcome, dict) and "__error__" in outcome
-                        else "values"
-                    )
-                    data = outcome["__error__"] if name == "error" else outcome
-                    if wanted(name):
-                        yield frame(name, dumps(data))
-                return
-            if time.monotonic() - quiet_since >= heartbeat:
+        check_at = time.monotonic() + END_CHECK_SECONDS
+        ended_at: float | None = None
+        if resumable and (chunk := await self._stored(run_id, cursor, wanted)):
+            yield chunk
+        heard = False  # anything relayed since the last look at the row
+        while not feed.ended:
+            items = await feed.take(patience=min(END_CHECK_SECONDS, heartbeat))
+            heard = heard or bool(items)
+            missing = resumable and _missing(items, cursor.position)
+            if missing and (chunk := await self._stored(run_id, cursor, wanted)):
+                yield chunk
+            if chunk := _relayed(items, cursor, resumable, wanted):
+                yield chunk
+            now = time.monotonic()
+            if ended_at is not None and (resumable or now - ended_at >= END_GRACE_SECONDS):
+                return  # the end was never relayed: a notification was lost
+            if ended_at is None and now >= check_at:
+                check_at = now + END_CHECK_SECONDS
+                chunk, ended = await self._look_again(
+                    run_id, cursor, resumable and not heard, wanted
+                )
+                heard = False
+                if chunk:
+                    yield chunk
+                if ended:
+                    ended_at = now
+            if now - cursor.quiet_since >= heartbeat:
                 yield HEARTBEAT
-                quiet_since = time.monotonic()
-            await asyncio.sleep(POLL_SECONDS)
+                cursor.quiet_since = now
+
+    async def _look_again(
+        self, run_id: uuid.UUID, cursor: _Cursor, read_stored: bool, wanted: Callable[[str], bool]
+    ) -> tuple[bytes, bool]:
+        """What was stored and not sent (if `read_stored`), and whether the run has ended.
+
+        A resumable run's reader that heard nothing relayed for a while reads the stored
+        events, in case notifications cannot reach this process (a pooler in between).
+        """
+        chunk = await self._stored(run_id, cursor, wanted) if read_stored else b""
+        run = await self._records.get_by_id(run_id)
+        return chunk, run is None or run.status not in INFLIGHT
+
+    async def _stored(
+        self, run_id: uuid.UUID, cursor: _Cursor, wanted: Callable[[str], bool]
+    ) -> bytes:
+        """The stored events after the cursor (a resumable run's), as SSE."""
+        frames = []
+        for seq, event, data in await records.saved_events(self._pool, run_id, cursor.position):
+            cursor.position, cursor.received = seq, True
+            if wanted(event):
+                frames.append(frame(event, data, seq))
+        if frames:
+            cursor.quiet_since = time.monotonic()
+        return b"".join(frames)
 
     async def thread_allowed(self, thread_id: uuid.UUID, action: str) -> None:
         """The caller's access to the thread allows the action (a 404 if not)."""
@@ -481,7 +556,13 @@ class RunService:
         wanted = set(modes)
         release = self._slots.take(self._identity.user_id)  # a refused watch leaves no feed
         feed = self._bus.watch(thread_id)
+        # Runs of the thread that another process executes are relayed into the feed.
+        unfollow = self._executor.relay.follow("thread", thread_id)
         batches = feed.read(0, idle=self._settings.runs.heartbeat_seconds)
+
+        def stop() -> None:
+            self._bus.unwatch(thread_id, feed)
+            unfollow()
 
         async def events() -> AsyncIterator[bytes]:
             try:
@@ -499,11 +580,11 @@ class RunService:
                     if chunk:
                         yield chunk
             finally:
-                self._bus.unwatch(thread_id, feed)
+                stop()
 
         body = events()
         # A response that is never iterated never runs the `finally`: unwatch on collection.
-        weakref.finalize(body, self._bus.unwatch, thread_id, feed)
+        weakref.finalize(body, stop)
         return self._slots.bounded(body, release)
 
     async def join(
@@ -570,3 +651,40 @@ async def check_webhook(url: str, policy: WebhookPolicy, settings: Settings) -> 
 
 def _frame(item: RunEvent, resumable: bool) -> bytes:
     return frame(item.event, item.data, item.seq if resumable else None)
+
+
+@dataclasses.dataclass(slots=True)
+class _Cursor:
+    """Where a reader of a run held elsewhere is."""
+
+    position: int  # the last event sent, of a resumable run
+    received: bool = False  # any event at all came
+    quiet_since: float = dataclasses.field(default_factory=time.monotonic)
+
+
+def _missing(items: list[RunEvent], position: int) -> bool:
+    """Whether events are missing between `position` and (or among) these relayed ones."""
+    expected = position + 1
+    for item in items:
+        if item.seq > expected:
+            return True
+        expected = max(expected, item.seq + 1)
+    return False
+
+
+def _relayed(
+    items: list[RunEvent], cursor: _Cursor, resumable: bool, wanted: Callable[[str], bool]
+) -> bytes:
+    """The relayed events not sent yet, as SSE."""
+    frames = []
+    for item in items:
+        if resumable:
+            if item.seq <= cursor.position:
+                continue
+            cursor.position = item.seq
+        cursor.received = True
+        if wanted(item.event):
+            frames.append(_frame(item, resumable))
+    if frames:
+        cursor.quiet_since = time.monotonic()
+    return b"".join(frames)

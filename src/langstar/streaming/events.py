@@ -9,12 +9,19 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from langstar.serde import dumps
+
 
 @dataclass(frozen=True, slots=True)
 class RunEvent:
     seq: int
     event: str
     data: bytes  # JSON, encoded once by the publisher
+
+
+def run_done(run_id: uuid.UUID) -> bytes:
+    """What a thread's watchers get when one of its runs ends."""
+    return dumps({"status": "run_done", "run_id": str(run_id)})
 
 
 class RunStream:
@@ -49,6 +56,10 @@ class RunStream:
         return len(self._events)
 
     async def publish(self, event: str, data: bytes) -> RunEvent:
+        return self.put(event, data)
+
+    def put(self, event: str, data: bytes) -> RunEvent:
+        """`publish`, for a caller that cannot await (it never waits anyway)."""
         self._published += 1
         item = RunEvent(self._published, event, data)
         if self.keep or self._readers:
