@@ -32,7 +32,7 @@ log = logging.getLogger("langstar")
 
 # The file a worker reads its settings from (JSON, readable by the owner only).
 SETTINGS_FILE_ENV = "LANGSTAR_WORKER_SETTINGS"
-# The connections a process opens besides its pool: the notification listener and one spare.
+# The connections a process opens besides its pool: the notification listener and sender.
 EXTRA_CONNECTIONS = 2
 
 
