@@ -90,6 +90,8 @@ EXPIRES_AFTER_ACTIVITY = (
 )
 
 CANCEL_CHANNEL = "langstar_cancel"
+# `NewRun.max_runs_per_owner` for a caller with no cap on runs in flight.
+UNCAPPED = 2**31 - 1
 LOST = {
     "error": "RunLost",
     "message": "the server process running it stopped before it finished",
@@ -233,6 +235,14 @@ async def _write(
     return await _insert_run(conn, new, status)
 
 
+# A user's live runs, counted up to the cap (an uncapped user's are not counted at all).
+_LIVE_SQL = (
+    "(SELECT count(*) FROM (SELECT FROM runs WHERE user_id = %(user)s "
+    f"AND status IN {INFLIGHT_SQL} AND NOT coalesce(lease_expires_at < now(), false) "
+    "LIMIT %(cap)s) AS capped)"
+)
+
+
 async def _lock_and_look(
     conn: AsyncConnection[DictRow], new: NewRun
 ) -> tuple[str | None, dict[str, Any]]:
@@ -248,9 +258,7 @@ async def _lock_and_look(
         # The owner's live runs, counted only up to the cap, and this thread's in-flight
         # runs: live ones take their turn first, lapsed ones are lost.
         inflight_cur = await conn.execute(
-            "SELECT (SELECT count(*) FROM (SELECT FROM runs WHERE user_id = %(user)s "
-            f"AND status IN {INFLIGHT_SQL} AND NOT coalesce(lease_expires_at < now(), false) "
-            "LIMIT %(cap)s) AS capped) AS live, "
+            f"SELECT {_LIVE_SQL if new.max_runs_per_owner < UNCAPPED else '0'} AS live, "
             "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
             "now(), false)), '{}') AS inflight, "
             "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "

@@ -22,7 +22,15 @@ from langstar.db.pool import Pool
 from langstar.errors import InvalidError, NotFoundError, UnavailableError, check_page
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
-from langstar.lifecycle import INFLIGHT, CancelAction, NewRun, Run, admit, admit_on
+from langstar.lifecycle import (
+    INFLIGHT,
+    UNCAPPED,
+    CancelAction,
+    NewRun,
+    Run,
+    admit,
+    admit_on,
+)
 from langstar.limits import StreamSlots, check_input, check_metadata
 from langstar.runs import records
 from langstar.runs.config import RunHeaders, build_config, refuse_unsupported, run_kwargs
@@ -42,8 +50,6 @@ from langstar.webhooks.policy import WebhookPolicy
 log = logging.getLogger(__name__)
 
 
-# The cap on runs in flight of a caller the per-user cap does not apply to.
-UNCAPPED = 2**31 - 1
 # How often a reader of a run that another server process executes looks at its row, in
 # case the notification of its end was lost; and how long it then waits for what the
 # run sent last to be relayed.
