@@ -12,6 +12,7 @@ from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from langstar.db.urls import with_session_defaults
 from langstar.settings import DatabaseSettings
 
 _patience: ContextVar[float | None] = ContextVar("langstar_pool_patience", default=None)
@@ -86,10 +87,12 @@ async def open_pool(url: str, settings: DatabaseSettings, *, name: str = "langst
     """Open a pool whose connections LangGraph's savers and langstar's services can share.
 
     `check` tests a connection before handing it out, so the first requests after a
-    PostgreSQL restart get a fresh connection instead of a dead one.
+    PostgreSQL restart get a fresh connection instead of a dead one. Every connection
+    (the pool's, and those opened from its `conninfo`) is named `langstar` in
+    `pg_stat_activity` and sends TCP keepalives, unless the URL says otherwise.
     """
     pool = Pool(
-        url,
+        with_session_defaults(url),
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_seconds,
