@@ -8,12 +8,18 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import psycopg
 from langgraph_sdk import get_client
 
+from langstar.app import container_of
+from langstar.db.pool import Pool
+from tests.support.apps import MakeApp
+from tests.support.asgi import asgi_client
 from tests.support.postgres import database_name
 from tests.support.sdk import eventually
 from tests.support.server import ServerProcess
+from tests.support.settings import settings_for
 
 CLIENTS = 12
 KILLS = 6
@@ -120,3 +126,26 @@ async def test_connections_killed_under_load_hang_nothing_and_leave_no_run_runni
         if code == 200 and "__error__" not in body:
             contents = [m["content"] for m in states[thread]["values"]["messages"]]
             assert text in contents
+
+
+async def test_a_request_after_every_idle_connection_was_cut_is_served_at_once(
+    migrated_database: str, tmp_path: Path, make_app: MakeApp
+) -> None:
+    """An idle cut or a failover ends every pooled connection; the next request must not
+    wait out the dead ones one by one (1, 2, 4... seconds each) while PostgreSQL is up."""
+    settings = settings_for(migrated_database, tmp_path)
+    database = msgspec.structs.replace(settings.database, pool_min_size=6, pool_max_size=6)
+    app = make_app(msgspec.structs.replace(settings, database=database))
+    async with asgi_client(app) as client:
+        thread = (await client.post("/threads", json={})).json()["thread_id"]
+        pool = await container_of(app).get(Pool)
+        assert await eventually(lambda: pool.get_stats()["pool_available"] == 6)
+        assert await asyncio.to_thread(kill_langstar_connections, migrated_database) >= 6
+        await asyncio.sleep(0.2)  # the terminations have reached the sockets
+        started = time.monotonic()
+        for _ in range(6):  # as many as there were dead connections
+            answer = await client.get(f"/threads/{thread}")
+            assert answer.status_code == 200, answer.text
+        took = time.monotonic() - started
+        assert took < 0.6, took  # psycopg_pool alone pauses 1 s after the first dead one
+        assert pool.get_stats()["pool_size"] == 6  # the dead ones were replaced
