@@ -82,9 +82,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if args.command == "serve":
         raise SystemExit(serve(settings))
-    if args.command == "keys":
-        raise SystemExit(keys_command(args, settings))
-    raise SystemExit(db_command(args.db_command, settings))
+    try:
+        if args.command == "keys":
+            raise SystemExit(keys_command(args, settings))
+        raise SystemExit(db_command(args.db_command, settings))
+    except connection_errors() as exc:
+        print(unreachable(settings.database.url, exc), file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def connection_errors() -> tuple[type[BaseException], ...]:
+    """What failing to connect raises: psycopg's own error, or SQLAlchemy's around it."""
+    import psycopg
+    import sqlalchemy.exc
+
+    return (OSError, psycopg.OperationalError, sqlalchemy.exc.OperationalError)
 
 
 def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -102,6 +114,26 @@ def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
     return msgspec.structs.replace(settings, server=server)
 
 
+def unreachable(url: str, exc: BaseException) -> str:
+    """One line for a database that cannot be reached, naming it without its password.
+
+    libpq's own reason is kept: it says when the server's certificate failed
+    verification (`sslmode=verify-full` with a wrong `sslrootcert`), or a password was
+    refused.
+    """
+    from langstar.db.urls import redact
+
+    cause = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    reason = " ".join(str(cause).split())
+    hint = ""
+    if "certificate" in reason or "SSL" in reason:
+        hint = (
+            " (TLS: check that sslrootcert names the CA that signed the server's"
+            " certificate, and sslmode)"
+        )
+    return f"langstar: cannot connect to the database at {redact(url)}: {reason}{hint}"
+
+
 def serve(settings: Settings) -> int:
     from langstar.auth.authenticators import AuthConfigError, effective_mode
     from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
@@ -113,8 +145,8 @@ def serve(settings: Settings) -> int:
         except SchemaNotAtHeadError as exc:
             print(f"langstar: {exc}", file=sys.stderr)
             return 1
-        except OSError as exc:
-            print(f"langstar: cannot reach the database: {exc}", file=sys.stderr)
+        except connection_errors() as exc:
+            print(unreachable(settings.database.url, exc), file=sys.stderr)
             return 1
     try:
         effective_mode(settings)

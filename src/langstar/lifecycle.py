@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
-from psycopg import AsyncConnection, AsyncCursor
+from psycopg import AsyncConnection, AsyncCursor, OperationalError
 from psycopg.errors import UniqueViolation
 from psycopg.pq import PipelineStatus, TransactionStatus
 from psycopg.rows import DictRow
@@ -151,7 +151,29 @@ class Admission:
 
 async def admit(pool: Pool, new: NewRun) -> Admission:
     """Record a run on its thread, creating the thread if allowed: one transaction, in
-    two round trips (`BEGIN` travels with the reads, `COMMIT` with the writes)."""
+    two round trips (`BEGIN` travels with the reads, `COMMIT` with the writes).
+
+    A connection lost meanwhile (a failover, the server cutting it) leaves the outcome
+    unknown: the `COMMIT` may have been carried out before the answer was lost. The
+    run's id is chosen here, so its row tells. Admitted, it is returned (the runs its
+    strategy cancels were flagged and announced by that transaction); else nothing was
+    written and admitting it again is safe. Either way the run is never left recorded
+    and held by no one, blocking its thread until its lease lapses.
+    """
+    try:
+        return await _admit_once(pool, new)
+    except OperationalError:
+        async with pool.connection() as conn:
+            cursor = await conn.execute(
+                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s", (new.run_id,)
+            )
+            row = await cursor.fetchone()
+        if row is not None:
+            return Admission(Run(**row), [])
+        return await _admit_once(pool, new)
+
+
+async def _admit_once(pool: Pool, new: NewRun) -> Admission:
     async with pool.connection() as conn:
         try:
             async with conn.pipeline():

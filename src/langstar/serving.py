@@ -32,8 +32,9 @@ log = logging.getLogger("langstar")
 
 # The file a worker reads its settings from (JSON, readable by the owner only).
 SETTINGS_FILE_ENV = "LANGSTAR_WORKER_SETTINGS"
-# The connections a process opens besides its pool: the notification listener and sender.
-EXTRA_CONNECTIONS = 2
+# The connections a process opens besides its pool: the notification listener, the
+# notification sender, and the run lease renewer.
+EXTRA_CONNECTIONS = 3
 
 
 def workers_for(settings: Settings) -> int:

@@ -47,12 +47,13 @@ class ServerSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=
 
 class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     url: str = ""
+    url_file: str = ""
     pool_min_size: PoolSize = 2
     pool_max_size: PoolSize = 20
     pool_timeout_seconds: Positive = 10.0
     pool_busy_wait_seconds: Positive = 60.0
     pool_max_lifetime_seconds: Positive = 1800.0
-    pool_max_idle_seconds: Positive = 300.0
+    pool_max_idle_seconds: Positive = 180.0
     strict_checkpoint_types: bool = True
     checkpoint_allowed_types: list[str] = msgspec.field(default_factory=list)
 
@@ -214,7 +215,8 @@ def load_settings(
     """Build settings from a TOML file and the environment.
 
     The file is `path`, else `$LANGSTAR_CONFIG`, else `config/langstar.toml` when present.
-    `LANGSTAR_SECTION__KEY` overrides `section.key`; `DATABASE_URL` sets `database.url`.
+    `LANGSTAR_SECTION__KEY` overrides `section.key`; `DATABASE_URL` sets `database.url`,
+    or `database.url_file` names a file to read it from.
     """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -224,9 +226,32 @@ def load_settings(
     elif DEFAULT_CONFIG.is_file():
         data = _read_toml(DEFAULT_CONFIG, required=False)
     _apply_env(data, env)
-    settings = _convert(data)
+    settings = _with_url_from_file(_convert(data))
     _check(settings)
     return settings
+
+
+def _with_url_from_file(settings: Settings) -> Settings:
+    """`database.url` read from the file `database.url_file` names (a mounted secret)."""
+    path = settings.database.url_file
+    if not path:
+        return settings
+    key = "database.url_file"
+    if settings.database.url:
+        raise SettingsError(key, "set it or database.url (DATABASE_URL), not both")
+    try:
+        url = Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or type(exc).__name__
+        raise SettingsError(key, f"cannot read {path}: {reason}") from None
+    if not url:
+        raise SettingsError(key, f"{path} is empty")
+    try:
+        check_database_url(url)
+    except SettingsError as exc:  # its problem never quotes the URL, which may hold a password
+        raise SettingsError(key, f"{path}: {exc.problem}") from None
+    database = msgspec.structs.replace(settings.database, url=url)
+    return msgspec.structs.replace(settings, database=database)
 
 
 def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:

@@ -126,3 +126,12 @@ def test_a_variable_a_setting_names_is_that_settings_value_not_a_setting() -> No
     # Still a typo when no setting names it.
     with pytest.raises(SettingsError, match="jwt_secrt: unknown key"):
         load_settings(env={"LANGSTAR_JWT_SECRT": "s" * 40})
+
+
+def test_the_database_url_can_be_read_from_a_file(tmp_path: Path) -> None:
+    url = "postgresql://app:s3cret@db.example.com:5432/langstar?sslmode=verify-full"
+    (tmp_path / "url").write_text(url + "\n")
+    env = {"LANGSTAR_DATABASE__URL_FILE": str(tmp_path / "url")}
+    settings = load_settings(None, env)
+    assert settings.database.url == url
+    assert not settings.uses_embedded_database

@@ -12,6 +12,7 @@ from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from langstar.db.urls import with_session_defaults
 from langstar.settings import DatabaseSettings
 
 _patience: ContextVar[float | None] = ContextVar("langstar_pool_patience", default=None)
@@ -33,16 +34,40 @@ class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
     async def getconn(self, timeout: float | None = None) -> AsyncConnection[DictRow]:  # noqa: ASYNC109
         patience = (_patience.get() or self.busy_wait) if timeout is None else None
         if patience is None or patience <= self.timeout:
-            return await super().getconn(timeout)
+            return await self._checked(self.timeout if timeout is None else timeout)
         deadline = time.monotonic() + patience
         while True:
             failures = self._connection_failures()
             left = deadline - time.monotonic()
             try:
-                return await super().getconn(min(self.timeout, max(left, 0.001)))
+                return await self._checked(min(self.timeout, max(left, 0.001)))
             except PoolTimeout:
                 if left <= self.timeout or not self._busy_but_healthy(failures):
                     raise
+
+    async def _checked(self, timeout: float) -> AsyncConnection[DictRow]:  # noqa: ASYNC109
+        """A connection that passed `check_connection`, within `timeout` seconds.
+
+        One found dead is given back (the pool drops it and opens another) and the next
+        is taken at once. psycopg_pool's own check paused 1, 2, 4... seconds after each
+        dead one: once the server had cut them all (a failover, an idle cut), requests
+        stalled up to the pool's timeout although PostgreSQL was up. At most
+        `max_size` connections can be dead, so the loop is bounded; one more dead
+        connection than that is reported as the database being unavailable.
+        """
+        deadline = time.monotonic() + timeout
+        dead = 0
+        while True:
+            conn = await super().getconn(max(deadline - time.monotonic(), 0.001))
+            try:
+                await check_connection(conn)
+            except BaseException as exc:
+                await self.putconn(conn)
+                dead += 1
+                if not isinstance(exc, Exception) or dead > self.max_size:
+                    raise
+            else:
+                return conn
 
     def _connection_failures(self) -> int:
         return int(self.get_stats().get("connections_errors", 0))
@@ -85,11 +110,13 @@ async def check_connection(conn: AsyncConnection[DictRow]) -> None:
 async def open_pool(url: str, settings: DatabaseSettings, *, name: str = "langstar") -> Pool:
     """Open a pool whose connections LangGraph's savers and langstar's services can share.
 
-    `check` tests a connection before handing it out, so the first requests after a
-    PostgreSQL restart get a fresh connection instead of a dead one.
+    Each connection is tested before it is handed out, so the first requests after a
+    PostgreSQL restart get a fresh connection instead of a dead one. Every connection
+    (the pool's, and those opened from its `conninfo`) is named `langstar` in
+    `pg_stat_activity` and sends TCP keepalives, unless the URL says otherwise.
     """
     pool = Pool(
-        url,
+        with_session_defaults(url),
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout_seconds,
@@ -98,7 +125,7 @@ async def open_pool(url: str, settings: DatabaseSettings, *, name: str = "langst
         # LangGraph's savers expect autocommit and dict rows. Statements are prepared on
         # first use (as LangGraph's own connections do); PgBouncer needs 1.21 or later.
         kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
-        check=check_connection,
+        # No `check`: `Pool.getconn` checks each connection it hands out itself.
         connection_class=AsyncConnection[DictRow],
         name=name,
         open=False,
