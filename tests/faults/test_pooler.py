@@ -41,7 +41,7 @@ ENV = {
 }
 # How soon a cancel must land: heard at once with a direct URL, polled for every second
 # (`database.poll_seconds`) without.
-CANCEL_WITHIN = {"direct": 1.5, "polling": 2.5}
+CANCEL_WITHIN = {"direct": 1.0, "polling": 2.0}
 Pair = tuple[ServerProcess, ServerProcess]
 
 
@@ -129,16 +129,16 @@ async def test_a_cancel_sent_to_another_server_stops_the_run_soon(pair: tuple[st
     mode, (a, b) = pair
     on_a, on_b = get_client(url=a.url), get_client(url=b.url)
     thread = (await on_a.threads.create())["thread_id"]
-    run = (await on_a.runs.create(thread, "slow", input=say("long"), context={"delay": 60}))[
-        "run_id"
-    ]
-    assert await eventually(lambda: status_is(on_a, thread, run, "running"))
-    asked = time.monotonic()
-    await on_b.runs.cancel(thread, run)  # B does not hold it: A must hear or find the flag
-    assert await eventually(lambda: status_is(on_b, thread, run, "interrupted"), seconds=30)
-    took = time.monotonic() - asked
-    print(f"cancel across servers through the pooler ({mode}): {took:.2f} s")
-    assert took < CANCEL_WITHIN[mode]
+    for _ in range(2):  # twice: one could land by luck with the leases' renewal (every 10 s)
+        run = await on_a.runs.create(thread, "slow", input=say("long"), context={"delay": 60})
+        run_id = run["run_id"]
+        assert await eventually(lambda r=run_id: status_is(on_a, thread, r, "running"))
+        asked = time.monotonic()
+        await on_b.runs.cancel(thread, run_id)  # B does not hold it: A hears, or finds the flag
+        assert await eventually(lambda r=run_id: status_is(on_b, thread, r, "interrupted"), 30)
+        took = time.monotonic() - asked
+        print(f"cancel across servers through the pooler ({mode}): {took:.2f} s")
+        assert took < CANCEL_WITHIN[mode]
 
 
 async def test_a_run_on_one_server_is_followed_to_its_end_on_another(
