@@ -82,6 +82,19 @@ def pair(
     b.stop()
 
 
+async def test_a_pooler_is_told_from_postgresql_itself(
+    database: str, bouncer: pgbouncer.PgBouncer
+) -> None:
+    from langstar.db.pool import pooler_of
+    from langstar.settings import DatabaseSettings
+
+    auto = DatabaseSettings()
+    assert await pooler_of(database, auto) == "none"
+    assert await pooler_of(bouncer.url(database), auto) == "transaction"
+    said = DatabaseSettings(pooler="session")
+    assert await pooler_of(bouncer.url(database), said) == "session"
+
+
 def say(text: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}]}
 
