@@ -182,7 +182,9 @@ async def test_a_run_on_one_server_is_followed_to_its_end_on_another(
     # However it learnt of the end, the reader was not kept waiting long after it.
     took = joined_end - await ended
     print(f"a stream followed on another server ended {took:.2f} s after its run ({mode})")
-    assert took < 4.0
+    # Without a relay: the row is read every 2 s, and a non-resumable reader waits one
+    # more read (END_GRACE_SECONDS) for late events, so 2 to 4 s.
+    assert took < (1.5 if mode == "direct" else 5.0)
 
 
 async def _ended_at(client: LangGraphClient, thread: str, run: str) -> float:
