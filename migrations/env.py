@@ -106,7 +106,14 @@ async def _run_online(url: str) -> None:
 def main() -> None:
     settings: Settings = config.attributes.get("settings") or load_settings()
     config.attributes["settings"] = settings
-    url: str | None = config.attributes.get("database_url") or settings.database.url or None
+    # Straight to PostgreSQL: the migration lock is held by a session, which a transaction
+    # pooler does not keep.
+    url: str | None = (
+        config.attributes.get("database_url")
+        or settings.database.direct_url
+        or settings.database.url
+        or None
+    )
     if context.is_offline_mode():
         _configure(url=sqlalchemy_url(url or "postgresql://localhost/langstar"), literal_binds=True)
         with context.begin_transaction():

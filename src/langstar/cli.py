@@ -220,8 +220,9 @@ def _say_where(settings: Settings, workers: int) -> None:
 
 @contextmanager
 def _database_url(settings: Settings) -> Iterator[str]:
-    if settings.database.url:
-        yield settings.database.url
+    # Migrations hold a session-level lock: straight to PostgreSQL when a pooler is between.
+    if url := settings.database.direct_url or settings.database.url:
+        yield url
         return
     from langstar.db.embedded import EmbeddedPostgres
 

@@ -56,6 +56,10 @@ class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     pool_max_idle_seconds: Positive = 180.0
     strict_checkpoint_types: bool = True
     checkpoint_allowed_types: list[str] = msgspec.field(default_factory=list)
+    direct_url: str = ""
+    pooler: Literal["auto", "none", "session", "transaction"] = "auto"
+    prepared_statements: Literal["auto", "on", "off"] = "auto"
+    poll_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=60)] = 1.0
 
 
 class ModelSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -353,6 +357,8 @@ def _check_webhooks(webhooks: WebhookSettings) -> None:
 def _check(settings: Settings) -> None:
     if settings.database.url:
         check_database_url(settings.database.url)
+    if settings.database.direct_url:
+        check_database_url(settings.database.direct_url, "database.direct_url")
     if settings.database.pool_min_size > settings.database.pool_max_size:
         raise SettingsError("database.pool_min_size", "is larger than database.pool_max_size")
     if settings.runs.recursion_limit > settings.runs.max_recursion_limit:
@@ -382,9 +388,8 @@ def _check(settings: Settings) -> None:
             )
 
 
-def check_database_url(url: str) -> None:
+def check_database_url(url: str, key: str = "database.url") -> None:
     """Refuse anything but a plain libpq URL, naming what is wrong."""
-    key = "database.url"
     try:
         parts = urlsplit(url)
         port = parts.port

@@ -75,6 +75,10 @@ def test_settings_are_frozen() -> None:
         ({"DATABASE_URL": "postgresql://u@h:99999/db"}, "database.url", "ort"),
         ({"DATABASE_URL": "postgresql://u@h:5432"}, "database.url", "no database name"),
         ({"LANGSTAR_GRAPHS__X": "no_colon"}, "graphs.x", "module:attr"),
+        ({"LANGSTAR_DATABASE__DIRECT_URL": "pgbouncer:6432"}, "database.direct_url", "postgresql"),
+        ({"LANGSTAR_DATABASE__POOLER": "statement"}, "database.pooler", "Invalid enum value"),
+        ({"LANGSTAR_DATABASE__PREPARED_STATEMENTS": "yes"}, "database.prepared_statements", "enum"),
+        ({"LANGSTAR_DATABASE__POLL_SECONDS": "0"}, "database.poll_seconds", ">= 0.1"),
         ({"LANGSTAR_RUNS__RECURSION_LIMIT": "500"}, "runs.recursion_limit", "max_recursion"),
     ],
 )

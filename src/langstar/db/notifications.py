@@ -26,10 +26,15 @@ class Notifications:
     `on_connect` callbacks run after every (re)connection to catch up. `notify` sends over
     a second connection of its own: notifications from one session arrive in the order
     they were sent, which is what lets a stream be relayed through them.
+
+    Not `listening` (the URL goes through a transaction pooler, where a session is not
+    kept between transactions), nothing is heard: subscribers rely on their fallback
+    alone. Notifications are still sent, for the processes that can listen.
     """
 
-    def __init__(self, conninfo: str) -> None:
+    def __init__(self, conninfo: str, *, listening: bool = True) -> None:
         self._conninfo = conninfo
+        self.listening = listening
         self._subscribers: dict[str, list[Callable[[str], None]]] = {}
         self._connected: list[Callable[[], None]] = []
         self._listener: asyncio.Task[None] | None = None
@@ -63,8 +68,9 @@ class Notifications:
             for attempt in (1, 2):  # a connection lost since the last send is opened again
                 try:
                     if self._sender is None:
+                        # Not prepared: it may go through a transaction pooler.
                         self._sender = await AsyncConnection.connect(
-                            self._conninfo, autocommit=True
+                            self._conninfo, autocommit=True, prepare_threshold=None
                         )
                     await self._sender.execute(
                         # A function scan yields the array in order; so they are sent.
@@ -84,7 +90,8 @@ class Notifications:
                 await sender.close()
 
     def open(self) -> None:
-        self._listener = asyncio.create_task(self._listen(), name="langstar-notifications")
+        if self.listening:
+            self._listener = asyncio.create_task(self._listen(), name="langstar-notifications")
 
     async def aclose(self) -> None:
         self._stop.set()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import select
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import Any, Literal
 
 from psycopg import AsyncConnection, OperationalError
 from psycopg.rows import DictRow, dict_row
@@ -14,6 +16,9 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from langstar.db.urls import with_session_defaults
 from langstar.settings import DatabaseSettings
+
+# How the connections of `database.url` reach PostgreSQL.
+Pooler = Literal["none", "session", "transaction"]
 
 _patience: ContextVar[float | None] = ContextVar("langstar_pool_patience", default=None)
 
@@ -29,6 +34,8 @@ class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
     """
 
     busy_wait: float = 0.0
+    _connecting: int = 0  # connection attempts under way
+    _failures: int = 0  # attempts that failed, to connect or to be answered
 
     # The signature is the one it extends, `timeout` included.
     async def getconn(self, timeout: float | None = None) -> AsyncConnection[DictRow]:  # noqa: ASYNC109
@@ -70,16 +77,27 @@ class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
                 return conn
 
     def _connection_failures(self) -> int:
-        return int(self.get_stats().get("connections_errors", 0))
+        return self._failures
 
     def _busy_but_healthy(self, failures_before: int) -> bool:
         """Every connection is open and in use, and none failed to open meanwhile.
 
         After a restart the pool is smaller than its maximum while it reconnects, with
-        pauses between attempts: that is an outage, not a busy pool.
+        pauses between attempts: that is an outage, not a busy pool. A connection still
+        being opened is not open: a pooler out of server connections keeps it waiting.
         """
-        full = int(self.get_stats().get("pool_size", 0)) >= self.max_size
-        return full and self._connection_failures() == failures_before
+        opened = int(self.get_stats().get("pool_size", 0)) - self._connecting
+        return opened >= self.max_size and self._connection_failures() == failures_before
+
+    async def _connect(self, timeout: float | None = None) -> AsyncConnection[DictRow]:  # noqa: ASYNC109
+        self._connecting += 1
+        try:
+            return await super()._connect(timeout)
+        except Exception:
+            self._failures += 1
+            raise
+        finally:
+            self._connecting -= 1
 
 
 @contextmanager
@@ -107,14 +125,76 @@ async def check_connection(conn: AsyncConnection[DictRow]) -> None:
         await AsyncConnectionPool.check_connection(conn)
 
 
-async def open_pool(url: str, settings: DatabaseSettings, *, name: str = "langstar") -> Pool:
+def answered_within(seconds: float) -> Callable[[AsyncConnection[Any]], Awaitable[None]]:
+    """A new connection's first query must be answered within `seconds`.
+
+    A pooler accepts a connection at once and makes its first query wait for a server
+    connection of its own, as long as the pooler allows (`query_wait_timeout` in
+    PgBouncer): without this, a pool behind a pooler too small for it would hand out
+    connections whose every query waits there.
+    """
+
+    async def probe(conn: AsyncConnection[Any]) -> None:
+        try:
+            async with asyncio.timeout(seconds):
+                await conn.execute("SELECT 1")
+        except TimeoutError:
+            await conn.close()
+            raise OperationalError(
+                f"the pooler gave no server connection within {seconds:g} s"
+            ) from None
+
+    return probe
+
+
+async def pooled(url: str) -> bool:
+    """Whether a pooler stands between `url` and PostgreSQL.
+
+    A pooler hands its clients a process id of its own (the key that cancels a query
+    goes to it, not to PostgreSQL), so the one the connection announced differs from
+    the process that answers. PgBouncer, and the poolers of managed databases, do so.
+    """
+    async with await AsyncConnection.connect(url, autocommit=True) as conn:
+        cursor = await conn.execute("SELECT pg_backend_pid()")
+        row = await cursor.fetchone()
+        return row is not None and row[0] != conn.info.backend_pid
+
+
+async def pooler_of(url: str, settings: DatabaseSettings) -> Pooler:
+    """The pooler `url` goes through: as set, or, for "auto", a detected one pools transactions."""
+    if settings.pooler != "auto":
+        return settings.pooler
+    return "transaction" if await pooled(url) else "none"
+
+
+def connection_kwargs(settings: DatabaseSettings, pooler: Pooler) -> dict[str, Any]:
+    """How langstar's connections to `database.url` are opened, in the pool or not.
+
+    LangGraph's savers expect autocommit and dict rows. Statements are prepared on first
+    use (as LangGraph's own connections do), except behind a transaction pooler: a
+    prepared statement lives in one server connection and the next transaction may get
+    another (PgBouncer 1.21 and later can track them, with `max_prepared_statements`).
+    """
+    prepare = settings.prepared_statements
+    if prepare == "auto":
+        prepare = "off" if pooler == "transaction" else "on"
+    threshold = 0 if prepare == "on" else None
+    return {"autocommit": True, "prepare_threshold": threshold, "row_factory": dict_row}
+
+
+async def open_pool(
+    url: str, settings: DatabaseSettings, *, pooler: Pooler = "none", name: str = "langstar"
+) -> Pool:
     """Open a pool whose connections LangGraph's savers and langstar's services can share.
 
     Each connection is tested before it is handed out, so the first requests after a
     PostgreSQL restart get a fresh connection instead of a dead one. Every connection
     (the pool's, and those opened from its `conninfo`) is named `langstar` in
-    `pg_stat_activity` and sends TCP keepalives, unless the URL says otherwise.
+    `pg_stat_activity` and sends TCP keepalives, unless the URL says otherwise. Behind a
+    pooler a new connection counts once its first query is answered, within
+    `pool_timeout_seconds`.
     """
+    probe = None if pooler == "none" else answered_within(settings.pool_timeout_seconds)
     pool = Pool(
         with_session_defaults(url),
         min_size=settings.pool_min_size,
@@ -122,9 +202,8 @@ async def open_pool(url: str, settings: DatabaseSettings, *, name: str = "langst
         timeout=settings.pool_timeout_seconds,
         max_lifetime=settings.pool_max_lifetime_seconds,
         max_idle=settings.pool_max_idle_seconds,
-        # LangGraph's savers expect autocommit and dict rows. Statements are prepared on
-        # first use (as LangGraph's own connections do); PgBouncer needs 1.21 or later.
-        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        kwargs=connection_kwargs(settings, pooler),
+        configure=probe,
         # No `check`: `Pool.getconn` checks each connection it hands out itself.
         connection_class=AsyncConnection[DictRow],
         name=name,

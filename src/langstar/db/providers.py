@@ -17,7 +17,7 @@ from langgraph.store.postgres.base import PostgresIndexConfig
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.db.migrations import upgrade_async
 from langstar.db.notifications import Notifications
-from langstar.db.pool import Pool, open_pool
+from langstar.db.pool import Pool, Pooler, open_pool, pooler_of
 from langstar.db.savers import PooledPostgresSaver, checkpoint_serializer
 from langstar.db.schema import require_schema_at_head
 from langstar.db.urls import redact
@@ -30,10 +30,32 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True, slots=True)
 class Database:
     """Where the data lives. The embedded database is migrated by langstar itself; an
-    external one must already be at the Alembic head."""
+    external one must already be at the Alembic head.
+
+    `url` may go through a pooler; `direct_url` reaches PostgreSQL itself (the same URL
+    when no pooler is in between), or is empty behind a transaction pooler when no
+    `database.direct_url` is set: nothing can then listen for notifications.
+    """
 
     url: str
     embedded: bool
+    pooler: Pooler = "none"
+    direct_url: str = ""
+
+    @staticmethod
+    async def external(settings: Settings) -> Database:
+        url, direct = settings.database.url, settings.database.direct_url
+        pooler = await pooler_of(url, settings.database)
+        if not direct and pooler != "transaction":
+            direct = url  # without a pooler, or one that keeps sessions, `url` can listen
+        if pooler == "transaction" and not direct:
+            log.warning(
+                "database.url goes through a transaction pooler and database.direct_url is "
+                "not set: cancels and other servers' live streams are polled for, every "
+                "%g s",
+                settings.database.poll_seconds,
+            )
+        return Database(url, embedded=False, pooler=pooler, direct_url=direct)
 
 
 class DatabaseProvider(Provider):
@@ -45,31 +67,38 @@ class DatabaseProvider(Provider):
     async def provide_database(self, settings: Settings) -> AsyncIterator[Database]:
         if settings.database.url:
             await require_schema_at_head(settings.database.url, settings)
-            log.info("serving PostgreSQL at %s", redact(settings.database.url))
-            yield Database(settings.database.url, embedded=False)
+            database = await Database.external(settings)
+            log.info(
+                "serving PostgreSQL at %s (pooler: %s)",
+                redact(settings.database.url),
+                database.pooler,
+            )
+            yield database
             return
         embedded = EmbeddedPostgres(settings.data_dir)
         url = await asyncio.to_thread(embedded.start)
         try:
             await upgrade_async(url, settings)
             log.info("serving the embedded PostgreSQL in %s", embedded.pgdata)
-            yield Database(url, embedded=True)
+            yield Database(url, embedded=True, direct_url=url)
         finally:
             await asyncio.to_thread(embedded.stop)
 
     @provide
     async def provide_pool(self, database: Database, settings: Settings) -> AsyncIterator[Pool]:
-        pool = await open_pool(database.url, settings.database)
+        pool = await open_pool(database.url, settings.database, pooler=database.pooler)
         try:
             yield pool
         finally:
             await pool.close()
 
     @provide
-    async def provide_notifications(self, pool: Pool) -> AsyncIterator[Notifications]:
-        conninfo = pool.conninfo
-        assert isinstance(conninfo, str)
-        notifications = Notifications(conninfo)
+    async def provide_notifications(self, database: Database) -> AsyncIterator[Notifications]:
+        # NOTIFY works through any pooler; LISTEN needs a session of its own.
+        notifications = Notifications(
+            database.direct_url or database.url,
+            listening=bool(database.direct_url),
+        )
         notifications.open()
         try:
             yield notifications

@@ -74,7 +74,10 @@ async def require_schema_at_head(url: str, settings: Settings) -> None:
     """Raise `SchemaNotAtHeadError`, naming the command to run, unless the schema is current."""
     from psycopg.rows import dict_row
 
-    async with await AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+    # Never prepared: `url` may go through a transaction pooler.
+    async with await AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row, prepare_threshold=None
+    ) as conn:
         status = await schema_status(conn, settings)
     if not status.ok:
         raise SchemaNotAtHeadError(status.reason)

@@ -122,7 +122,11 @@ class RunExecutor:
         lease_seconds: float,
         run_timeout_seconds: float = 3600.0,
         database_wait_seconds: float = 120.0,
+        conninfo: str = "",
+        poll_seconds: float = 1.0,
     ) -> None:
+        self._conninfo = conninfo  # for its own connection; empty: the pool's
+        self._poll = poll_seconds
         self._run_timeout = run_timeout_seconds
         self._database_wait = database_wait_seconds
         self._pool = pool
@@ -163,36 +167,52 @@ class RunExecutor:
         """Renew this process's leases and fail other processes' lost runs.
 
         Renewals use a connection of their own: a pool busy with a thousand runs must
-        not delay them until the leases lapse and another server fails the runs.
+        not delay them until the leases lapse and another server fails the runs. A
+        process that cannot listen for cancels looks for them every `poll_seconds`.
         """
+        renew_every = self.lease_seconds / 3
+        step = renew_every if self._notifications.listening else min(self._poll, renew_every)
+        renew_at = time.monotonic() + renew_every
         conn: AsyncConnection[DictRow] | None = None
         try:
             while True:
-                await asyncio.sleep(self.lease_seconds / 3)
+                await asyncio.sleep(step)
                 try:
                     if conn is None or conn.closed or conn.broken:
                         conn = await self._own_connection()
-                    await self._tend_leases(conn)
+                    if time.monotonic() >= renew_at - step / 2:
+                        renew_at = time.monotonic() + renew_every
+                        await self._tend_leases(conn)
+                    else:
+                        await self._look_for_cancels(conn)
                 except Exception as exc:  # the database may be restarting; try again
                     log.warning("could not renew run leases: %s", exc)
         finally:
             if conn is not None:
                 await conn.close()
 
+    async def _look_for_cancels(self, conn: AsyncConnection[DictRow]) -> None:
+        """Cancel the runs held here that were flagged for it, whether or not it was heard."""
+        if alive := [run_id for run_id in self._jobs if run_id not in self._cancel_requested]:
+            for run_id, action in await lifecycle.flagged_cancels(conn, alive):
+                self.cancel(run_id, action)
+
     async def _tend_leases(self, conn: AsyncConnection[DictRow]) -> None:
         alive = list(self._jobs)
         await lifecycle.renew(conn, self.worker, alive, self.lease_seconds)
         # Runs flagged while a notification could not arrive are cancelled here too.
-        if alive:
-            for run_id, action in await lifecycle.flagged_cancels(conn, alive):
-                self.cancel(run_id, action)
+        await self._look_for_cancels(conn)
         if lost := await lifecycle.reap(conn, alive=alive):
             log.warning("failed the runs of %d thread(s) whose server died", lost)
 
     async def _own_connection(self) -> AsyncConnection[DictRow]:
-        conninfo = self._pool.conninfo
+        conninfo = self._conninfo or self._pool.conninfo
         assert isinstance(conninfo, str)
-        return await AsyncConnection.connect(conninfo, autocommit=True, row_factory=dict_row)
+        # Opened as the pool's are (prepared or not): it may go through a transaction pooler.
+        kwargs = self._pool.kwargs if isinstance(self._pool.kwargs, dict) else {}
+        return await AsyncConnection.connect(
+            conninfo, **{**kwargs, "autocommit": True, "row_factory": dict_row}
+        )
 
     def start(self, coro: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
         if self._closing:

@@ -11,6 +11,7 @@ from litestar import Request
 from langstar.access import Authorizer
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool
+from langstar.db.providers import Database
 from langstar.identity import Identity
 from langstar.limits import StreamSlots
 from langstar.runs.config import RunHeaders, copied_headers
@@ -56,6 +57,7 @@ class RunsProvider(Provider):
         bus: EventBus,
         notifications: Notifications,
         relay: StreamRelay,
+        database: Database,
     ) -> AsyncIterator[RunExecutor]:
         # Taking the pool makes the container close the executor (draining runs) before it.
         executor = RunExecutor(
@@ -67,6 +69,9 @@ class RunsProvider(Provider):
             lease_seconds=settings.runs.lease_seconds,
             run_timeout_seconds=settings.limits.run_timeout_seconds,
             database_wait_seconds=settings.runs.database_wait_seconds,
+            # Leases are renewed straight at PostgreSQL when it can be reached so.
+            conninfo=database.direct_url,
+            poll_seconds=settings.database.poll_seconds,
         )
         executor.open()
         yield executor

@@ -162,7 +162,8 @@ class StreamRelay:
             hello, self._hello = self._hello, False
             outbox, self._outbox = self._outbox, {}
             try:
-                if announce or hello:
+                # Announced only by a process that hears what it asked for.
+                if (announce or hello) and self._notifications.listening:
                     keys = pack_keys(self.origin, announce, hello=hello)
                     await self._notifications.notify(FOLLOW_CHANNEL, keys)
                 for origin, items in outbox.items():
