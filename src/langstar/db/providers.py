@@ -20,7 +20,7 @@ from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, Pooler, open_pool, pooler_of
 from langstar.db.savers import PooledPostgresSaver, checkpoint_serializer
 from langstar.db.schema import require_schema_at_head
-from langstar.db.urls import redact
+from langstar.db.urls import redact, with_session_defaults
 from langstar.models.providers import build_embeddings
 from langstar.settings import Settings
 
@@ -41,6 +41,12 @@ class Database:
     embedded: bool
     pooler: Pooler = "none"
     direct_url: str = ""
+
+    def conninfo(self, *, direct: bool) -> str:
+        """What langstar's own connections outside the pool open, named as the pool's are:
+        to `direct_url` (empty if there is none), or else to it or `url`."""
+        url = self.direct_url if direct else (self.direct_url or self.url)
+        return with_session_defaults(url) if url else ""
 
     @staticmethod
     async def external(settings: Settings) -> Database:
@@ -96,7 +102,7 @@ class DatabaseProvider(Provider):
     async def provide_notifications(self, database: Database) -> AsyncIterator[Notifications]:
         # NOTIFY works through any pooler; LISTEN needs a session of its own.
         notifications = Notifications(
-            database.direct_url or database.url,
+            database.conninfo(direct=False),
             listening=bool(database.direct_url),
         )
         notifications.open()

@@ -70,7 +70,7 @@ class RunsProvider(Provider):
             run_timeout_seconds=settings.limits.run_timeout_seconds,
             database_wait_seconds=settings.runs.database_wait_seconds,
             # Leases are renewed straight at PostgreSQL when it can be reached so.
-            conninfo=database.direct_url,
+            conninfo=database.conninfo(direct=True),
             poll_seconds=settings.database.poll_seconds,
         )
         executor.open()
