@@ -19,7 +19,6 @@ from dishka import Provider
 from litestar import Litestar
 
 from langstar.app import create_app
-from langstar.db import migrations
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.settings import Settings
 from tests.support.apps import MakeApp, Serving, StartupError
@@ -50,19 +49,15 @@ def empty_database(postgres: PostgresForTests) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def migrated_url(postgres: PostgresForTests) -> Iterator[str]:
-    url = postgres.create_database("head")
-    migrations.upgrade(url, settings_for(url))
-    yield url
-    postgres.drop_database(url)
+    with postgres.migrated("head") as url:
+        yield url
 
 
 @pytest.fixture
 def migrated_database(postgres: PostgresForTests) -> Iterator[str]:
     """A database of its own at head, for tests that change or break it."""
-    url = postgres.create_database("own")
-    migrations.upgrade(url, settings_for(url))
-    yield url
-    postgres.drop_database(url)
+    with postgres.migrated("own") as url:
+        yield url
 
 
 @pytest.fixture

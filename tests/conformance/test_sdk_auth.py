@@ -17,13 +17,8 @@ from tests.support.server import ServerProcess
 
 @pytest.fixture(scope="module")
 def database(postgres: PostgresForTests) -> Iterator[str]:
-    from langstar.db import migrations
-    from tests.support.settings import settings_for
-
-    url = postgres.create_database("keys")
-    migrations.upgrade(url, settings_for(url))
-    yield url
-    postgres.drop_database(url)
+    with postgres.migrated("keys") as url:
+        yield url
 
 
 def langstar(

@@ -29,13 +29,8 @@ LEASE = {"LANGSTAR_RUNS__LEASE_SECONDS": "3", "LANGSTAR_LOG_LEVEL": "warning"}
 
 @pytest.fixture(scope="module")
 def database(postgres: PostgresForTests) -> Iterator[str]:
-    from langstar.db import migrations
-    from tests.support.settings import settings_for
-
-    url = postgres.create_database("live")
-    migrations.upgrade(url, settings_for(url))
-    yield url
-    postgres.drop_database(url)
+    with postgres.migrated("live") as url:
+        yield url
 
 
 def server(url: str, cwd: Path) -> ServerProcess:

@@ -47,13 +47,8 @@ Pair = tuple[ServerProcess, ServerProcess]
 
 @pytest.fixture(scope="module")
 def database(postgres: PostgresForTests) -> Iterator[str]:
-    from langstar.db import migrations
-    from tests.support.settings import settings_for
-
-    url = postgres.create_database("pooled")
-    migrations.upgrade(url, settings_for(url))
-    yield url
-    postgres.drop_database(url)
+    with postgres.migrated("pooled") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

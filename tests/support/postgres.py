@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -27,6 +29,19 @@ class PostgresForTests:
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         return with_database(self.admin_url, name)
+
+    @contextmanager
+    def migrated(self, prefix: str) -> Iterator[str]:
+        """A database of its own at the Alembic head, dropped afterwards."""
+        from langstar.db import migrations
+        from tests.support.settings import settings_for
+
+        url = self.create_database(prefix)
+        migrations.upgrade(url, settings_for(url))
+        try:
+            yield url
+        finally:
+            self.drop_database(url)
 
     def drop_database(self, url: str) -> None:
         name = database_name(url)
