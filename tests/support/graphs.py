@@ -85,6 +85,8 @@ def _inner(state: MessagesState) -> dict[str, Any]:
 
 _child = _build(_inner, "inner").compile()
 nested = _build(_child, "child")
+# Interrupted inside its subgraph: the subgraph's state carries a checkpoint_map.
+asks_in_subgraph = _build(hitl.compile(), "child")
 
 
 def _route(state: MessagesState) -> dict[str, Any]:

@@ -39,7 +39,8 @@ class CheckpointRef(msgspec.Struct, kw_only=True):
     thread_id: str
     checkpoint_ns: str
     checkpoint_id: str | None
-    checkpoint_map: dict[str, Any] | None = None
+    # Present only where LangGraph's config has one (a subgraph's), as on the Agent Server.
+    checkpoint_map: dict[str, Any] | msgspec.UnsetType | None = msgspec.UNSET
 
 
 class ThreadTask(msgspec.Struct, kw_only=True):

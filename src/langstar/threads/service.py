@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 from langchain_core.runnables import RunnableConfig
 from langgraph.pregel import Pregel
 from langgraph.types import StateSnapshot
@@ -401,7 +402,7 @@ def _ref(config: RunnableConfig | None, thread_id: str) -> CheckpointRef | None:
         thread_id=str(configurable.get("thread_id", thread_id)),
         checkpoint_ns=str(configurable.get("checkpoint_ns", "")),
         checkpoint_id=configurable.get("checkpoint_id"),
-        checkpoint_map=configurable.get("checkpoint_map"),
+        checkpoint_map=configurable.get("checkpoint_map", msgspec.UNSET),
     )
 
 
