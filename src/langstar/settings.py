@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import base64
+import difflib
+import functools
 import json
+import logging
 import os
 import re
 import tomllib
@@ -13,6 +16,8 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "LANGSTAR_"
 DEFAULT_CONFIG = Path("config") / "langstar.toml"
@@ -219,8 +224,9 @@ def load_settings(
     """Build settings from a TOML file and the environment.
 
     The file is `path`, else `$LANGSTAR_CONFIG`, else `config/langstar.toml` when present.
-    `LANGSTAR_SECTION__KEY` overrides `section.key`; `DATABASE_URL` sets `database.url`,
-    or `database.url_file` names a file to read it from.
+    `LANGSTAR_SECTION__KEY` overrides `section.key` and `LANGSTAR_KEY` a top-level key
+    (other `LANGSTAR_` names without `__` are not settings); `DATABASE_URL` sets
+    `database.url`, or `database.url_file` names a file to read it from.
     """
     env = os.environ if env is None else env
     data: dict[str, Any] = {}
@@ -270,34 +276,71 @@ def _read_toml(path: Path, *, required: bool) -> dict[str, Any]:
 
 
 def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    sections = {name for name, is_section in _section_fields().items() if is_section}
+    """The `LANGSTAR_SECTION__KEY` and `LANGSTAR_KEY` variables, into `data`.
+
+    A name with `__` must be a setting: a misspelt section or key stops start-up. A name
+    without one is a setting only when it names a top-level key; any other (LANGSTAR_DIR,
+    set by some other tool) is left alone, with a warning when it is close to a setting.
+    """
+    fields = _section_fields()
+    sections = {name for name, is_section in fields.items() if is_section} | {"graphs"}
     top_level: dict[str, Any] = {}
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
         parts = name[len(ENV_PREFIX) :].lower().split("__")
-        if value.startswith(("[", "{")):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                raise SettingsError(name, "starts like JSON but is not valid JSON") from None
         if len(parts) == 1:
             top_level[name] = value
-        elif len(parts) == 2 and (parts[0] in sections or parts[0] == "graphs"):
-            section = data.setdefault(parts[0], {})
-            if not isinstance(section, dict):
-                raise SettingsError(parts[0], "must be a table")
-            section[parts[1]] = value
-        else:
-            raise SettingsError(name, "unknown setting (use LANGSTAR_SECTION__KEY)")
+            continue
+        if len(parts) != 2 or parts[0] not in sections:
+            raise SettingsError(name, _unknown_section(parts[0], sections))
+        section = data.setdefault(parts[0], {})
+        if not isinstance(section, dict):
+            raise SettingsError(parts[0], "must be a table")
+        section[parts[1]] = _env_value(name, value)
     # A variable a setting names (a secret, such as $LANGSTAR_JWT_SECRET) is that
     # setting's value, never a setting of its own.
     named = _named_variables(data)
     for name, value in top_level.items():
-        if name not in named:
-            data[name[len(ENV_PREFIX) :].lower()] = value
+        key = name[len(ENV_PREFIX) :].lower()
+        if key in fields and name not in named:
+            data[key] = _env_value(name, value)
+        elif name not in named:
+            _not_a_setting(name, [ENV_PREFIX + f.upper() for f in fields] + sorted(named))
     if env.get("DATABASE_URL"):
         data.setdefault("database", {})["url"] = env["DATABASE_URL"]
+
+
+def _env_value(name: str, value: str) -> Any:
+    if value.startswith(("[", "{")):
+        try:
+            return json.loads(value)
+        except ValueError:
+            raise SettingsError(name, "starts like JSON but is not valid JSON") from None
+    return value
+
+
+def _unknown_section(section: str, sections: set[str]) -> str:
+    close = difflib.get_close_matches(section, sorted(sections), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"one of {', '.join(sorted(sections))}"
+    return f"unknown setting: no section {section!r} ({hint}); use LANGSTAR_SECTION__KEY"
+
+
+def _not_a_setting(name: str, settings: list[str]) -> None:
+    """A variable that looks like no setting: logged (never its value, which may be secret)."""
+    by_key = {setting.removeprefix(ENV_PREFIX).lower(): setting for setting in settings}
+    key = name.removeprefix(ENV_PREFIX).lower()
+    close = difflib.get_close_matches(key, list(by_key), n=1, cutoff=0.8)
+    if close:
+        _warn_once(name, by_key[close[0]])
+    else:
+        log.debug("%s is not a langstar setting (no SECTION__KEY); ignored", name)
+
+
+@functools.cache
+def _warn_once(name: str, meant: str) -> None:
+    """Once per process, however many times the settings are loaded."""
+    log.warning("%s is not a langstar setting and is ignored; did you mean %s?", name, meant)
 
 
 def _named_variables(data: dict[str, Any]) -> set[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 import tomllib
@@ -68,8 +69,9 @@ def test_settings_are_frozen() -> None:
         ({"LANGSTAR_SERVER__PORT": "70000"}, "server.port", "<= 65535"),
         ({"LANGSTAR_SERVER__PORT": "eighty"}, "server.port", "Expected `int`"),
         ({"LANGSTAR_SERVER__BOGUS": "1"}, "server.bogus", "unknown key"),
-        ({"LANGSTAR_NOPE": "1"}, "nope", "unknown key"),
         ({"LANGSTAR_A__B__C": "1"}, "LANGSTAR_A__B__C", "unknown setting"),
+        ({"LANGSTAR_SERVR__PORT": "1"}, "LANGSTAR_SERVR__PORT", "did you mean 'server'"),
+        ({"LANGSTAR_SERVER__PROT": "1"}, "server.prot", "unknown key"),
         ({"LANGSTAR_MODEL__PROVIDER": "magic"}, "model.provider", "Invalid enum value"),
         ({"DATABASE_URL": "mysql://u@h/db"}, "database.url", "postgresql://"),
         ({"DATABASE_URL": "postgresql://u@h:99999/db"}, "database.url", "ort"),
@@ -127,9 +129,28 @@ def test_a_variable_a_setting_names_is_that_settings_value_not_a_setting() -> No
     assert load_settings(env={**secret, "LANGSTAR_AUTH__MODE": "jwt"}).auth.mode == "jwt"
     renamed = {"LANGSTAR_MY_KEY": "k", "LANGSTAR_MODEL__API_KEY_ENV": "LANGSTAR_MY_KEY"}
     assert load_settings(env=renamed).model.api_key_env == "LANGSTAR_MY_KEY"
-    # Still a typo when no setting names it.
-    with pytest.raises(SettingsError, match="jwt_secrt: unknown key"):
+
+
+def test_a_langstar_variable_without_a_section_separator_that_names_no_setting_is_ignored() -> None:
+    # Other tools name their own variables so (LANGSTAR_DIR, LANGSTAR_HOME); they are not ours.
+    env = {
+        "LANGSTAR_DIR": "/opt/langstar",
+        "LANGSTAR_HOME": "/home/me",
+        "LANGSTAR_LOG_LEVEL": "debug",
+    }
+    assert load_settings(env=env) == Settings(log_level="debug")
+
+
+def test_an_ignored_variable_close_to_a_settings_name_is_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="langstar.settings"):
+        assert load_settings(env={"LANGSTAR_LOG_LEVL": "debug"}) == Settings()
         load_settings(env={"LANGSTAR_JWT_SECRT": "s" * 40})
+    assert "LANGSTAR_LOG_LEVL" in caplog.text
+    assert "did you mean LANGSTAR_LOG_LEVEL?" in caplog.text
+    assert "did you mean LANGSTAR_JWT_SECRET?" in caplog.text
+    assert "s" * 40 not in caplog.text  # a variable's value may be a secret
 
 
 def test_the_database_url_can_be_read_from_a_file(tmp_path: Path) -> None:
