@@ -1,0 +1,227 @@
+"""Every deliberate difference between langstar and `langgraph dev`, with its reason.
+
+This list is the one source: the README's table of differences is checked against it
+(`tests/unit/test_readme.py`), and the comparison tests skip exactly the observations
+named here. A difference that is not here is a bug in one of the two servers; find out
+which before adding it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Difference:
+    """One row of the README's table, and the observations that show it."""
+
+    request: str
+    reference: str
+    langstar: str
+    why: str
+    observations: tuple[str, ...] = ()
+    # Keys langstar adds to an object where the reference leaves them out, and keys the
+    # reference adds that langstar leaves out.
+    extra_keys: frozenset[str] = frozenset()
+    missing_keys: frozenset[str] = frozenset()
+    # The two answers, (reference, langstar), that make up the difference when the
+    # observation names above can also answer alike.
+    answers: tuple[object, object] | None = None
+
+
+DIFFERENCES = (
+    Difference(
+        "a thread object",
+        "leaves out `interrupts` and `error` until the thread's first run, and `values` "
+        "from a copy's answer",
+        "always has `values`, `interrupts` and `error`",
+        "a thread has the same keys all its life, as the SDK's `Thread` type says",
+        extra_keys=frozenset({"interrupts", "error", "values"}),
+    ),
+    Difference(
+        "a run object",
+        "has `langsmith_session_name`",
+        "leaves it out",
+        "there is no LangSmith project on a self-hosted server",
+        missing_keys=frozenset({"langsmith_session_name"}),
+    ),
+    Difference(
+        "a run's `config.configurable`",
+        "also the request's start time, its id and `__after_seconds__`",
+        "the run's and the caller's ids only",
+        "the server's bookkeeping would otherwise land in every checkpoint",
+        missing_keys=frozenset(
+            {"__request_start_time_ms__", "__after_seconds__", "langgraph_request_id"}
+        ),
+    ),
+    Difference(
+        "`webhook`, `feedback_keys`, `strict_resume`",
+        "supported",
+        "422 naming the field",
+        "not implemented yet; refused rather than ignored",
+    ),
+    Difference(
+        "copy of a missing thread",
+        "409",
+        "404",
+        "a missing thread is not a conflict",
+        ("copy missing thread", "copy thread"),
+        answers=(["http", 409], ["http", 404]),
+    ),
+    Difference(
+        "checkpoint metadata",
+        "also the server's version, plan, host and URL, the request's id, the run's attempt, "
+        "`created_by`, an empty `user_id` and the checkpoint a run was forked from",
+        "the run's own keys (`run_id`, `graph_id`, `assistant_id`, `thread_id`, step, "
+        "source, parents), the thread's and run's metadata and the caller's id",
+        "a checkpoint keeps what describes its run; what describes the server is in `/info`",
+        missing_keys=frozenset(
+            {
+                "langgraph_version",
+                "langgraph_api_version",
+                "langgraph_plan",
+                "langgraph_host",
+                "langgraph_api_url",
+                "langgraph_request_id",
+                "run_attempt",
+                "created_by",
+                "user_id",
+                "checkpoint_id",
+            }
+        ),
+    ),
+    Difference(
+        "`config.configurable` keys",
+        "all accepted",
+        "only those the graph declares or `runs.configurable_keys` allows",
+        "they end up in checkpoint metadata; `thread_id` and `__`-keys are the server's",
+    ),
+    Difference(
+        "`langsmith_tracer`",
+        "sends traces to LangSmith",
+        "accepted and ignored",
+        "nothing to trace to on a self-hosted server",
+    ),
+    Difference(
+        "`x-auth-scheme: langsmith` with a project's own Auth",
+        "skips the project's auth (LangGraph Studio's way in)",
+        "not honoured: the project's auth applies",
+        "a header anyone can send must not get past authentication",
+    ),
+    Difference(
+        "a graph factory that takes the server `runtime`",
+        "called with it",
+        "not supported; a factory takes `config` (and `model`)",
+        "",
+    ),
+    Difference(
+        "request headers in a run's `config.configurable`",
+        "`x-*` headers and a few more by default",
+        "none unless `[http] configurable_headers_include` (or the project's "
+        "`http.configurable_headers`) names them",
+        "what a run's config holds can reach checkpoint metadata; copy only what you choose",
+    ),
+    Difference(
+        "a state update on a thread that never ran",
+        "400",
+        "422 naming `graph_id`",
+        "nothing says which graph the thread is about; run it first, or set its "
+        "`metadata.graph_id`",
+        ("state update on a fresh thread", "update state"),
+        answers=(["http", 400], ["http", 422]),
+    ),
+    Difference(
+        "thread after a cancel with `action=interrupt`",
+        "`interrupted`, with a `UserInterrupt` error",
+        "`idle`",
+        "the run is `interrupted`; the thread has nothing waiting for input",
+    ),
+    Difference(
+        "`threads.stream()` events on channels `updates`, `tasks`, `checkpoints`, `custom`",
+        "none sent",
+        "sent",
+        "a subscriber gets every channel it names",
+    ),
+    Difference(
+        "`threads.stream()` state in `values` events",
+        "messages trimmed to the protocol's fields",
+        "messages as LangChain serialises them",
+        "the same objects `GET /threads/{id}/state` returns",
+    ),
+    Difference(
+        "`agent.getTree` and `subscription.*` commands over HTTP",
+        "answered",
+        "`not_supported`",
+        "read the graph with `GET /assistants/{id}/graph`; subscribe with "
+        "`POST /threads/{id}/stream/events`",
+    ),
+    Difference(
+        '`threads.stream(transport="websocket")`',
+        "supported",
+        "not offered",
+        "the SSE transport (the SDK's default) carries the same events",
+    ),
+    Difference(
+        "`threads.join_stream(..., last_event_id=...)` (`GET /threads/{id}/stream`)",
+        "replays",
+        "422",
+        "this stream is live only; resume with `runs.join_stream` on a `stream_resumable` "
+        "run, or with `since` on `threads.stream()`",
+    ),
+    Difference(
+        "legacy `messages` mode",
+        "never sends `messages/complete`",
+        "sends it when a message is finished",
+        "a client can tell a finished message from a growing one",
+    ),
+    Difference(
+        "`tools/call` on `/mcp`",
+        "the output as a Python `repr`",
+        "the output as JSON",
+        "a client can parse it",
+        ("mcp tools/call text",),
+    ),
+    Difference(
+        "`DELETE /mcp`",
+        "404",
+        "405",
+        'the transport\'s answer for "no session to end": there is none',
+        ("mcp DELETE",),
+    ),
+    Difference(
+        "a POST to `/mcp` whose `Accept` leaves out JSON",
+        "400",
+        "406",
+        "what HTTP calls it",
+        ("mcp not accepting json",),
+    ),
+)
+
+# The observation names the comparison tests skip, each to the difference that explains it.
+DELIBERATE = {name: d for d in DIFFERENCES for name in d.observations}
+EXTRA_KEYS = frozenset(key for d in DIFFERENCES for key in d.extra_keys)
+MISSING_KEYS = frozenset(key for d in DIFFERENCES for key in d.missing_keys)
+
+
+def is_deliberate(name: str, theirs: object, ours: object) -> bool:
+    """Whether the observation `name` is a listed difference (for these answers, if it says)."""
+    difference = DELIBERATE.get(name)
+    if difference is None:
+        return False
+    return difference.answers is None or list(difference.answers) == [theirs, ours]
+
+
+def reconcile(theirs: object, ours: object) -> tuple[object, object]:
+    """Both answers less the listed keys one of them adds where the other has none."""
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        keys = [k for k in theirs if k in ours or k not in MISSING_KEYS]
+        keys += [k for k in ours if k not in theirs and k not in EXTRA_KEYS]
+        pairs = {k: reconcile(theirs.get(k), ours.get(k)) for k in keys}
+        return (
+            {k: t for k, (t, _) in pairs.items() if k in theirs},
+            {k: o for k, (_, o) in pairs.items() if k in ours},
+        )
+    if isinstance(theirs, list) and isinstance(ours, list) and len(theirs) == len(ours):
+        pairs = [reconcile(t, o) for t, o in zip(theirs, ours, strict=True)]
+        return [t for t, _ in pairs], [o for _, o in pairs]
+    return theirs, ours
