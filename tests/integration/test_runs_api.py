@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -641,3 +642,90 @@ async def test_run_list_select_and_refused_query_parameters(graphs_client: Clien
         f"/assistants/{created['assistant_id']}", params={"delete_threads": "true"}
     )
     assert refused.status_code == 422
+
+
+CONTEXT_PROJECT = Path(__file__).resolve().parents[1] / "support" / "projects" / "context"
+TEMPLATE_DEFAULTS = "anthropic/claude-3-5-sonnet-latest | You are a helpful AI assistant. | 10"
+
+
+@pytest.fixture
+async def context_client(settings: Any, make_app: MakeApp) -> AsyncIterator[Client]:
+    """A client of a project whose graphs read `runtime.context`, as the react-agent template."""
+    project = str(CONTEXT_PROJECT / "langgraph.json")
+    async with asgi_client(make_app(msgspec.structs.replace(settings, graphs_from=project))) as c:
+        yield c
+
+
+def last_reply(values: Any) -> str:
+    assert "__error__" not in values, values
+    return str(values["messages"][-1]["content"])
+
+
+async def test_a_graph_reading_runtime_context_gets_its_defaults_when_none_is_sent(
+    context_client: Client,
+) -> None:
+    thread = await new_thread(context_client)
+    waited = await context_client.post(f"/threads/{thread}/runs/wait", json=body("react"))
+    assert last_reply(waited.json()) == TEMPLATE_DEFAULTS
+    _, events = await stream(context_client, f"/threads/{thread}/runs/stream", body("react"))
+    assert {e.event for e in events} == {"metadata", "values"}
+    assert last_reply(events[-1].data) == TEMPLATE_DEFAULTS
+    run = (await context_client.post(f"/threads/{thread}/runs", json=body("react"))).json()
+    joined = await context_client.get(f"/threads/{thread}/runs/{run['run_id']}/join")
+    assert last_reply(joined.json()) == TEMPLATE_DEFAULTS
+    stateless = await context_client.post("/runs/wait", json=body("react"))
+    assert last_reply(stateless.json()) == TEMPLATE_DEFAULTS
+
+
+async def test_a_partial_context_keeps_the_defaults_of_the_fields_not_sent(
+    context_client: Client,
+) -> None:
+    partial = body("react", context={"model": "openai/gpt-4.1"})
+    waited = await context_client.post("/runs/wait", json=partial)
+    assert last_reply(waited.json()) == "openai/gpt-4.1 | You are a helpful AI assistant. | 10"
+    _, events = await stream(context_client, "/runs/stream", partial)
+    assert last_reply(events[-1].data) == last_reply(waited.json())
+    # Keys the context schema does not name are dropped, as LangGraph's server drops them.
+    extra = body("react", context={"model": "openai/gpt-4.1", "temperature": 0})
+    assert last_reply((await context_client.post("/runs/wait", json=extra)).json()) == (
+        last_reply(waited.json())
+    )
+
+
+async def test_configurable_values_feed_the_context_when_no_context_is_sent(
+    context_client: Client,
+) -> None:
+    configured = body("react", config={"configurable": {"max_search_results": 3}})
+    waited = await context_client.post("/runs/wait", json=configured)
+    assert last_reply(waited.json()) == (
+        "anthropic/claude-3-5-sonnet-latest | You are a helpful AI assistant. | 3"
+    )
+    assistant = await context_client.post(
+        "/assistants", json={"graph_id": "react", "context": {"system_prompt": "Be brief."}}
+    )
+    on_assistant = body(assistant.json()["assistant_id"], context={"model": "openai/gpt-4.1"})
+    answered = await context_client.post("/runs/wait", json=on_assistant)
+    assert last_reply(answered.json()) == "openai/gpt-4.1 | Be brief. | 10"
+    configured_assistant = await context_client.post(
+        "/assistants",
+        json={"graph_id": "react", "config": {"configurable": {"system_prompt": "Configured."}}},
+    )
+    plain = body(configured_assistant.json()["assistant_id"])
+    answered = await context_client.post("/runs/wait", json=plain)
+    assert last_reply(answered.json()) == "anthropic/claude-3-5-sonnet-latest | Configured. | 10"
+
+
+async def test_a_typed_dict_context_is_a_dict_of_the_keys_it_names(
+    context_client: Client,
+) -> None:
+    sent = body("typed", context={"model": "m", "temperature": 0})
+    assert last_reply((await context_client.post("/runs/wait", json=sent)).json()) == (
+        '{"model": "m"}'
+    )
+    configured = body("typed", config={"configurable": {"model": "c"}})
+    assert last_reply((await context_client.post("/runs/wait", json=configured)).json()) == (
+        '{"model": "c"}'
+    )
+    # LangGraph itself hands an empty context to a graph without a class schema as None.
+    nothing = await context_client.post("/runs/wait", json=body("typed"))
+    assert last_reply(nothing.json()) == "null"

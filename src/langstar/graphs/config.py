@@ -30,6 +30,7 @@ RESERVED_CONFIGURABLE = frozenset(
 CONFIG_KEYS = frozenset({"configurable", "recursion_limit", "tags", "run_name", "max_concurrency"})
 
 _declared: weakref.WeakKeyDictionary[object, frozenset[str]] = weakref.WeakKeyDictionary()
+_context_keys: weakref.WeakKeyDictionary[object, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def declared_configurable(graph: RegisteredGraph) -> frozenset[str]:
@@ -42,6 +43,20 @@ def declared_configurable(graph: RegisteredGraph) -> frozenset[str]:
     found = _declared.get(key)
     if found is None:
         found = _declared[key] = _read_configurable(graph)
+    return found
+
+
+def context_keys(graph: RegisteredGraph) -> frozenset[str]:
+    """The keys a graph's context schema names, worked out once per graph; empty when it
+    names none, and then any key may pass."""
+    key = getattr(graph.compiled, "builder", None) or graph.compiled
+    found = _context_keys.get(key)
+    if found is None:
+        try:
+            schema = graph.compiled.get_context_jsonschema() or {}
+        except Exception:  # a schema pydantic cannot render filters nothing, as on LangGraph's
+            schema = {}
+        found = _context_keys[key] = frozenset(schema.get("properties") or {})
     return found
 
 

@@ -11,7 +11,13 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 
 from langstar.errors import InvalidError
-from langstar.graphs.config import check_keys, checked_configurable, checked_limit
+from langstar.graphs.config import (
+    RESERVED_CONFIGURABLE,
+    check_keys,
+    checked_configurable,
+    checked_limit,
+    context_keys,
+)
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.runs.schemas import UNSUPPORTED, RunCreate
@@ -129,6 +135,35 @@ def build_config(
     return config
 
 
+def run_context(graph: RegisteredGraph, context: dict[str, Any] | None) -> dict[str, Any]:
+    """What a run hands its graph as `context`: the assistant's, then the run's, cut to the
+    keys the graph's context schema names (if it names any), as on LangGraph's server.
+
+    Never None: LangGraph makes `{}` into a dataclass or pydantic schema's defaults, which
+    a graph reading `runtime.context.model` (the react-agent template) relies on.
+    """
+    assistant = graph.context or graph.config.get("configurable") or {}
+    merged = {**assistant, **(context or {})}
+    if merged and (names := context_keys(graph)):
+        merged = {key: value for key, value in merged.items() if key in names}
+    return merged
+
+
+def _context(body: RunCreate, config: dict[str, Any]) -> dict[str, Any]:
+    """The run's own context; without one, the client's `config.configurable` stands for it,
+    as LangGraph's server mirrors the one into the other."""
+    if body.context:
+        return body.context
+    configurable = config.get("configurable")
+    if not isinstance(configurable, dict):
+        return {}
+    return {
+        k: v
+        for k, v in configurable.items()
+        if k not in RESERVED_CONFIGURABLE and not k.startswith("__")
+    }
+
+
 def _durability(body: RunCreate) -> str | None:
     if body.durability is not None:
         return body.durability
@@ -145,13 +180,14 @@ def run_kwargs(
     A cron's run shows the cron in its config, as on LangGraph's server.
     """
     config = to_jsonable(body.config or {})
+    context = _context(body, config)
     if cron_id is not None:
         config["configurable"] = {**config.get("configurable", {}), "cron_id": str(cron_id)}
     kwargs = {
         "input": body.input,
         "command": body.command,
         "config": config,
-        "context": body.context,
+        "context": context,
         "stream_mode": stream_modes(body),
         "interrupt_before": body.interrupt_before,
         "interrupt_after": body.interrupt_after,

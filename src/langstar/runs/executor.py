@@ -29,6 +29,7 @@ from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import ACTING_FOR, Identity
 from langstar.lifecycle import Run, RunStatus, ThreadStatus
 from langstar.runs import records
+from langstar.runs.config import run_context
 from langstar.serde import dumps, encode_error, to_jsonable
 from langstar.streaming.events import EventBus, RunStream, run_done
 from langstar.streaming.output import RunOutput
@@ -59,7 +60,7 @@ class RunJob:
     resumable: bool = False
     interrupt_before: Any = None
     interrupt_after: Any = None
-    context: dict[str, Any] | None = None
+    context: dict[str, Any] = field(default_factory=dict)
     durability: str | None = None
     after_seconds: float = 0
     temporary: bool = False  # a stateless run's thread, deleted once it is done
@@ -94,7 +95,7 @@ class RunJob:
             resumable=kwargs["resumable"],
             interrupt_before=kwargs["interrupt_before"],
             interrupt_after=kwargs["interrupt_after"],
-            context={**graph.context, **(kwargs["context"] or {})} or None,
+            context=run_context(graph, kwargs["context"]),
             durability=kwargs["durability"],
             after_seconds=kwargs.get("after_seconds") or 0,
             temporary=kwargs["temporary"],
@@ -556,9 +557,8 @@ def _graph_options(job: RunJob, output: RunOutput) -> dict[str, Any]:
         "subgraphs": True,
         "interrupt_before": job.interrupt_before,
         "interrupt_after": job.interrupt_after,
+        "context": job.context,
     }
-    if job.context is not None:
-        options["context"] = job.context
     if job.durability is not None:
         options["durability"] = job.durability
     if job.protocol:
