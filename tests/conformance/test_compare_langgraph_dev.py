@@ -31,8 +31,6 @@ LANGGRAPH_JSON = {
 
 # What langstar answers differently on purpose, and why.
 DELIBERATE = {
-    "unknown field in run body": "langstar refuses fields it would ignore (422); the reference "
-    "drops them silently",
     "command together with input": "langstar refuses the pair (422); the reference runs the "
     "command and silently drops the input",
     "copy missing thread": "langstar answers 404 for a missing thread; the reference 409",
@@ -395,6 +393,17 @@ def run_scenarios(base: str) -> dict[str, Any]:
             c.post(
                 f"/threads/{tid}/runs/wait",
                 json={"assistant_id": "echo", "input": say("x"), "bogus": 1},
+            ),
+        )
+        status(
+            "unknown field in thread search",
+            c.post("/threads/search", json={"order_by": "created_at DESC"}),
+        )
+        status(
+            "strict_resume in run body",
+            c.post(
+                f"/threads/{tid}/runs/wait",
+                json={"assistant_id": "echo", "input": say("x"), "strict_resume": True},
             ),
         )
         status(

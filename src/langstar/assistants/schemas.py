@@ -8,8 +8,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from langstar.bodies import RequestBody
 
-class AssistantCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+
+class AssistantCreate(RequestBody, kw_only=True):
     graph_id: str
     assistant_id: uuid.UUID | None = None
     config: dict[str, Any] = msgspec.field(default_factory=dict)
@@ -20,7 +22,7 @@ class AssistantCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     description: str | None = None
 
 
-class AssistantPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AssistantPatch(RequestBody, kw_only=True):
     graph_id: str | None = None
     config: dict[str, Any] | None = None
     context: dict[str, Any] | None = None
@@ -29,7 +31,7 @@ class AssistantPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     description: str | None = None
 
 
-class AssistantCount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AssistantCount(RequestBody, kw_only=True):
     metadata: dict[str, Any] | None = None
     graph_id: str | None = None
     name: str | None = None
@@ -50,7 +52,7 @@ ASSISTANT_FIELDS = (
 )
 
 
-class AssistantSearch(AssistantCount, forbid_unknown_fields=True, kw_only=True):
+class AssistantSearch(AssistantCount, kw_only=True):
     limit: int = 10
     offset: int = 0
     sort_by: AssistantSortBy = "created_at"
@@ -58,7 +60,7 @@ class AssistantSearch(AssistantCount, forbid_unknown_fields=True, kw_only=True):
     select: list[str] | None = None
 
 
-class AssistantVersionsSearch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class AssistantVersionsSearch(RequestBody, kw_only=True):
     metadata: dict[str, Any] | None = None
     limit: int = 10
     offset: int = 0
@@ -86,5 +88,5 @@ class GraphSchemas(msgspec.Struct, kw_only=True):
     context_schema: dict[str, Any] | None
 
 
-class LatestVersion(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class LatestVersion(RequestBody, kw_only=True):
     version: int

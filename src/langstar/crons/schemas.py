@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from langstar.bodies import RequestBody
 from langstar.runs.schemas import RunCreate, StreamMode
 
 CronSortBy = Literal[
@@ -16,7 +17,7 @@ CronSortBy = Literal[
 Strategy = Literal["reject", "enqueue", "interrupt", "rollback"]
 
 
-class CronRun(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class CronRun(RequestBody, kw_only=True):
     """What each of a cron's runs does, and where: the fields a cron is made or changed by."""
 
     timezone: str | None = None
@@ -34,7 +35,7 @@ class CronRun(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     durability: Literal["sync", "async", "exit"] | None = None
 
 
-class CronCreate(CronRun, forbid_unknown_fields=True, kw_only=True):
+class CronCreate(CronRun, kw_only=True):
     """`POST /runs/crons` and `POST /threads/{thread_id}/runs/crons`."""
 
     assistant_id: str
@@ -45,7 +46,7 @@ class CronCreate(CronRun, forbid_unknown_fields=True, kw_only=True):
     checkpoint_during: bool | None = None
 
 
-class CronPatch(CronRun, forbid_unknown_fields=True, kw_only=True):
+class CronPatch(CronRun, kw_only=True):
     """`PATCH /runs/crons/{cron_id}`: absent fields stay; `end_time: null` clears it."""
 
     schedule: str | None = None
@@ -64,13 +65,13 @@ PATCHED_FIELDS = (
 )
 
 
-class CronCount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class CronCount(RequestBody, kw_only=True):
     assistant_id: str | None = None
     thread_id: uuid.UUID | None = None
     metadata: dict[str, Any] | None = None
 
 
-class CronSearch(CronCount, forbid_unknown_fields=True, kw_only=True):
+class CronSearch(CronCount, kw_only=True):
     enabled: bool | None = None
     limit: int = 10
     offset: int = 0

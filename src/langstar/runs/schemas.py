@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import msgspec
+from langstar.bodies import RequestBody
 
 StreamMode = Literal[
     "values",
@@ -19,7 +19,7 @@ StreamMode = Literal[
 ]
 
 
-class RunCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class RunCreate(RequestBody, kw_only=True):
     assistant_id: str
     input: Any = None
     command: dict[str, Any] | None = None
@@ -42,6 +42,8 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     after_seconds: float | None = None
     durability: Literal["sync", "async", "exit"] | None = None
     checkpoint_during: bool | None = None
+    # The SDK's "fail a resume that answers no waiting interrupt": it takes effect only on
+    # a server whose /info reports it. The Agent Server does not know it either; ignored.
     strict_resume: bool | None = None
     # A LangSmith hook; meaningless on a self-hosted server, accepted and ignored.
     langsmith_tracer: dict[str, Any] | None = None
@@ -50,11 +52,10 @@ class RunCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 # Fields this server does not act on yet, with the value that means "not used".
 UNSUPPORTED: dict[str, Any] = {
     "feedback_keys": None,
-    "strict_resume": None,
 }
 
 
-class RunCancel(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class RunCancel(RequestBody, kw_only=True):
     thread_id: str | None = None
     run_ids: list[str] | None = None
     status: Literal["pending", "running", "all"] | None = None

@@ -7,8 +7,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from langstar.bodies import RequestBody
 
-class StorePut(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+
+class StorePut(RequestBody, kw_only=True):
     namespace: list[str]
     key: str
     value: dict[str, Any]
@@ -16,12 +18,12 @@ class StorePut(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     ttl: float | None = None
 
 
-class StoreDelete(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class StoreDelete(RequestBody, kw_only=True):
     namespace: list[str] = msgspec.field(default_factory=list)
     key: str
 
 
-class StoreSearch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class StoreSearch(RequestBody, kw_only=True):
     namespace_prefix: list[str] | None = None
     filter: dict[str, Any] | None = None
     limit: int = 10
@@ -30,7 +32,7 @@ class StoreSearch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     refresh_ttl: bool | None = None
 
 
-class StoreListNamespaces(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class StoreListNamespaces(RequestBody, kw_only=True):
     prefix: list[str] | None = None
     suffix: list[str] | None = None
     max_depth: int | None = None

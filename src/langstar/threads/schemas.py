@@ -8,10 +8,12 @@ from typing import Any, Literal
 
 import msgspec
 
+from langstar.bodies import RequestBody
+
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 
 
-class ThreadCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ThreadCreate(RequestBody, kw_only=True):
     thread_id: uuid.UUID | None = None
     metadata: dict[str, Any] = msgspec.field(default_factory=dict)
     if_exists: Literal["raise", "do_nothing"] = "raise"
@@ -67,7 +69,7 @@ class ThreadState(msgspec.Struct, kw_only=True):
     parent_checkpoint_id: str | None = None
 
 
-class ThreadPatch(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ThreadPatch(RequestBody, kw_only=True):
     metadata: dict[str, Any] | None = None
     ttl: float | dict[str, Any] | None = None
 
@@ -87,13 +89,13 @@ THREAD_FIELDS = (
 )
 
 
-class ThreadCount(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ThreadCount(RequestBody, kw_only=True):
     metadata: dict[str, Any] | None = None
     values: dict[str, Any] | None = None
     status: ThreadStatus | None = None
 
 
-class ThreadSearch(ThreadCount, forbid_unknown_fields=True, kw_only=True):
+class ThreadSearch(ThreadCount, kw_only=True):
     ids: list[uuid.UUID] | None = None
     limit: int = 10
     offset: int = 0
@@ -110,12 +112,12 @@ class CheckpointConfig(msgspec.Struct, kw_only=True):
     checkpoint_map: dict[str, Any] | None = None
 
 
-class ThreadStateAtCheckpoint(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ThreadStateAtCheckpoint(RequestBody, kw_only=True):
     checkpoint: CheckpointConfig
     subgraphs: bool = False
 
 
-class ThreadStateUpdate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ThreadStateUpdate(RequestBody, kw_only=True):
     values: dict[str, Any] | list[Any] | None = None
     checkpoint: CheckpointConfig | None = None
     checkpoint_id: str | None = None
@@ -128,14 +130,14 @@ class ThreadStateUpdated(msgspec.Struct, kw_only=True):
     checkpoint_id: str | None
 
 
-class ThreadHistory(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ThreadHistory(RequestBody, kw_only=True):
     limit: int = 10
     before: str | CheckpointConfig | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: CheckpointConfig | None = None
 
 
-class ThreadPrune(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+class ThreadPrune(RequestBody, kw_only=True):
     thread_ids: list[uuid.UUID]
     strategy: Literal["delete", "keep_latest"] = "delete"
 
