@@ -31,8 +31,6 @@ LANGGRAPH_JSON = {
 
 # What langstar answers differently on purpose, and why.
 DELIBERATE = {
-    "command together with input": "langstar refuses the pair (422); the reference runs the "
-    "command and silently drops the input",
     "copy missing thread": "langstar answers 404 for a missing thread; the reference 409",
     "state update on a fresh thread": "langstar answers 422 naming the missing graph_id; "
     "the reference 400",

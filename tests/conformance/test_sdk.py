@@ -334,6 +334,43 @@ async def test_interrupt_resume_and_double_texting(server: ServerProcess) -> Non
         assert contents[-2:] == [strategy, "slept 0.0"]
 
 
+async def test_an_interrupt_is_answered_as_use_stream_and_the_python_sdk_send_it(
+    server: ServerProcess,
+) -> None:
+    """agent-chat-ui resumes with `useStream().submit({}, {command: {resume}})`, and marks an
+    interrupt resolved with `{command: {goto: "__end__"}}`: both beside an empty input."""
+    client = get_client(url=server.url)
+
+    async def interrupted() -> str:
+        thread_id: str = (await client.threads.create())["thread_id"]
+        await client.runs.wait(thread_id, "hitl", input=say("may I?"))
+        return thread_id
+
+    thread_id = await interrupted()
+    # The JSON the JS SDK posts: undefined fields left out, `input: {}` kept.
+    sent = {"input": {}, "command": {"resume": "yes"}, "stream_mode": ["values", "messages-tuple"],
+            "stream_resumable": False, "assistant_id": "hitl",
+            "on_disconnect": "cancel"}  # fmt: skip
+    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+        answered = await http.post(f"/threads/{thread_id}/runs/stream", json=sent)
+        assert answered.status_code == 200, answered.text
+        resolved = await http.post(
+            f"/threads/{await interrupted()}/runs/stream",
+            json={**sent, "command": {"goto": "__end__"}},
+        )
+        assert resolved.status_code == 200, resolved.text
+    assert (await client.threads.get(thread_id))["status"] == "idle"
+
+    thread_id = await interrupted()
+    parts = [
+        part
+        async for part in client.runs.stream(
+            thread_id, "hitl", input={}, command={"resume": "sdk"}, stream_mode="values"
+        )
+    ]
+    assert parts[-1].data["messages"][-1]["content"] == "approved: sdk"
+
+
 async def test_store_methods(server: ServerProcess) -> None:
     client = get_client(url=server.url)
     namespace = ["sdk", uuid.uuid4().hex]

@@ -729,3 +729,60 @@ async def test_a_typed_dict_context_is_a_dict_of_the_keys_it_names(
     # LangGraph itself hands an empty context to a graph without a class schema as None.
     nothing = await context_client.post("/runs/wait", json=body("typed"))
     assert last_reply(nothing.json()) == "null"
+
+
+async def interrupted_thread(client: Client) -> str:
+    thread = await new_thread(client)
+    await client.post(f"/threads/{thread}/runs/wait", json=body("hitl", "may I?"))
+    assert (await client.get(f"/threads/{thread}")).json()["status"] == "interrupted"
+    return thread
+
+
+async def test_an_interrupt_is_answered_with_the_body_use_stream_sends(
+    graphs_client: Client,
+) -> None:
+    """`useStream().submit({}, {command: {resume}})`, as agent-chat-ui answers an interrupt."""
+    thread = await interrupted_thread(graphs_client)
+    sent = {"input": {}, "command": {"resume": "yes"}, "stream_mode": ["values", "messages-tuple"],
+            "stream_resumable": False, "assistant_id": "hitl",
+            "on_disconnect": "cancel"}  # fmt: skip
+    _, events = await stream(graphs_client, f"/threads/{thread}/runs/stream", sent)
+    assert events[-1].data["messages"][-1]["content"] == "approved: yes"
+    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
+
+
+async def test_mark_as_resolved_runs_its_goto_and_drops_the_empty_input(
+    graphs_client: Client,
+) -> None:
+    """agent-chat-ui's "Mark as resolved": `submit({}, {command: {goto: "__end__"}})`."""
+    thread = await interrupted_thread(graphs_client)
+    sent = {"input": {}, "command": {"goto": "__end__"}, "stream_mode": ["values"],
+            "assistant_id": "hitl", "on_disconnect": "cancel"}  # fmt: skip
+    _, events = await stream(graphs_client, f"/threads/{thread}/runs/stream", sent)
+    assert "error" not in [e.event for e in events]
+    assert [m["content"] for m in events[-1].data["messages"]] == ["may I?"]
+
+
+@pytest.mark.parametrize("given", [None, {"messages": [{"role": "user", "content": "dropped"}]}])
+async def test_a_command_runs_whatever_input_comes_beside_it_on_every_route(
+    graphs_client: Client, given: Any
+) -> None:
+    command = {"input": given, "command": {"resume": "ok"}, "assistant_id": "hitl"}
+    thread = await interrupted_thread(graphs_client)
+    waited = await graphs_client.post(f"/threads/{thread}/runs/wait", json=command)
+    assert [m["content"] for m in waited.json()["messages"]] == ["may I?", "approved: ok"]
+
+    thread = await interrupted_thread(graphs_client)
+    run = await graphs_client.post(f"/threads/{thread}/runs", json=command)
+    assert run.status_code == 200, run.text
+    joined = await graphs_client.get(f"/threads/{thread}/runs/{run.json()['run_id']}/join")
+    assert [m["content"] for m in joined.json()["messages"]] == ["may I?", "approved: ok"]
+
+    jump = {"update": {"messages": [{"role": "user", "content": "by command"}]}, "goto": "second"}
+    stateless = {"input": given, "command": jump, "assistant_id": "branching"}
+    answered = (await graphs_client.post("/runs/wait", json=stateless)).json()
+    _, events = await stream(graphs_client, "/runs/stream", stateless)
+    for values in (answered, events[-1].data):
+        contents = [m["content"] for m in values["messages"]]
+        assert "by command" in contents
+        assert "dropped" not in contents

@@ -133,7 +133,6 @@ async def test_bad_thread_bodies_are_refused_and_write_nothing(
         ),
         pytest.param(say("x", feedback_keys=["score"]), 422, "feedback_keys", id="feedback"),
         pytest.param(say("x", stream_mode="nonsense"), 422, "stream_mode", id="bad-stream-mode"),
-        pytest.param(say("x", command={"resume": 1}), 422, "command", id="command-and-input"),
         pytest.param(
             say("x", config={"configurable": {"thread_id": str(uuid.uuid4())}}),
             422,

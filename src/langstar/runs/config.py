@@ -61,8 +61,6 @@ def refuse_unsupported(body: RunCreate, *, stateless: bool) -> None:
     for name, unused in UNSUPPORTED.items():
         if getattr(body, name) not in (unused, False):
             raise InvalidError(name, "not supported by this server")
-    if body.command is not None and body.input is not None:
-        raise InvalidError("command", "cannot be combined with input")
     if body.on_completion is not None and not stateless:
         raise InvalidError("on_completion", "applies only to stateless runs (POST /runs)")
     if body.after_seconds is not None and body.after_seconds < 0:

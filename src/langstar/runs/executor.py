@@ -542,7 +542,9 @@ class RunExecutor:
 
 
 def _graph_input(job: RunJob) -> Any:
-    if job.command is None:
+    # A command wins over any input beside it (useStream sends `input: {}` with a resume),
+    # as on LangGraph's server.
+    if not job.command:
         return job.input
     return Command(
         resume=job.command.get("resume"),
