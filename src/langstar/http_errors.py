@@ -83,11 +83,21 @@ def _validation_detail(exc: ValidationException) -> str:
     return "; ".join(messages) or str(exc.detail)
 
 
-def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+def _invalid_json(exc: HTTPException) -> str | None:
+    """Why the body is not JSON at all, if that is what `exc` says."""
     if isinstance(exc.__cause__, SerializationException):
-        # A body that is not JSON at all is refused like any other invalid body.
+        return str(exc.detail)
+    # Litestar leaves an empty body out of the handler's `data`, then finds `data` missing.
+    if str(exc.__cause__) == "Object missing required field `data`":
+        return "the body is empty"
+    return None
+
+
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    if (reason := _invalid_json(exc)) is not None:
+        # As the Agent Server answers it: refused like any other invalid body.
         return Response(
-            {"detail": f"Invalid JSON in request body: {exc.detail}"},
+            {"detail": f"Invalid JSON in request body: {reason}"},
             status_code=HTTP_422_UNPROCESSABLE_ENTITY,
             media_type=MediaType.JSON,
         )

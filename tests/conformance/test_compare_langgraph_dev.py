@@ -397,6 +397,10 @@ def run_scenarios(base: str) -> dict[str, Any]:
             "unknown field in thread search",
             c.post("/threads/search", json={"order_by": "created_at DESC"}),
         )
+        seen["empty bodies"] = [
+            (r.status_code, r.json()["detail"].split(":")[0])
+            for r in (c.post("/threads"), c.post("/threads/search"), c.post("/runs/wait"))
+        ]
         status(
             "strict_resume in run body",
             c.post(

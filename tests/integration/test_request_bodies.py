@@ -117,3 +117,35 @@ async def test_an_unknown_field_does_not_hide_a_bad_known_one(client: Client) ->
     response = await client.post("/threads/search", json={**UNKNOWN, "limit": "ten"})
     assert response.status_code == 422
     assert "limit" in response.json()["detail"]
+
+
+EMPTY = [
+    ("POST", "/threads"),
+    ("POST", "/threads/search"),
+    ("POST", "/threads/count"),
+    ("PATCH", "/threads/{thread}"),
+    ("POST", "/threads/{thread}/state"),
+    ("POST", "/threads/{thread}/history"),
+    ("POST", "/threads/{thread}/runs/wait"),
+    ("POST", "/threads/{thread}/runs/stream"),
+    ("POST", "/runs/wait"),
+    ("POST", "/runs/stream"),
+    ("POST", "/runs/cancel"),
+    ("POST", "/assistants"),
+    ("POST", "/assistants/search"),
+    ("PUT", "/store/items"),
+    ("POST", "/store/items/search"),
+    ("POST", "/runs/crons"),
+    ("POST", "/runs/crons/search"),
+]
+
+
+@pytest.mark.parametrize(("method", "path"), EMPTY, ids=[f"{m} {p}" for m, p in EMPTY])
+async def test_an_empty_body_is_refused_as_invalid_json_as_the_agent_server_does(
+    client: Client, method: str, path: str
+) -> None:
+    thread = await created(client, "/threads", {}, "thread_id")
+    # What `curl -X POST URL` sends: no body, no content type.
+    response = await client.request(method, path.format(thread=thread))
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("Invalid JSON in request body"), response.text
