@@ -1,18 +1,19 @@
 """A LangGraph project's own `langgraph_sdk.Auth`, run as LangGraph's server runs it.
 
 `@auth.authenticate` turns a request into the caller; it may take any of `request`,
-`headers`, `authorization`, `path`, `method`, `path_params` and `query_params`, and
-return a user id, a dict with `identity`, or an object with one. The `@auth.on`
-handlers decide each action on threads, runs (through their thread), assistants and the
-store: the most specific handler registered runs, `False` refuses (403), a returned dict
-filters by metadata, and a store handler may move the namespace. With such a project,
-access is the handlers' to decide, as on LangGraph's server, not langstar's per-user
-ownership.
+`headers`, `authorization`, `path`, `method`, `path_params`, `query_params` and `scope`,
+and return a user id, a dict with `identity`, an object with one, or a
+`(permissions, user)` tuple. The `@auth.on` handlers decide each action on threads, runs
+(through their thread), assistants and the store: the most specific handler registered
+runs, `False` refuses (403), a returned dict filters by metadata, and a store handler may
+move the namespace. With such a project, access is the handlers' to decide, as on
+LangGraph's server, not langstar's per-user ownership.
 """
 
 from __future__ import annotations
 
 import inspect
+import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from langgraph_sdk.auth.exceptions import HTTPException as ProjectHTTPException
 from langgraph_sdk.auth.types import AuthContext
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.exceptions import HTTPException, NotAuthorizedException
+from litestar.exceptions import HTTPException
 
 from langstar.access import Filter, Resource
 from langstar.auth.authenticators import AuthConfigError
@@ -30,15 +31,42 @@ from langstar.errors import ForbiddenError, RefusedError
 from langstar.identity import Identity
 from langstar.objects import LoadError, load_object
 
+log = logging.getLogger(__name__)
+
+Offered = dict[str, Callable[[ASGIConnection[Any, Any, Any, Any]], Any]]
+# What `@auth.authenticate` may ask for, by parameter name, as LangGraph's server names it.
+OFFERED: Offered = {
+    "request": lambda connection: Request(connection.scope, connection.receive),
+    "headers": lambda connection: dict(connection.scope.get("headers", [])),
+    "authorization": lambda connection: connection.headers.get("authorization"),
+    "path": lambda connection: connection.url.path,
+    "method": lambda connection: connection.scope.get("method", "GET"),
+    "path_params": lambda connection: dict(connection.path_params),
+    "query_params": lambda connection: dict(connection.query_params),
+    "scope": lambda connection: connection.scope,
+}
+
 
 class ProjectUser(dict[str, Any]):
-    """The caller as handlers and graphs read it: by key or by attribute."""
+    """The caller as handlers and graphs read it: by key or by attribute (nested dicts
+    too), and through the attributes of the user object the project returned, if any."""
+
+    def __init__(self, fields: Mapping[str, Any], source: object = None) -> None:
+        super().__init__(fields)
+        self.__dict__["_source"] = source
 
     def __getattr__(self, name: str) -> Any:
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(name) from None
+        if name in self:
+            found = self[name]
+            return ProjectUser(found) if type(found) is dict else found
+        source = self.__dict__.get("_source")
+        if source is not None and not name.startswith("__"):
+            return getattr(source, name)
+        raise AttributeError(name)
+
+    def __reduce__(self) -> tuple[type[ProjectUser], tuple[dict[str, Any]]]:
+        # Copies and pickles keep the fields only: the project's object stays in-process.
+        return ProjectUser, (dict(self),)
 
 
 def load_auth(spec: str, base: Path) -> Auth:
@@ -57,65 +85,94 @@ class ProjectAuthenticator:
 
     def __init__(self, auth: Auth) -> None:
         self.auth = auth
+        handler = auth._authenticate_handler
+        self._wanted = _wanted_arguments(handler) if handler is not None else []
 
     async def authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
         handler = self.auth._authenticate_handler
         if handler is None:
             return Identity(is_authenticated=False, shared=True)
         try:
-            found: Any = handler(**_arguments(handler, connection))
+            found: Any = handler(**{name: OFFERED[name](connection) for name in self._wanted})
             if inspect.isawaitable(found):
                 found = await found
+            return _identity(found)
         except ProjectHTTPException as exc:
             headers = dict(exc.headers or {})
             raise HTTPException(
-                status_code=exc.status_code, detail=exc.detail, headers=headers
+                status_code=exc.status_code, detail=str(exc.detail), headers=headers
             ) from None
-        return _identity(found)
+        except AssertionError as exc:
+            # As a failed assert in an `@auth.on` handler is: the caller may not go on.
+            raise HTTPException(status_code=403, detail=str(exc) or "Forbidden") from None
+        except ValueError as exc:
+            log.warning("the project's authenticate handler refused a request: %s", exc)
+            raise HTTPException(status_code=400, detail=str(exc)) from None
 
 
-def _arguments(
-    handler: Callable[..., Any], connection: ASGIConnection[Any, Any, Any, Any]
-) -> dict[str, Any]:
-    offered: dict[str, Callable[[], Any]] = {
-        "request": lambda: Request(connection.scope, connection.receive),
-        "headers": lambda: dict(connection.scope.get("headers", [])),
-        "authorization": lambda: connection.headers.get("authorization"),
-        "path": lambda: connection.url.path,
-        "method": lambda: connection.scope.get("method", ""),
-        "path_params": lambda: dict(connection.path_params),
-        "query_params": lambda: dict(connection.query_params),
-    }
+def _wanted_arguments(handler: Callable[..., Any]) -> list[str]:
+    """The parameters of `handler` to pass; one that is not offered must have a default."""
     wanted = inspect.signature(handler).parameters
-    unknown = sorted(set(wanted) - set(offered))
+    unknown = [
+        name
+        for name, parameter in wanted.items()
+        if name not in OFFERED and parameter.default is parameter.empty
+    ]
     if unknown:
-        raise AuthConfigError(f"auth.authenticate: no parameter {unknown[0]!r} is offered")
-    return {name: offered[name]() for name in wanted}
+        raise AuthConfigError(
+            f"auth.authenticate: no parameter {unknown[0]!r} is offered; it may take "
+            + ", ".join(OFFERED)
+        )
+    return [name for name in wanted if name in OFFERED]
 
 
 def _identity(found: Any) -> Identity:
-    """The caller from what `@auth.authenticate` returned: an id, a dict or an object."""
-    if isinstance(found, str):
-        found = {"identity": found}
-    elif not isinstance(found, Mapping):
-        found = {
-            name: getattr(found, name)
-            for name in ("identity", "permissions", "display_name", "is_authenticated")
-            if hasattr(found, name)
-        }
-    user = ProjectUser(found)
-    identity = user.get("identity")
-    if not isinstance(identity, str) or not identity:
-        raise NotAuthorizedException("the project's authenticate handler gave no identity")
-    user.setdefault("display_name", identity)
-    user.setdefault("is_authenticated", True)
-    user["permissions"] = list(user.get("permissions") or [])
+    """The caller from what `@auth.authenticate` returned, split as LangGraph's server
+    splits it: a `(permissions, user)` tuple, or a user that may carry `permissions`."""
+    if isinstance(found, tuple):
+        if len(found) != 2:
+            raise ValueError(
+                f"the authenticate handler returned a tuple of {len(found)}: "
+                "expected two elements (permissions, user)"
+            )
+        permissions, user = found
+    elif hasattr(found, "permissions"):
+        permissions, user = found.permissions, found
+    elif isinstance(found, Mapping) and "permissions" in found:
+        permissions, user = found["permissions"], found
+    else:
+        permissions, user = [], found
+    caller = _user(user)
     return Identity(
-        user_id=identity,
-        is_authenticated=bool(user["is_authenticated"]),
-        permissions=tuple(user["permissions"]),
-        user=user,
+        user_id=str(caller["identity"]),
+        is_authenticated=bool(caller["is_authenticated"]),
+        permissions=tuple(permissions or ()),
+        user=caller,
         shared=True,
+    )
+
+
+def _user(user: Any) -> ProjectUser:
+    """The user's fields: `identity`, `is_authenticated` (True unless it says otherwise),
+    `display_name` (its identity unless it has one) and whatever else it holds."""
+    if isinstance(user, str):
+        return ProjectUser({"identity": user, "is_authenticated": True, "display_name": user})
+    if hasattr(user, "identity"):
+        identity = user.identity
+        fields = {
+            "identity": identity,
+            "is_authenticated": getattr(user, "is_authenticated", True),
+            "display_name": getattr(user, "display_name", identity),
+        }
+        dump = getattr(user, "model_dump", None) or getattr(user, "dict", None)
+        return ProjectUser({**fields, **(dump() if callable(dump) else {})}, source=user)
+    if isinstance(user, Mapping) and "identity" in user:
+        identity = user["identity"]
+        defaults = {"is_authenticated": True, "display_name": identity}
+        return ProjectUser({"identity": identity, **defaults, **user})
+    raise ValueError(
+        "the authenticate handler returned no user: expected a user id, a dict with "
+        f"'identity', an object with an identity, or (permissions, user); got {type(user)}"
     )
 
 
@@ -138,7 +195,9 @@ class HandlerAuthorizer:
         handler = self._handler(resource, action)
         if handler is None:
             return {}
-        user = ProjectUser(self._identity.user or {"identity": self._identity.user_id})
+        user = self._identity.user
+        if not isinstance(user, ProjectUser):
+            user = ProjectUser(user or {"identity": self._identity.user_id})
         context = AuthContext(
             permissions=list(self._identity.permissions),
             user=user,  # read by key or attribute, as LangGraph's own user object is
@@ -151,8 +210,8 @@ class HandlerAuthorizer:
                 verdict = await verdict
         except ProjectHTTPException as exc:
             raise RefusedError(str(exc.detail), exc.status_code, dict(exc.headers or {})) from None
-        except AssertionError:
-            raise ForbiddenError("Forbidden") from None
+        except AssertionError as exc:
+            raise ForbiddenError(str(exc) or "Forbidden") from None
         return _filter(verdict, resource, action)
 
 
