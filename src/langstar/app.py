@@ -36,7 +36,7 @@ from langstar.limits import StreamSlots
 from langstar.mcp.controllers import McpController
 from langstar.objects import load_object
 from langstar.periodic import Periodic
-from langstar.project import apply_project
+from langstar.project import apply_project, project_settings
 from langstar.protocol.controllers import ThreadProtocolController
 from langstar.runs.controllers import (
     StatelessRunController,
@@ -61,7 +61,10 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *overrides: Provider) -> Litestar:
     """Build the app; `overrides` are providers that replace the defaults (tests use them)."""
-    settings = apply_project(settings if settings is not None else load_settings())
+    if settings is None:
+        settings = project_settings(lambda env: load_settings(None, env))
+    # The project's env is loaded here, before the container builds the store and graphs.
+    settings = apply_project(settings)
     if settings.auth.mode == "custom":
         overrides = (custom_auth_provider(settings), *overrides)
     container = make_async_container(

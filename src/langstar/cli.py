@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 
 from langstar import logs
-from langstar.project import apply_project
+from langstar.project import apply_project, project_settings
 from langstar.settings import MAX_WORKERS, Settings, SettingsError, load_settings
 from langstar.tracing.setup import configure as configure_tracing
 
@@ -66,14 +66,11 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        # The project's env file is loaded before anything reads a variable it may hold.
+        settings = project_settings(lambda env: _with_flags(load_settings(args.config, env), args))
         logs.configure(settings.log_level, settings.log_format)
         # Alembic announces every plugin it loads at INFO; keep its migration lines only.
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-        if args.command == "serve":
-            settings = _with_serve_flags(settings, args)
-        if getattr(args, "langgraph_json", None) is not None:
-            settings = msgspec.structs.replace(settings, graphs_from=args.langgraph_json)
         settings = apply_project(settings)
         if args.command == "serve":
             configure_tracing()
@@ -97,6 +94,14 @@ def connection_errors() -> tuple[type[BaseException], ...]:
     import sqlalchemy.exc
 
     return (OSError, psycopg.OperationalError, sqlalchemy.exc.OperationalError)
+
+
+def _with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    if args.command == "serve":
+        settings = _with_serve_flags(settings, args)
+    if getattr(args, "langgraph_json", None) is not None:
+        settings = msgspec.structs.replace(settings, graphs_from=args.langgraph_json)
+    return settings
 
 
 def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:

@@ -1,6 +1,8 @@
 """A LangGraph project's `langgraph.json`, each key applied, named as ignored, or refused.
 
-langstar serves a project unchanged where it can. A key it applies becomes settings
+langstar serves a project unchanged where it can. Its `env` is loaded first, as the Agent
+Server loads it, so that everything built from settings (the store's embeddings, the graphs,
+the project's auth module) finds the variables it holds. A key it applies becomes settings
 (its graphs, `http.cors`, `store.ttl`, the checkpoint serializer's allowed types); a key
 that only matters to building an image is logged as ignored; a key whose absence would
 change who may call the server or what happens to data (`auth`, `encryption`, an
@@ -13,14 +15,17 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import msgspec
+from dotenv import dotenv_values
 
 from langstar.settings import (
+    ENV_PREFIX,
     HttpSettings,
     Settings,
     SettingsError,
@@ -46,7 +51,7 @@ BUILD_ONLY = frozenset(
         "_INTERNAL_docker_tag",
     }
 )
-# Keys read where the graphs are loaded (graphs/registry.py).
+# Keys read where the graphs are loaded (graphs/registry.py), and `env`, loaded first.
 LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
 
 
@@ -84,11 +89,59 @@ def read_project(path: str | Path) -> Project:
     return Project(resolved, config)
 
 
+def load_env(project: Project) -> list[str]:
+    """The project's `env` (a file beside langgraph.json, or a table) put in os.environ.
+
+    A variable already set keeps its value: the deployment's own environment wins over the
+    project's file, as a container's `environment` wins over its `env_file` where LangGraph's
+    server runs. Returns the names it set.
+    """
+    env = project.config.get("env")
+    values: Mapping[str, Any]
+    if env is None:
+        return []
+    if isinstance(env, dict):
+        values = env
+    elif isinstance(env, str):
+        path = (project.base / env).resolve()
+        if not path.is_file():
+            _note(logging.WARNING, "langgraph.json env: %s not found; nothing loaded", path)
+            return []
+        values = dotenv_values(path)
+    else:
+        raise ProjectError("langgraph.json env", "expected a file's path or an object")
+    added = [str(k) for k, v in values.items() if v is not None and str(k) not in os.environ]
+    for name in added:
+        os.environ[name] = str(values[name])
+    return added
+
+
+def project_settings(load: Callable[[Mapping[str, str]], Settings]) -> Settings:
+    """Settings loaded from the environment, again once the project's env file is loaded
+    when that file holds `LANGSTAR_` variables: they are langstar's settings for the project.
+
+    Its other variables are the project's: a DATABASE_URL there is its tools' database, not
+    langstar's.
+    """
+    settings = load(os.environ)
+    if not settings.graphs_from:
+        return settings
+    added = load_env(read_project(settings.graphs_from))
+    if not any(name.startswith(ENV_PREFIX) for name in added):
+        return settings
+    theirs = {name for name in added if not name.startswith(ENV_PREFIX)}
+    return load({k: v for k, v in os.environ.items() if k not in theirs})
+
+
 def apply_project(settings: Settings) -> Settings:
-    """Settings with the project's keys applied; every key not applied is logged or refused."""
+    """Settings with the project's keys applied; every key not applied is logged or refused.
+
+    The project's env is loaded first, so that whatever is built next sees it.
+    """
     if not settings.graphs_from:
         return settings
     project = read_project(settings.graphs_from)
+    load_env(project)
     for key, value in project.config.items():
         handler = _HANDLERS.get(key)
         if key in LOADED_WITH_GRAPHS:

@@ -25,6 +25,7 @@ import msgspec
 from langstar import logs
 from langstar.app import create_app
 from langstar.custom_routes import with_custom_routes
+from langstar.project import load_env, read_project
 from langstar.settings import Settings
 from langstar.tracing.setup import configure as configure_tracing
 
@@ -59,6 +60,9 @@ def worker_app() -> Any:
     _die_with_parent()
     path = os.environ[SETTINGS_FILE_ENV]
     settings = msgspec.json.decode(Path(path).read_bytes(), type=Settings)
+    # Before tracing reads its OTEL_* variables: the project's env file may set them.
+    if settings.graphs_from:
+        load_env(read_project(settings.graphs_from))
     logs.configure(settings.log_level, settings.log_format)
     configure_tracing()
     return build_app(settings)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -171,3 +175,74 @@ def test_a_projects_webhook_url_policy_becomes_the_webhook_settings(tmp_path: Pa
     assert settings.webhooks.allow_private is True
     assert settings.http.disable_webhooks is True
     assert served(tmp_path, webhooks={"url": {}}).webhooks.allow_private is False
+
+
+@pytest.fixture
+def environ() -> Iterator[None]:
+    """The process's environment as it was, after a test that loads a project's env."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.mark.usefixtures("environ")
+def test_a_projects_env_file_is_read_from_beside_langgraph_json_and_never_overrides(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / ".env").write_text("PROJECT_ENV_ONLY=from-file\nPROJECT_ENV_BOTH=from-file\n")
+    monkeypatch.chdir(tmp_path)  # the file is found from langgraph.json, not from here
+    os.environ.pop("PROJECT_ENV_ONLY", None)
+    os.environ["PROJECT_ENV_BOTH"] = "from-the-environment"
+    served(project, env=".env")
+    assert os.environ["PROJECT_ENV_ONLY"] == "from-file"
+    assert os.environ["PROJECT_ENV_BOTH"] == "from-the-environment"
+
+
+@pytest.mark.usefixtures("environ")
+def test_a_projects_env_table_is_set_the_same_way(tmp_path: Path) -> None:
+    os.environ.pop("PROJECT_ENV_ONLY", None)
+    os.environ["PROJECT_ENV_BOTH"] = "from-the-environment"
+    table = {"PROJECT_ENV_ONLY": "from-table", "PROJECT_ENV_BOTH": "from-table", "N": 3}
+    served(tmp_path, env=table)
+    assert os.environ["PROJECT_ENV_ONLY"] == "from-table"
+    assert os.environ["PROJECT_ENV_BOTH"] == "from-the-environment"
+    assert os.environ["N"] == "3"
+
+
+def test_an_env_that_is_neither_a_file_nor_a_table_stops_start_up(tmp_path: Path) -> None:
+    with pytest.raises(ProjectError, match=r"langgraph\.json env"):
+        served(tmp_path, env=["OPENAI_API_KEY=sk-1"])
+
+
+def test_a_missing_env_file_is_named_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="langstar.project"):
+        served(tmp_path, env=".env.local")
+    assert f"{tmp_path / '.env.local'} not found" in caplog.text
+
+
+def test_langstar_settings_in_a_projects_env_file_apply_but_its_database_url_does_not(
+    tmp_path: Path,
+) -> None:
+    # The project's DATABASE_URL is its tools' database, never langstar's own.
+    (tmp_path / ".env").write_text(
+        "DATABASE_URL=mysql://tools@db.internal/tools\n"
+        "LANGSTAR_DATABASE__POOL_MIN_SIZE=5\nLANGSTAR_DATABASE__POOL_MAX_SIZE=2\n"
+    )
+    (tmp_path / "langgraph.json").write_text(
+        json.dumps({"graphs": {"agent": "langstar.agents.chat:graph"}, "env": ".env"})
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "langstar", "db", "check", "--langgraph-json", "langgraph.json"],
+        env={"PATH": os.environ["PATH"], "LANGSTAR_DATA_DIR": str(tmp_path / "data")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "database.pool_min_size: is larger than" in result.stderr

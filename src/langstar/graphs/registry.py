@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import os
 import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -13,7 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dotenv import load_dotenv
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -23,7 +21,7 @@ from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer
 
 from langstar.objects import LoadError, load_object
-from langstar.project import read_project
+from langstar.project import load_env, read_project
 from langstar.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,7 +99,7 @@ def graph_specs(settings: Settings) -> tuple[dict[str, GraphSpec], Path]:
         raise GraphLoadError(f'graphs_from: {project.path} has no "graphs" table')
     specs = {name: _graph_spec(name, spec) for name, spec in graphs.items()}
     _add_dependencies(project.config.get("dependencies", []), project.base)
-    _load_env(project.config.get("env"), project.base)
+    load_env(project)  # already loaded where the project was applied; a no-op then
     return specs, project.base
 
 
@@ -125,14 +123,6 @@ def _add_dependencies(dependencies: object, base: Path) -> None:
                      "where langstar runs if the graphs need it", dependency)  # fmt: skip
         elif str(folder) not in sys.path:
             sys.path.insert(0, str(folder))
-
-
-def _load_env(env: object, base: Path) -> None:
-    if isinstance(env, dict):
-        for key, value in env.items():
-            os.environ.setdefault(str(key), str(value))
-    elif isinstance(env, str):
-        load_dotenv(base / env, override=False)
 
 
 def bind_graph(
