@@ -1,5 +1,6 @@
-"""Authentication: API keys, JWTs (HMAC secret, JWKS file, JWKS URL), a custom provider,
-and a server that refuses to start open on a database it was pointed at."""
+"""Authentication: API keys, JWTs (HMAC secret, JWKS file, JWKS URL), a custom provider, a
+project's own `@auth.authenticate` and the parameters it may take, and a server that
+refuses to start open on a database it was pointed at."""
 
 from __future__ import annotations
 
@@ -226,3 +227,34 @@ def test_langstar_serve_takes_the_hs256_secret_from_langstar_jwt_secret(
         server.stop()
     assert good.status_code == 200, good.text
     assert missing.status_code == 401
+
+
+def project_auth(settings: Settings, folder: Path, authenticate: str) -> Settings:
+    """Settings serving a project whose auth module defines `authenticate` as given."""
+    module = folder / "project_auth.py"
+    module.write_text(
+        "from langgraph_sdk import Auth\n\nauth = Auth()\n\n\n@auth.authenticate\n" + authenticate
+    )
+    return with_auth(settings, mode="project", project_auth=f"{module}:auth")
+
+
+async def test_a_project_authenticate_handler_may_take_the_scope_and_optional_extras(
+    settings: Settings, tmp_path: Path, serving: Serving
+) -> None:
+    takes_scope = (
+        "async def authenticate(scope, authorization, hint=None):\n"
+        "    assert hint is None\n"
+        "    return authorization.removeprefix('Bearer ') + '@' + scope['type']\n"
+    )
+    async with serving(project_auth(settings, tmp_path, takes_scope)) as client:
+        made = await client.post("/threads", json={}, headers=bearer("zoe"))
+        assert made.status_code == 200, made.text
+
+
+async def test_a_project_authenticate_handler_asking_for_what_is_not_offered_stops_start_up(
+    settings: Settings, tmp_path: Path, startup_error: StartupError
+) -> None:
+    wants_token = "async def authenticate(token):\n    return token\n"
+    error = await startup_error(project_auth(settings, tmp_path, wants_token))
+    assert isinstance(error, AuthConfigError)
+    assert "'token'" in str(error)
