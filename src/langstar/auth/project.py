@@ -106,7 +106,8 @@ class ProjectAuthenticator:
             # As a failed assert in an `@auth.on` handler is: the caller may not go on.
             raise HTTPException(status_code=403, detail=str(exc) or "Forbidden") from None
         except ValueError as exc:
-            log.warning("the project's authenticate handler refused a request: %s", exc)
+            # Not the message: it may quote the credential it could not read.
+            log.warning("the project's authenticate handler raised %s: answered 400", type(exc))
             raise HTTPException(status_code=400, detail=str(exc)) from None
 
 
