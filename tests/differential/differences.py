@@ -103,6 +103,15 @@ DIFFERENCES = (
         "nothing to trace to on a self-hosted server",
     ),
     Difference(
+        "a project's `@auth.authenticate` failing an `assert`, or raising "
+        "`Auth.exceptions.HTTPException`",
+        "500 in plain text for the assert and for statuses other than 401 and 403; the "
+        "exception's headers dropped",
+        "403 for the assert; the exception's own status, detail and headers",
+        "a missing credential is the caller's error, not the server's; a 429 keeps its "
+        "`Retry-After`, a 401 its `WWW-Authenticate`",
+    ),
+    Difference(
         "`x-auth-scheme: langsmith` with a project's own Auth",
         "skips the project's auth (LangGraph Studio's way in)",
         "not honoured: the project's auth applies",
