@@ -9,6 +9,7 @@ unless `enable_custom_route_auth` asks for the API's authentication.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager, nullcontext
 from pathlib import Path
@@ -21,6 +22,9 @@ from litestar.exceptions import HTTPException
 from langstar.auth.authenticators import Authenticator
 from langstar.objects import LoadError, load_object
 from langstar.settings import SettingsError
+from langstar.system.openapi import PROJECT_OPENAPI
+
+log = logging.getLogger(__name__)
 
 # Plain ASGI: Litestar's own types leave out the lifespan scope.
 Scope = MutableMapping[str, Any]
@@ -94,4 +98,20 @@ def with_custom_routes(api: Litestar, spec: str, *, authenticate: bool) -> ASGIA
         raise SettingsError("http.app", str(exc)) from None
     if not callable(routes) or not hasattr(routes, "routes"):
         raise SettingsError("http.app", f"{spec} is not a Starlette or FastAPI app")
+    api.state[PROJECT_OPENAPI] = project_openapi(routes)
     return CustomRoutes(api, routes, authenticate=authenticate)
+
+
+def project_openapi(routes: Any) -> dict[str, Any] | None:
+    """The OpenAPI document of the project's app, for /openapi.json: a FastAPI app's own,
+    or what a Starlette app's docstrings hold (Starlette's `SchemaGenerator`: a route
+    without one is left out), as LangGraph's server reads them."""
+    try:
+        if callable(build := getattr(routes, "openapi", None)):
+            return dict(build())
+        from starlette.schemas import SchemaGenerator
+
+        return SchemaGenerator({"openapi": "3.1.0", "info": {}}).get_schema(list(routes.routes))
+    except Exception as exc:  # a route it cannot describe must not stop the server
+        log.warning("http.app: its routes are left out of /openapi.json: %s", exc)
+        return None

@@ -69,3 +69,15 @@ def test_a_projects_routes_answer_beside_the_api(
         assert client.get("/ok").json()["ok"] is True  # never the project's
         assert client.post("/threads", json={}).status_code == 200
         assert client.get("/nowhere").status_code == 404
+
+
+@pytest.mark.parametrize("server", ["langstar", "langgraph dev"])
+def test_a_projects_routes_are_in_openapi_json_beside_the_apis(
+    servers: tuple[str, dict[str, str]], server: str
+) -> None:
+    _, urls = servers
+    document = httpx.get(urls[server] + "/openapi.json", timeout=30).json()
+    assert document["paths"]["/hello"]["get"]["summary"] == "Hello"  # FastAPI's own words
+    assert document["paths"]["/info"]["get"]["summary"] == "Info"  # the project's, not the API's
+    assert "post" in document["paths"]["/threads"]
+    assert document["info"]["title"] == "FastAPI"  # the project's document wins

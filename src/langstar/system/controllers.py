@@ -11,6 +11,7 @@ from litestar import MediaType, Request, Response, get
 from langstar.db.pool import Pool
 from langstar.db.schema import schema_status
 from langstar.settings import Settings
+from langstar.system.openapi import PROJECT_OPENAPI, merged_openapi
 
 
 @get("/ok", tags=["System"], summary="Liveness", exclude_from_auth=True)
@@ -50,7 +51,9 @@ async def info(settings: FromDishka[Settings]) -> dict[str, Any]:
 
 @get("/openapi.json", include_in_schema=False, media_type=MediaType.JSON, exclude_from_auth=True)
 async def openapi_json(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    return request.app.openapi_schema.to_schema()
+    document = request.app.openapi_schema.to_schema()
+    project = request.app.state.get(PROJECT_OPENAPI)
+    return merged_openapi(document, project) if project else document
 
 
 system_handlers = [ok, ready, info, openapi_json]
