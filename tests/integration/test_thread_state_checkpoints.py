@@ -66,3 +66,18 @@ async def test_a_subgraphs_state_keeps_its_checkpoint_map(
     assert "checkpoint_map" not in state["checkpoint"]
     inner = state["tasks"][0]["state"]["checkpoint"]
     assert set(inner["checkpoint_map"]) == {"", inner["checkpoint_ns"]}
+
+
+async def test_a_task_in_a_subgraph_names_its_checkpoint_by_thread_and_namespace_only(
+    settings: Settings, serving: Serving
+) -> None:
+    graphs = {"asks": "tests.support.graphs:asks_in_subgraph"}
+    async with serving(msgspec.structs.replace(settings, graphs=graphs)) as client:
+        thread_id = str((await client.post("/threads", json={})).json()["thread_id"])
+        await client.post(f"/threads/{thread_id}/runs/wait", json=say("asks", "may I?"))
+        [task] = (await client.get(f"/threads/{thread_id}/state")).json()["tasks"]
+    assert task["checkpoint"] == {
+        "thread_id": thread_id,
+        "checkpoint_ns": task["checkpoint"]["checkpoint_ns"],
+    }
+    assert task["checkpoint"]["checkpoint_ns"].startswith("child:")

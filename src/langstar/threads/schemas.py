@@ -51,7 +51,8 @@ class ThreadTask(msgspec.Struct, kw_only=True):
     path: list[Any] = msgspec.field(default_factory=list)
     error: str | None = None
     interrupts: list[Any] = msgspec.field(default_factory=list)
-    checkpoint: CheckpointRef | None = None
+    # LangGraph's own config for the task's subgraph: its thread and namespace.
+    checkpoint: dict[str, Any] | None = None
     state: Any = None
     result: Any = None
 

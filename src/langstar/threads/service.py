@@ -418,7 +418,7 @@ def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
             path=list(task.path),
             error=None if task.error is None else repr(task.error),
             interrupts=to_jsonable(list(task.interrupts)),
-            checkpoint=_ref(task.state, thread_id) if isinstance(task.state, dict) else None,
+            checkpoint=_task_checkpoint(task.state) if isinstance(task.state, dict) else None,
             state=(
                 state_of(task.state, thread_id) if isinstance(task.state, StateSnapshot) else None
             ),
@@ -439,3 +439,10 @@ def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
         parent_checkpoint=parent,
         interrupts=to_jsonable(list(snapshot.interrupts)),
     )
+
+
+def _task_checkpoint(config: RunnableConfig) -> dict[str, Any]:
+    """A task's subgraph checkpoints as LangGraph's config names them, keys absent left out."""
+    configurable = config.get("configurable") or {}
+    keys = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
+    return {key: configurable[key] for key in keys if key in configurable}
