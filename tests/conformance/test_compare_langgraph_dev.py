@@ -246,6 +246,23 @@ def client_reliance_scenarios(c: httpx.Client, seen: dict[str, Any], tid: str) -
     replayed = c.get(f"{run_path}/stream", headers={"Last-Event-ID": "-1"})
     names = [e.event for e in parse(replayed.text)]
     seen["Last-Event-ID -1 replays the run"] = (names[0], names.count("values") >= 1)
+    modes = [("stream_mode", "messages-tuple"), ("stream_mode", "values")]
+    rejoined = c.get(f"{run_path}/stream", params=modes, headers={"Last-Event-ID": "-1"})
+    seen["join with modes the run did not start with"] = (
+        rejoined.status_code, "values" in [e.event for e in parse(rejoined.text)]
+    )  # fmt: skip
+    use_stream = {"input": {}, "stream_mode": ["values"], "stream_resumable": False,
+                  "assistant_id": "hitl", "on_disconnect": "cancel"}  # fmt: skip
+    resolve = {"goto": "__end__"}  # agent-chat-ui's "Mark as resolved"
+    for name, command in (("answer", {"resume": "yes"}), ("mark as resolved", resolve)):
+        paused = c.post("/threads", json={}).json()["thread_id"]
+        c.post(f"/threads/{paused}/runs/wait", json={"assistant_id": "hitl", "input": say("ok?")})
+        sent = c.post(f"/threads/{paused}/runs/stream", json={**use_stream, "command": command})
+        seen[f"useStream interrupt {name}"] = (
+            sent.status_code,
+            blank(parse(sent.text)[-1].data),
+            c.get(f"/threads/{paused}").json()["status"],
+        )
 
 
 MCP_ACCEPT = {"accept": "application/json, text/event-stream"}

@@ -371,6 +371,33 @@ async def test_an_interrupt_is_answered_as_use_stream_and_the_python_sdk_send_it
     assert parts[-1].data["messages"][-1]["content"] == "approved: sdk"
 
 
+async def test_sdk_joins_a_run_with_other_stream_modes_than_it_started_with(
+    server: ServerProcess,
+) -> None:
+    client = get_client(url=server.url)
+    thread_id = (await client.threads.create())["thread_id"]
+    started = [
+        part
+        async for part in client.runs.stream(
+            thread_id,
+            "streamer",
+            input=say("rejoin"),
+            stream_mode=["messages", "values"],
+            stream_resumable=True,
+        )
+    ]
+    joined = [
+        part
+        async for part in client.runs.join_stream(
+            thread_id,
+            started[0].data["run_id"],
+            stream_mode=["messages-tuple", "values"],
+            last_event_id="-1",
+        )
+    ]
+    assert [(p.event, p.data) for p in joined] == [(p.event, p.data) for p in started]
+
+
 async def test_store_methods(server: ServerProcess) -> None:
     client = get_client(url=server.url)
     namespace = ["sdk", uuid.uuid4().hex]

@@ -786,3 +786,28 @@ async def test_a_command_runs_whatever_input_comes_beside_it_on_every_route(
         contents = [m["content"] for m in values["messages"]]
         assert "by command" in contents
         assert "dropped" not in contents
+
+
+async def test_a_run_is_joined_with_other_stream_modes_than_it_started_with(
+    graphs_client: Client,
+) -> None:
+    """useStream rejoins with `messages-tuple` a run started with `messages`; a mode the run
+    did not stream gives nothing, as on LangGraph's server."""
+    thread = await new_thread(graphs_client)
+    started = body("streamer", "x", stream_mode=["messages", "values"], stream_resumable=True)
+    _, events = await stream(graphs_client, f"/threads/{thread}/runs/stream", started)
+    path = f"/threads/{thread}/runs/{events[0].data['run_id']}/stream"
+    joined = await graphs_client.get(
+        path + "?stream_mode=messages-tuple&stream_mode=values", headers={"Last-Event-ID": "-1"}
+    )
+    assert joined.status_code == 200, joined.text
+    assert [e.data for e in parse(joined.text)] == [e.data for e in events]
+    as_json = await graphs_client.get(
+        path, params={"stream_mode": '["values"]'}, headers={"Last-Event-ID": "-1"}
+    )
+    assert {e.event for e in parse(as_json.text)} == {"metadata", "values"}
+    other = await graphs_client.get(
+        path, params={"stream_mode": "updates"}, headers={"Last-Event-ID": "-1"}
+    )
+    assert other.status_code == 200, other.text
+    assert [e.event for e in parse(other.text)] == ["metadata"]
