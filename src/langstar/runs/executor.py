@@ -444,7 +444,6 @@ class RunExecutor:
             async with deadline:
                 async for item in _graph_items(job, output):
                     await output.feed(item)
-            await output.complete()
         except asyncio.CancelledError:
             await self._cancelled(job, output)
             raise
@@ -556,7 +555,9 @@ def _graph_input(job: RunJob) -> Any:
 def _graph_options(job: RunJob, output: RunOutput) -> dict[str, Any]:
     options: dict[str, Any] = {
         "stream_mode": output.graph_modes(),
-        "subgraphs": True,
+        # Only as asked: a subgraph streamed on its own leaves out its messages from its
+        # parent node's output, where LangGraph's server sends them when not asked.
+        "subgraphs": job.subgraphs or job.protocol,
         "interrupt_before": job.interrupt_before,
         "interrupt_after": job.interrupt_after,
         "context": job.context,
@@ -591,15 +592,22 @@ async def _graph_items(job: RunJob, output: RunOutput) -> AsyncIterator[tuple[An
         return
     if not output.with_events:
         async for item in graph.astream(payload, config, **options):
-            yield cast(tuple[Any, ...], item)
+            yield _with_namespace(item)
         return
     # astream_events runs astream underneath: the root graph's on_chain_stream events carry
     # exactly the items astream would have yielded, and are not sent as events themselves.
     async for event in graph.astream_events(payload, config, version="v2", **options):
         if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
-            yield cast(tuple[Any, ...], event["data"]["chunk"])
+            yield _with_namespace(event["data"]["chunk"])
         else:
             yield ("events", event)
+
+
+def _with_namespace(item: Any) -> tuple[Any, ...]:
+    """A stream item as `(namespace, mode, chunk)`: without subgraphs LangGraph leaves the
+    namespace out."""
+    item = cast(tuple[Any, ...], item)
+    return item if len(item) == 3 else ((), *item)
 
 
 class RunTimeoutError(Exception):

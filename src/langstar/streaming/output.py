@@ -1,8 +1,8 @@
 """A run's graph output, turned into the events its readers asked for.
 
 A run started over HTTP publishes SSE events in the stream modes it was started with
-(`messages-tuple` as `messages`, the SDK's `messages` mode as whole messages growing
-chunk by chunk); a run started by the thread-centric protocol emits protocol events.
+(`messages-tuple` as `messages`, the SDK's legacy `messages` mode as whole messages); a
+run started by the thread-centric protocol emits protocol events.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from langchain_core.messages import AIMessageChunk, BaseMessageChunk
+from langchain_core.messages import BaseMessage, BaseMessageChunk, message_chunk_to_message
 
 from langstar.streaming.translate import GRAPH_MODES, ProtocolEvent, Translator
 
@@ -80,39 +80,35 @@ class RunOutput:
 
     async def _feed_message(self, chunk: Any, suffix: str) -> None:
         message, metadata = chunk
-        if "messages-tuple" in self._wanted:
+        if "messages-tuple" in self._wanted:  # it stands in for the legacy mode
             await self._publish("messages" + suffix, [message, metadata])
-        if "messages" in self._wanted:
+        elif "messages" in self._wanted:
+            # LangGraph's server names these events without a subgraph's namespace.
             for event, data in self._messages.feed(message, metadata):
-                await self._publish(event + suffix, data)
-
-    async def complete(self) -> None:
-        """The graph's stream ended: the messages still growing are complete."""
-        for event, data in self._messages.complete():
-            await self._publish(event, data)
+                await self._publish(event, data)
 
 
 class MessageAccumulator:
-    """The SDK's `messages` mode: whole messages so far, growing chunk by chunk."""
+    """The SDK's legacy `messages` mode, as LangGraph's server sends it: a message's
+    metadata when it first shows, then the whole message so far. A chunk streamed by a
+    chat model makes it `messages/partial`; a whole message (one a node returned) makes it
+    `messages/complete`. A streamed message is never completed."""
 
     def __init__(self) -> None:
-        self._seen: dict[str, BaseMessageChunk] = {}
-        self._open: list[str] = []
+        self._seen: dict[str, BaseMessage] = {}
 
-    def feed(self, message: Any, metadata: dict[str, Any]) -> list[tuple[str, Any]]:
+    def feed(self, message: BaseMessage, metadata: dict[str, Any]) -> list[tuple[str, Any]]:
         events: list[tuple[str, Any]] = []
-        key = str(getattr(message, "id", None) or id(message))
-        if key not in self._seen:
-            events.extend(self.complete())
+        key = str(message.id or id(message))
+        so_far = self._seen.get(key)
+        if so_far is None:
             events.append(("messages/metadata", {key: {"metadata": metadata}}))
-            self._seen[key] = message
-            self._open.append(key)
-        elif isinstance(message, AIMessageChunk):
-            self._seen[key] = self._seen[key] + message
-        events.append(("messages/partial", [self._seen[key]]))
+        elif isinstance(so_far, BaseMessageChunk) and isinstance(message, BaseMessageChunk):
+            message = so_far + message
+        self._seen[key] = message
+        whole = message_chunk_to_message(message)
+        if isinstance(message, BaseMessageChunk):
+            events.append(("messages/partial", [whole]))
+        else:
+            events.append(("messages/complete", [whole]))
         return events
-
-    def complete(self) -> list[tuple[str, Any]]:
-        done = [("messages/complete", [self._seen[key]]) for key in self._open]
-        self._open.clear()
-        return done

@@ -284,6 +284,18 @@ class Program {
     this.client = new Client({ apiUrl: url, apiKey: null, callerOptions: { maxRetries: 0 } });
     this.threads = new Map();
     this.runs = new Map();
+    // "<suite>" in an operation stands for a value of this program's own, so that a search
+    // finds only the threads this run of the program made.
+    this.suite = crypto.randomUUID();
+  }
+
+  fill(value) {
+    if (value === "<suite>") return this.suite;
+    if (Array.isArray(value)) return value.map((v) => this.fill(v));
+    if (value && typeof value === "object") {
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.fill(v)]));
+    }
+    return value;
   }
 
   thread(label) {
@@ -516,6 +528,7 @@ class Program {
   }
 
   async run1(op) {
+    op = this.fill(op);
     const handler = this[op.op];
     if (typeof handler !== "function") throw new Error(`unknown operation ${op.op}`);
     const started = Date.now();
