@@ -110,19 +110,26 @@ def state_checks(t: str) -> list[Op]:
 
 @st.composite
 def wait_scenario(draw: Draw, t: str, r: str) -> list[Op]:
+    """A run waited for, on a thread (then copied, a POST with no body) or on none."""
     graph = draw(st.sampled_from(["echo", "chatty", "nested", "contextual"]))
     payload: dict[str, Any] = {"input": say(draw(st.sampled_from(["hi", "ciao"])))}
     if graph == "contextual":
         context = draw(st.sampled_from([None, {}, {"greeting": "hey"}, {"model": "m/x"}]))
         if context is not None:
             payload["context"] = context
-    metadata = draw(st.sampled_from([{}, {"owner": "ann"}]))
+    case = (graph, "context" if "context" in payload else "")
+    if draw(st.booleans()):
+        return [op("runs.wait", "stateless", *case, thread=None, graph=graph, payload=payload)]
+    create = {"metadata": draw(st.sampled_from([{}, {"owner": "ann"}]))}
+    if draw(st.booleans()):
+        create["graphId"] = graph
     return [
-        op("threads.create", thread=t, payload={"metadata": metadata}),
-        op("runs.wait", graph, "context" if "context" in payload else "",
-           thread=t, graph=graph, payload=payload),
+        op("threads.create", thread=t, payload=create),
+        op("runs.wait", *case, thread=t, graph=graph, payload=payload),
         *state_checks(t),
-    ]  # fmt: skip
+        op("threads.copy", thread=t, **{"as": f"{t}.copy"}),
+        op("threads.getState", "of the copy", thread=f"{t}.copy"),
+    ]
 
 
 @st.composite
@@ -205,8 +212,16 @@ def search_scenario(draw: Draw, t: str, r: str) -> list[Op]:
     """Threads found by metadata, with every optional field the SDK can send."""
     suite = "<suite>"  # the driver makes it a new uuid each time it runs the program
     n = draw(st.integers(min_value=1, max_value=3))
-    ops = [op("threads.create", thread=f"{t}.{i}", payload={"metadata": {"suite": suite, "n": i}})
-           for i in range(n)]  # fmt: skip
+    if_exists = draw(st.sampled_from([None, "raise", "do_nothing"]))
+    extra = {"ifExists": if_exists} if if_exists else {}
+    ops = [
+        op(
+            "threads.create",
+            thread=f"{t}.{i}",
+            payload={"metadata": {"suite": suite, "n": i}, **extra},
+        )
+        for i in range(n)
+    ]
     query: dict[str, Any] = {"metadata": {"suite": suite}}
     for key, values in SEARCH_OPTIONS:
         if draw(st.booleans()):

@@ -324,6 +324,13 @@ class Program {
     return thread;
   }
 
+  // POST /threads/{id}/copy, which the SDK sends with no body at all.
+  async ["threads.copy"](op) {
+    const thread = await this.client.threads.copy(this.thread(op.thread));
+    if (op.as) this.threads.set(op.as, thread.thread_id);
+    return thread;
+  }
+
   async ["threads.get"](op) {
     return this.client.threads.get(this.thread(op.thread));
   }
