@@ -565,20 +565,59 @@ async def reap(
 # Cancels
 
 
+# Flags the runs, and ends the pending ones `interrupted` (for a rollback they are
+# deleted next). Each row is locked, then read as it is now: `was` is its status when
+# the cancel took it, which no claim can change any more.
+_CANCEL_SQL = (
+    "WITH taken AS (SELECT run_id, status AS was FROM runs WHERE run_id = ANY(%(runs)s) "
+    f"AND owner = %(owner)s AND status IN {INFLIGHT_SQL} FOR UPDATE) "
+    "UPDATE runs SET cancel_action = %(action)s, updated_at = now(), status = CASE "
+    "WHEN taken.was = 'pending' AND %(action)s = 'interrupt' THEN 'interrupted' "
+    "ELSE runs.status END FROM taken WHERE runs.run_id = taken.run_id "
+    "RETURNING runs.run_id, runs.thread_id, taken.was"
+)
+
+
 async def request_cancel(
     pool: Pool, run_ids: list[uuid.UUID], owner: str, action: CancelAction
 ) -> list[uuid.UUID]:
-    """Flag the owner's in-flight runs for cancellation; returns those that were in flight."""
+    """Cancel the owner's in-flight runs; returns those that were in flight.
+
+    A pending run ends in this transaction, as on LangGraph's server: `interrupted`, or
+    deleted when rolled back, and its thread shows it. A running run is flagged; the
+    process executing it stops it and records its end.
+    """
     async with pool.connection() as conn, conn.transaction():
-        cur = await conn.execute(
-            "UPDATE runs SET cancel_action = %s, updated_at = now() "
-            f"WHERE run_id = ANY(%s) AND owner = %s AND status IN {INFLIGHT_SQL} "
-            "RETURNING run_id",
-            (action, run_ids, owner),
+        # Threads first, in a fixed order, as admission locks them: no deadlock.
+        await conn.execute(
+            "SELECT 1 FROM threads WHERE thread_id IN (SELECT thread_id FROM runs "
+            "WHERE run_id = ANY(%s)) ORDER BY thread_id FOR UPDATE",
+            (run_ids,),
         )
-        flagged = [row["run_id"] for row in await cur.fetchall()]
+        cur = await conn.execute(_CANCEL_SQL, {"runs": run_ids, "owner": owner, "action": action})
+        taken = await cur.fetchall()
+        pending = [row for row in taken if row["was"] == "pending"]
+        if pending:
+            await _end_pending(conn, pending, action)
+        flagged = [row["run_id"] for row in taken]
         await announce_cancel(conn, flagged, action)
     return flagged
+
+
+async def _end_pending(
+    conn: AsyncConnection[DictRow], pending: list[DictRow], action: CancelAction
+) -> None:
+    """A cancel's pending runs, ended `interrupted` already: rolled back, or told of."""
+    run_ids = [row["run_id"] for row in pending]
+    if action == "rollback":
+        await conn.execute("DELETE FROM runs WHERE run_id = ANY(%s)", (run_ids,))
+    else:
+        await enqueue_webhooks(conn, run_ids)
+    idle = thread_status_after_run("'idle'")
+    await conn.execute(
+        f"UPDATE threads SET status = {idle}, updated_at = now() WHERE thread_id = ANY(%s)",
+        (list({row["thread_id"] for row in pending}),),
+    )
 
 
 async def announce_cancel(

@@ -156,7 +156,8 @@ class ThreadRunController(Controller):
         action: FromQuery[CancelAction] = "interrupt",
     ) -> Response[Any]:
         await runs.cancel(*_ids(thread_id, run_id), wait=wait, action=action)
-        return Response({}, status_code=200) if wait else Response(None, status_code=202)
+        # Like the Agent Server: `{}` once the run has ended, else an empty 202.
+        return Response({}, status_code=200) if wait else Response(b"", status_code=202)
 
 
 class StatelessRunController(Controller):

@@ -309,13 +309,15 @@ class RunService:
             if not finished and cancel_on_disconnect:
                 self._executor.cancel(run.run_id, "interrupt")
 
-    async def _until_done(self, run: Run, job: RunJob | None) -> None:
+    async def _until_done(self, run: Run, job: RunJob | None, poll: float = 0.5) -> None:
+        """Until the run has ended, or gone (rolled back, or deleted with its thread)."""
         if job is not None:
             await job.done.wait()
             return
-        while run.status in INFLIGHT:  # executed by another process
-            await asyncio.sleep(0.5)
-            run = await self._records.get(run.thread_id, run.run_id)
+        found: Run | None = run
+        while found is not None and found.status in INFLIGHT:  # executed by another process
+            await asyncio.sleep(poll)
+            found = await self._records.get_by_id(run.run_id)
 
     async def _outcome_json(self, run: Run, job: RunJob | None) -> bytes:
         if job is not None and job.error is None and job.result is not None:
@@ -615,12 +617,10 @@ class RunService:
     async def cancel(
         self, thread_id: uuid.UUID, run_id: uuid.UUID, *, wait: bool, action: CancelAction
     ) -> None:
-        await self._run(thread_id, run_id, "update")
+        run = await self._run(thread_id, run_id, "update")
         await self._cancel([run_id], action)
-        if wait:
-            job = self._executor.job(run_id)
-            if job is not None:
-                await asyncio.shield(job.done.wait())
+        if wait:  # until the run has ended, wherever it runs
+            await asyncio.shield(self._until_done(run, self._executor.job(run_id), poll=0.1))
 
     async def cancel_many(self, body: RunCancel, action: CancelAction) -> None:
         if body.status is not None and (body.thread_id or body.run_ids):
