@@ -254,7 +254,7 @@ async def _write(
     # Nothing ahead of it on a thread locked here: it starts as it is created,
     # which saves the executor a transaction to claim it.
     status: RunStatus = "pending" if found["inflight"] or new.delayed else "running"
-    return await _insert_run(conn, new, status)
+    return await _insert_run(conn, new, status, _run_metadata(new, owner, found))
 
 
 # A user's live runs, counted up to the cap (an uncapped user's are not counted at all).
@@ -274,7 +274,8 @@ async def _lock_and_look(
     in_pipeline = conn.pgconn.pipeline_status != PipelineStatus.OFF
     async with contextlib.nullcontext() if in_pipeline else conn.pipeline():
         thread_cur = await conn.execute(
-            f"SELECT owner, {visible} AS visible FROM threads WHERE thread_id = %s FOR UPDATE",
+            f"SELECT owner, metadata, {visible} AS visible FROM threads "
+            "WHERE thread_id = %s FOR UPDATE",
             [*visible_params, new.thread_id],
         )
         # The owner's live runs, counted only up to the cap, and this thread's in-flight
@@ -296,7 +297,11 @@ async def _lock_and_look(
     row = await thread_cur.fetchone()
     found = await inflight_cur.fetchone()
     assert found is not None
-    found = {**found, "visible": row is None or bool(row["visible"])}
+    found = {
+        **found,
+        "visible": row is None or bool(row["visible"]),
+        "metadata": None if row is None else row["metadata"],
+    }
     return (None if row is None else str(row["owner"])), found
 
 
@@ -320,6 +325,19 @@ def _tags(new: NewRun) -> dict[str, str]:
     return {"graph_id": new.graph_id, "assistant_id": str(new.assistant_id)}
 
 
+def _run_metadata(new: NewRun, owner: str | None, found: dict[str, Any]) -> dict[str, Any]:
+    """The run's metadata but its assistant's (`_insert_run` puts that first), as on
+    LangGraph's server: its thread's (stamped with the run's graph and assistant unless
+    busy; a thread made for the run gives nothing), then the run's own, and always the
+    run's own assistant."""
+    thread: dict[str, Any] = {}
+    if owner is not None:
+        thread = {**(found.get("metadata") or {})}
+        if not found["inflight"]:
+            thread.update(_tags(new))
+    return {**thread, **new.metadata, "assistant_id": str(new.assistant_id)}
+
+
 async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
     tags = _tags(new)
     await conn.execute(
@@ -330,12 +348,13 @@ async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
 
 
 async def _insert_run(
-    conn: AsyncConnection[DictRow], new: NewRun, status: RunStatus
+    conn: AsyncConnection[DictRow], new: NewRun, status: RunStatus, metadata: dict[str, Any]
 ) -> AsyncCursor[DictRow]:
     return await conn.execute(
         "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, user_id, "
         "metadata, kwargs, multitask_strategy, worker, lease_expires_at, status, started_at) "
-        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now() + make_interval(secs => %s), "
+        "VALUES (%s, %s, %s, %s, %s, %s, coalesce((SELECT metadata FROM assistants WHERE "
+        "assistant_id = %s), '{}') || %s, %s, %s, %s, now() + make_interval(secs => %s), "
         "%s, CASE WHEN %s = 'running' THEN now() END) "
         f"RETURNING {RUN_COLUMNS}",
         (
@@ -345,7 +364,8 @@ async def _insert_run(
             new.graph_id,
             new.owner,
             new.user_id,
-            jsonb(new.metadata),
+            new.assistant_id,
+            jsonb(metadata),
             jsonb(new.kwargs),
             new.strategy,
             new.worker,
