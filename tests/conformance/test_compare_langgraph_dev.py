@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -265,6 +267,47 @@ def client_reliance_scenarios(c: httpx.Client, seen: dict[str, Any], tid: str) -
         )
 
 
+def until_running(c: httpx.Client, run_path: str) -> None:
+    for _ in range(100):
+        if c.get(run_path).json()["status"] == "running":
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{run_path} did not start")
+
+
+def cancel_and_delete_scenarios(c: httpx.Client, seen: dict[str, Any]) -> None:
+    """A pending run cancelled, and a thread deleted under its runs and their waiters."""
+    later = {"assistant_id": "echo", "input": say("later"), "after_seconds": 5}
+    for action, wait in (("interrupt", False), ("interrupt", True), ("rollback", False)):
+        tid = c.post("/threads", json={}).json()["thread_id"]
+        path = f"/threads/{tid}/runs/{c.post(f'/threads/{tid}/runs', json=later).json()['run_id']}"
+        cancelled = c.post(f"{path}/cancel", params={"wait": str(wait).lower(), "action": action})
+        got = c.get(path)
+        seen[f"cancel a pending run ({action}, wait={wait})"] = (
+            cancelled.status_code, cancelled.text, got.status_code,
+            got.json()["status"] if got.status_code == 200 else None,
+        )  # fmt: skip
+    tid = c.post("/threads", json={}).json()["thread_id"]
+    path = f"/threads/{tid}/runs/{c.post(f'/threads/{tid}/runs', json=later).json()['run_id']}"
+    seen["delete a thread with a pending run"] = c.delete(f"/threads/{tid}").status_code
+    seen["run of a thread deleted while pending"] = c.get(path).status_code
+    tid = c.post("/threads", json={}).json()["thread_id"]
+    slow = {"assistant_id": "slow", "input": say("z")}
+    path = f"/threads/{tid}/runs/{c.post(f'/threads/{tid}/runs', json=slow).json()['run_id']}"
+    until_running(c, path)
+    with ThreadPoolExecutor(2) as pool:
+        joined = pool.submit(c.get, f"{path}/join")
+        streamed = pool.submit(c.get, f"{path}/stream")
+        time.sleep(0.3)
+        seen["delete a thread with a running run"] = c.delete(f"/threads/{tid}").status_code
+        seen["join of a run whose thread was deleted"] = sorted(joined.result().json())
+        seen["stream of a run whose thread was deleted"] = [
+            e.event for e in parse(streamed.result().text)
+        ]
+    seen["thread deleted with a running run"] = c.get(f"/threads/{tid}").status_code
+    seen["run of a thread deleted while running"] = c.get(path).status_code
+
+
 MCP_ACCEPT = {"accept": "application/json, text/event-stream"}
 
 
@@ -459,6 +502,7 @@ def run_scenarios(base: str) -> dict[str, Any]:
         keys("store search", c.post("/store/items/search", json={"namespace_prefix": ["cmp"]}))
         seen["store namespaces"] = c.post("/store/namespaces", json={"prefix": ["cmp"]}).json()
         status("delete thread", c.delete(f"/threads/{hitl_thread}"))
+        cancel_and_delete_scenarios(c, seen)
         protocol_scenarios(c, seen)
         mcp_scenarios(c, seen)
     return seen

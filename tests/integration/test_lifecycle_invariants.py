@@ -159,6 +159,11 @@ class World:
         await lifecycle.request_cancel(self.pool, [run.run_id], OWNER, action)
         return f"cancel {action}"
 
+    async def delete(self) -> str:
+        """A thread deleted with whatever is in flight on it."""
+        thread = self.rng.choice(self.threads)
+        return f"delete thread: {await lifecycle.delete_thread(self.pool, thread, OWNER)}"
+
     async def discard(self) -> str:
         run = await self.pick()
         if run is None:
@@ -194,19 +199,21 @@ async def test_random_sequences_keep_the_lifecycle_invariants(pool: Pool, seed: 
         world.finish,
         world.finish,
         world.cancel,
+        world.delete,
         world.discard,
         world.die,
         world.reap,
     ]
     history: list[str] = []
+    statuses: set[str] = set()
     for _ in range(150):
         before = await snapshot(pool)
         history.append(await world.rng.choice(operations)())
         after = await snapshot(pool)
         check_moves(before, after, " / ".join(history[-5:]))
         await check_invariants(pool)
+        statuses |= set(after[0].values())
     # The sequences went through every kind of state, not only the easy ones.
-    statuses = set((await snapshot(pool))[0].values())
     assert {"success", "error", "interrupted"} <= statuses, history
 
 

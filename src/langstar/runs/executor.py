@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -304,14 +304,14 @@ class RunExecutor:
         started = False
         try:
             if run.run_id in self._cancel_requested:  # before it began
-                await self._cancelled(job, None)
+                await self._cancelled(job, stream, None)
                 return
             await self._publish(job, stream, "metadata", {"run_id": str(run.run_id), "attempt": 1})
             if job.after_seconds:
                 await asyncio.sleep(job.after_seconds)
             claimed = await self._wait_for_turn(job)
             if claimed == "cancelled":
-                await self._cancelled(job, None)
+                await self._cancelled(job, stream, None)
                 return
             if claimed != "claimed":
                 # Never report a run that did not run as done (its thread's old values).
@@ -328,7 +328,7 @@ class RunExecutor:
             await self._execute(job, stream)
         except asyncio.CancelledError:
             if not started:
-                await self._cancelled(job, None)
+                await self._cancelled(job, stream, None)
             raise
         except Exception as exc:
             # The database failed around the run (claiming it, or recording its end): the
@@ -360,10 +360,15 @@ class RunExecutor:
                 await asyncio.sleep(0.5)
         # Still unreachable: the lease lapses and any server marks the run lost.
 
-    async def _cancelled(self, job: RunJob, output: RunOutput | None) -> None:
-        """A cancelled run, begun or not: rolled back, or ended as interrupted."""
+    async def _cancelled(self, job: RunJob, stream: RunStream, output: RunOutput | None) -> None:
+        """A cancelled run, begun or not: rolled back, ended as interrupted, or gone with
+        its thread."""
+        self._cancel_requested.add(job.run.run_id)  # no later cancel cuts this short
         action = self._cancel_actions.pop(job.run.run_id, "interrupt")
         with contextlib.suppress(Exception):
+            if action == lifecycle.GONE:
+                await self._gone(job, stream)
+                return
             if action == "rollback":
                 await lifecycle.discard(self._pool, job.run)
                 _count_end(job, "rolled_back")
@@ -372,10 +377,20 @@ class RunExecutor:
             if output is not None:
                 await output.finished("interrupted")
 
-    async def _publish(self, job: RunJob, stream: RunStream, event: str, data: Any) -> None:
+    async def _gone(self, job: RunJob, stream: RunStream) -> None:
+        """A run stopped because its row is gone: what it wrote goes too, and its readers
+        are told when that is because its thread was deleted."""
+        if await lifecycle.forget_run(self._pool, job.run):
+            # Nothing of the run is left to store the event with: it is only sent.
+            await self._publish(job, stream, "error", lifecycle.THREAD_DELETED, store=False)
+        _count_end(job, "interrupted")
+
+    async def _publish(
+        self, job: RunJob, stream: RunStream, event: str, data: Any, *, store: bool = True
+    ) -> None:
         encoded = dumps(data)
         item = await stream.publish(event, encoded)
-        if job.resumable:
+        if job.resumable and store:
             await records.save_event(self._pool, job.run.run_id, item.seq, event, encoded)
         for feed in self._bus.watchers(job.run.thread_id):
             await feed.publish(event, encoded)
@@ -441,11 +456,13 @@ class RunExecutor:
         await output.started()
         deadline = asyncio.timeout(self._run_timeout)
         try:
-            async with deadline:
-                async for item in _graph_items(job, output):
+            # Closed on the way out, however it ends: a cancelled graph has stopped, and
+            # written what it writes as it stops, before the cancel is recorded.
+            async with deadline, _closing(_graph_items(job, output)) as items:
+                async for item in items:
                     await output.feed(item)
         except asyncio.CancelledError:
-            await self._cancelled(job, output)
+            await self._cancelled(job, stream, output)
             raise
         except Exception as exc:
             await self._failed(job, stream, output, exc, timed_out=deadline.expired())
@@ -578,29 +595,46 @@ def _graph_config(job: RunJob) -> RunnableConfig:
     return cast(RunnableConfig, {**config, "configurable": configurable})
 
 
+@contextlib.asynccontextmanager
+async def _closing(stream: AsyncIterator[T]) -> AsyncIterator[AsyncIterator[T]]:
+    """The stream, closed on the way out (an async generator left open stops only when
+    garbage collection gets to it)."""
+    try:
+        yield stream
+    finally:
+        if isinstance(stream, AsyncGenerator):
+            await stream.aclose()
+
+
 async def _graph_items(job: RunJob, output: RunOutput) -> AsyncIterator[tuple[Any, ...]]:
     """`(namespace, mode, chunk)` from the graph's stream; with `events` also `("events", e)`."""
     graph: Pregel[Any, Any, Any, Any] = job.graph.compiled
     payload, config, options = _graph_input(job), _graph_config(job), _graph_options(job, output)
+    # Each stream is closed as this generator is: the graph stops with it, not when
+    # garbage collection gets to it.
     if job.protocol:
-        async for part in graph.astream(payload, config, **options):
-            part = cast(dict[str, Any], part)
-            data = part["data"]
-            if part["type"] == "values" and part.get("interrupts"):
-                data = {**data, "__interrupt__": part["interrupts"]}
-            yield part["ns"], part["type"], data
+        async with _closing(graph.astream(payload, config, **options)) as parts:
+            async for part in parts:
+                part = cast(dict[str, Any], part)
+                data = part["data"]
+                if part["type"] == "values" and part.get("interrupts"):
+                    data = {**data, "__interrupt__": part["interrupts"]}
+                yield part["ns"], part["type"], data
         return
     if not output.with_events:
-        async for item in graph.astream(payload, config, **options):
-            yield _with_namespace(item)
+        async with _closing(graph.astream(payload, config, **options)) as items:
+            async for item in items:
+                yield _with_namespace(item)
         return
     # astream_events runs astream underneath: the root graph's on_chain_stream events carry
     # exactly the items astream would have yielded, and are not sent as events themselves.
-    async for event in graph.astream_events(payload, config, version="v2", **options):
-        if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
-            yield _with_namespace(event["data"]["chunk"])
-        else:
-            yield ("events", event)
+    events = graph.astream_events(payload, config, version="v2", **options)
+    async with _closing(events):
+        async for event in events:
+            if event["event"] == "on_chain_stream" and not event.get("parent_ids"):
+                yield _with_namespace(event["data"]["chunk"])
+            else:
+                yield ("events", event)
 
 
 def _with_namespace(item: Any) -> tuple[Any, ...]:

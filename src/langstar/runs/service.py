@@ -25,6 +25,7 @@ from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.lifecycle import (
     INFLIGHT,
+    THREAD_DELETED,
     UNCAPPED,
     CancelAction,
     NewRun,
@@ -333,7 +334,8 @@ class RunService:
         try:
             thread = await self._threads.get(run.thread_id)
         except NotFoundError:
-            return None
+            # A stateless run's thread goes with it; another's went while it was in flight.
+            return None if run.kwargs.get("temporary") else {"__error__": THREAD_DELETED}
         values: Any = thread.values
         interrupts = [i for items in thread.interrupts.values() for i in items]
         if interrupts and isinstance(values, dict):

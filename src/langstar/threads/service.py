@@ -180,18 +180,11 @@ class ThreadService:
         return Thread(**row)
 
     async def delete(self, thread_id: uuid.UUID) -> None:
-        """Delete the thread and its checkpoints together, or nothing (409 while busy)."""
+        """Delete the thread, its runs and its checkpoints together, cancelling the runs in
+        flight on it; answers without waiting for them to stop (as LangGraph's server)."""
         await self.allowed(thread_id, "delete")
-        async with self._pool.connection() as conn, conn.transaction():
-            cur = await conn.execute(
-                "DELETE FROM threads WHERE thread_id = %s AND owner = %s AND status <> 'busy' "
-                "RETURNING 1",
-                (thread_id, self._owner),
-            )
-            if await cur.fetchone() is None:
-                await self.get(thread_id)  # 404 when it is not ours
-                raise ConflictError(f"Thread {thread_id} is busy with a run")
-            await delete_thread_checkpoints(conn, thread_id)
+        if not await lifecycle.delete_thread(self._pool, thread_id, self._owner):
+            raise _not_found(thread_id)
 
     async def delete_temporary(self, thread_id: uuid.UUID) -> None:
         """A stateless run's thread, once its run is over, whatever state it was left in."""
