@@ -2,8 +2,9 @@
 
 A run is admitted `pending`, or `running` when nothing is ahead of it on its thread; a
 pending run is claimed `running` when its turn comes. It ends `success`, `error`,
-`timeout` or `interrupted`, or is deleted when it is rolled back. A run whose server
-died is failed `error` (`RunLost`) by any server once its lease lapses.
+`timeout` or `interrupted`, or is deleted when it is rolled back or its thread is
+deleted. A run whose server died is failed `error` (`RunLost`) by any server once its
+lease lapses.
 
 A thread is `busy` exactly while a run is in flight on it (or a state update holds it);
 otherwise it shows how its last run ended: `idle`, `interrupted` (waiting for input) or
@@ -90,6 +91,12 @@ EXPIRES_AFTER_ACTIVITY = (
 )
 
 CANCEL_CHANNEL = "langstar_cancel"
+# The cancel of a run whose row is gone with its thread: it stops, and what it wrote goes.
+GONE = "gone"
+THREAD_DELETED = {
+    "error": "ThreadDeleted",
+    "message": "the run's thread was deleted while the run was in flight",
+}
 # `NewRun.max_runs_per_owner` for a caller with no cap on runs in flight.
 UNCAPPED = 2**31 - 1
 LOST = {
@@ -655,13 +662,58 @@ async def announce_cancel(
 async def flagged_cancels(
     conn: AsyncConnection[DictRow], run_ids: list[uuid.UUID]
 ) -> list[tuple[uuid.UUID, str]]:
-    """Which of these runs are flagged for cancellation, and how."""
+    """Which of these runs are to stop, and how: flagged for cancellation, or `GONE` (their
+    row deleted with their thread, or by a rollback while they were pending)."""
     cur = await conn.execute(
-        "SELECT run_id, cancel_action FROM runs WHERE run_id = ANY(%s) "
-        "AND cancel_action IS NOT NULL",
-        (run_ids,),
+        "SELECT ids.run_id, coalesce(r.cancel_action, %s) AS action "
+        "FROM unnest(%s::uuid[]) AS ids (run_id) LEFT JOIN runs r ON r.run_id = ids.run_id "
+        "WHERE r.run_id IS NULL OR r.cancel_action IS NOT NULL",
+        (GONE, run_ids),
     )
-    return [(row["run_id"], row["cancel_action"]) for row in await cur.fetchall()]
+    return [(row["run_id"], row["action"]) for row in await cur.fetchall()]
+
+
+async def delete_thread(pool: Pool, thread_id: uuid.UUID, owner: str) -> bool:
+    """Delete the owner's thread, its runs and its checkpoints; False if there is none.
+
+    Its runs in flight are cancelled, as on LangGraph's server: the processes executing
+    them hear it (`GONE`), stop them, and delete what they wrote while stopping
+    (`forget_run`). A thread held by a state update (busy with no run) is refused: the
+    update's checkpoint would outlive it.
+    """
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "SELECT status, ARRAY(SELECT run_id FROM runs r WHERE r.thread_id = t.thread_id "
+            f"AND r.status IN {INFLIGHT_SQL}) AS inflight FROM threads t "
+            "WHERE thread_id = %s AND owner = %s FOR UPDATE",
+            (thread_id, owner),
+        )
+        row = await cur.fetchone()
+        if row is None:
+            return False
+        if row["status"] == "busy" and not row["inflight"]:
+            raise ConflictError(f"Thread {thread_id} is busy with a state update")
+        await announce_cancel(conn, row["inflight"], GONE)
+        await conn.execute("DELETE FROM threads WHERE thread_id = %s", (thread_id,))
+        await delete_thread_checkpoints(conn, thread_id)
+    return True
+
+
+async def forget_run(pool: Pool, run: Run) -> bool:
+    """Delete what a run stopped by its thread's deletion wrote meanwhile; returns whether
+    its thread is gone (else its row went with a rollback while it was pending).
+
+    Called once the graph has stopped: nothing it wrote can come after this.
+    """
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE", (run.thread_id,)
+        )
+        if await cur.fetchone() is not None:  # a thread of that id (perhaps made anew)
+            await delete_run_checkpoints(conn, run.thread_id, run.run_id)
+            return False
+        await delete_thread_checkpoints(conn, run.thread_id)
+    return True
 
 
 # A thread held by a state update, and a thread's copy
