@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.compare_graphs import SUBGRAPH_GRAPHS
 from tests.support.langgraph_dev import langgraph_dev
 from tests.support.postgres import PostgresForTests
 from tests.support.server import ServerProcess
@@ -28,7 +29,10 @@ from tests.support.sse import data_lines, parse
 GRAPHS = Path(__file__).resolve().parents[1] / "support" / "compare_graphs.py"
 LANGGRAPH_JSON = {
     "dependencies": ["."],
-    "graphs": {name: f"./compare_graphs.py:{name}" for name in ("echo", "chatty", "hitl", "slow")},
+    "graphs": {
+        name: f"./compare_graphs.py:{name}"
+        for name in ("echo", "chatty", "hitl", "slow", *SUBGRAPH_GRAPHS)
+    },
 }
 
 # What langstar answers differently on purpose, and why.
@@ -149,6 +153,17 @@ def protocol_scenarios(c: httpx.Client, seen: dict[str, Any]) -> None:
         seen[f"protocol {graph} event keys"] = sorted({k for e in events for k in e})
         final = c.get(f"/threads/{tid}/state").json()["values"]["messages"]
         seen[f"protocol {graph} final"] = [(m["type"], blank(m["content"])) for m in final]
+
+    for graph in SUBGRAPH_GRAPHS:
+        tid = str(uuid.uuid4())
+        start(tid, {"assistant_id": graph, "input": say("hi")})
+        events = protocol_events(c, tid, None)
+        seen[f"protocol {graph} events"] = protocol_shape(events)
+        seen[f"protocol {graph} lifecycle"] = [
+            blank([e["params"]["namespace"], e["params"]["data"]])
+            for e in events
+            if e["method"] == "lifecycle"
+        ]
 
     tid = str(uuid.uuid4())
     start(tid, {"assistant_id": "hitl", "input": say("may I?")})

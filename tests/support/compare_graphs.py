@@ -44,3 +44,32 @@ echo = _one_node("reply", _reply)
 chatty = _one_node("chat", _chat)
 hitl = _one_node("ask", _ask)
 slow = _one_node("nap", _nap)
+
+
+def _inner_reply(state: MessagesState) -> dict[str, Any]:
+    return {"messages": [AIMessage("from the subgraph", id="inner-reply")]}
+
+
+async def _inner_chat(state: MessagesState) -> dict[str, Any]:
+    model = GenericFakeChatModel(messages=iter([AIMessage("inner words", id="inner-chat")]))
+    return {"messages": [await model.ainvoke(state["messages"])]}
+
+
+def _inner_fail(state: MessagesState) -> dict[str, Any]:
+    raise ValueError("the subgraph fails")
+
+
+_chatting_child = _one_node("inner", _inner_chat)
+
+
+async def _call_child(state: MessagesState) -> dict[str, Any]:
+    return dict(await _chatting_child.ainvoke(state))
+
+
+# A compiled subgraph added as a node, and one a node invokes.
+nested = _one_node("child", _one_node("inner", _inner_reply))
+calling = _one_node("caller", _call_child)
+# A subgraph that pauses at an interrupt, and one that fails.
+asks_in_child = _one_node("child", _one_node("ask", _ask))
+fails_in_child = _one_node("child", _one_node("inner", _inner_fail))
+SUBGRAPH_GRAPHS = ("nested", "calling", "asks_in_child", "fails_in_child")
