@@ -68,9 +68,13 @@ def refuse_unsupported(body: RunCreate, *, stateless: bool) -> None:
     if body.checkpoint_id is not None and body.checkpoint is not None:
         raise InvalidError("checkpoint_id", "give either checkpoint or checkpoint_id")
     if body.command is not None:
-        unknown = sorted(set(body.command) - {"resume", "update", "goto"})
-        if unknown:
-            raise InvalidError(f"command.{unknown[0]}", "not a command field")
+        # Other fields are ignored, as LangGraph's server ignores them.
+        goto = body.command.get("goto")
+        for target in goto if isinstance(goto, list) else [goto] if goto is not None else []:
+            if not isinstance(target, str) and not (
+                isinstance(target, dict) and {"node", "input"} <= set(target)
+            ):
+                raise InvalidError("command.goto", "each target is a node name or a Send")
 
 
 def build_config(

@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 from langchain_core.runnables import RunnableConfig
 from langgraph._internal._constants import CONFIG_KEY_STREAM_MESSAGES_V2
 from langgraph.pregel import Pregel
-from langgraph.types import Command
+from langgraph.types import Command, Send
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 
@@ -562,11 +562,30 @@ def _graph_input(job: RunJob) -> Any:
     # as on LangGraph's server.
     if not job.command:
         return job.input
-    return Command(
-        resume=job.command.get("resume"),
-        update=job.command.get("update"),
-        goto=job.command.get("goto", ()),
-    )
+    return to_command(job.command)
+
+
+def to_command(fields: dict[str, Any]) -> Command[Any]:
+    """A run's `command` as LangGraph's server reads it.
+
+    `goto` is one target or a list, each a node's name or a `{"node", "input"}` Send; an
+    `update` given as [channel, value] pairs becomes a list of tuples; and a field not
+    given stays None. That last point shows: with no `goto`, a resume on a thread with
+    nothing to resume fails the run, where LangGraph's own default would start the graph
+    on an empty input.
+    """
+    goto = fields.get("goto")
+    if goto is not None and not isinstance(goto, list):
+        goto = [goto]
+    targets = [g if isinstance(g, str) else Send(g["node"], g["input"]) for g in goto or ()]
+    update = fields.get("update")
+    if isinstance(update, list) and all(_is_pair(p) for p in update):
+        update = [tuple(p) for p in update]
+    return Command(update=update, goto=cast(Any, targets or None), resume=fields.get("resume"))
+
+
+def _is_pair(item: Any) -> bool:
+    return isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[0], str)
 
 
 def _graph_options(job: RunJob, output: RunOutput) -> dict[str, Any]:
