@@ -174,3 +174,14 @@ def _report(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
 
 
 reporter = _build(_report, "report")
+
+
+def _whoami(state: MessagesState, config: RunnableConfig) -> dict[str, Any]:
+    """Says who the run's config names as the caller, as graphs and auth handlers read it."""
+    configurable = config.get("configurable") or {}
+    keys = ("langgraph_auth_user_id", "langgraph_auth_user", "langgraph_auth_permissions")
+    seen = {key: configurable.get(key, "missing") for key in keys}
+    return {"messages": [AIMessage(json.dumps(seen, sort_keys=True))]}
+
+
+whoami = _build(_whoami, "whoami")

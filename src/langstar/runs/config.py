@@ -113,14 +113,10 @@ def build_config(
         run_id=str(run_id),
         assistant_id=str(graph.assistant_id),
         graph_id=graph.graph_id,
-        langgraph_auth_user_id=identity.user_id,
+        **caller_keys(identity),
     )
     if cron_id is not None:
         configurable["cron_id"] = str(cron_id)
-    if identity.user:
-        # What a project's own Auth returned, as LangGraph's server hands it to graphs.
-        configurable["langgraph_auth_user"] = identity.user
-        configurable["langgraph_auth_permissions"] = list(identity.permissions)
     merged = {**graph.config, **client}
     config: RunnableConfig = {
         "configurable": configurable,
@@ -135,6 +131,26 @@ def build_config(
     if "max_concurrency" in merged:
         config["max_concurrency"] = int(merged["max_concurrency"])
     return config
+
+
+def caller_keys(identity: Identity) -> dict[str, Any]:
+    """Whom a run acts for, in the keys LangGraph's server gives graphs (and so checkpoint
+    metadata). A caller nobody authenticated is its empty one: no id, user or permissions;
+    langstar still keeps their objects as the anonymous user's."""
+    if identity.user:
+        # What a project's own Auth returned, as LangGraph's server hands it to graphs.
+        return {
+            "langgraph_auth_user_id": identity.user_id,
+            "langgraph_auth_user": identity.user,
+            "langgraph_auth_permissions": list(identity.permissions),
+        }
+    if not identity.is_authenticated:
+        return {
+            "langgraph_auth_user_id": "",
+            "langgraph_auth_user": None,
+            "langgraph_auth_permissions": [],
+        }
+    return {"langgraph_auth_user_id": identity.user_id}
 
 
 def run_context(graph: RegisteredGraph, context: dict[str, Any] | None) -> dict[str, Any]:
