@@ -1,5 +1,6 @@
-"""What a run's graph and checkpoints see of its caller, as on LangGraph's Agent Server:
-without authentication, the Agent Server's empty caller."""
+"""What a run's checkpoints and graph see of its thread and caller, as on LangGraph's
+Agent Server: the thread's metadata under the run's own, the thread's id, and, without
+authentication, the Agent Server's empty caller."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from langstar.settings import Settings
 from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
 
-GRAPHS = {"whoami": "tests.support.graphs:whoami"}
+GRAPHS = {"whoami": "tests.support.graphs:whoami", "hitl": "tests.support.graphs:hitl"}
 SAY: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
 
 
@@ -45,6 +46,42 @@ async def test_checkpoints_without_authentication_name_no_caller(sdk: LangGraphC
     state = await sdk.threads.get_state(thread["thread_id"])
     assert state["metadata"] is not None
     assert state["metadata"]["langgraph_auth_user_id"] == ""
+
+
+async def test_checkpoints_carry_the_threads_metadata_under_the_runs_own_and_its_id(
+    sdk: LangGraphClient,
+) -> None:
+    thread = await sdk.threads.create(metadata={"example": "x", "graph": "y"})
+    thread_id = thread["thread_id"]
+    await sdk.runs.wait(thread_id, "whoami", input=SAY, metadata={"graph": "run's"})
+    metadata = (await sdk.threads.get_state(thread_id))["metadata"]
+    assert metadata is not None
+    assert metadata["example"] == "x"
+    assert metadata["graph"] == "run's"
+    assert metadata["thread_id"] == thread_id
+    assert metadata["graph_id"] == "whoami"
+    history = await sdk.threads.get_history(thread_id, metadata={"example": "x"})
+    assert len(history) == 3
+    assert all(entry["metadata"]["thread_id"] == thread_id for entry in history)  # type: ignore[index]
+
+
+async def test_a_state_updates_checkpoint_names_its_thread(sdk: LangGraphClient) -> None:
+    thread = await sdk.threads.create()
+    await sdk.runs.wait(thread["thread_id"], "hitl", input=SAY)
+    await sdk.threads.update_state(thread["thread_id"], {"messages": []}, as_node="ask")
+    metadata = (await sdk.threads.get_state(thread["thread_id"]))["metadata"]
+    assert metadata is not None
+    assert metadata["source"] == "update"
+    assert metadata["thread_id"] == thread["thread_id"]
+
+
+async def test_a_copys_checkpoints_name_the_copy(sdk: LangGraphClient) -> None:
+    thread = await sdk.threads.create()
+    await sdk.runs.wait(thread["thread_id"], "whoami", input=SAY)
+    copy = await sdk.threads.copy(thread["thread_id"])
+    history = await sdk.threads.get_history(copy["thread_id"])
+    assert len(history) == 3
+    assert all(entry["metadata"]["thread_id"] == copy["thread_id"] for entry in history)  # type: ignore[index]
 
 
 async def test_the_checkpoints_stream_mode_shows_the_empty_caller_in_its_config(

@@ -1,4 +1,5 @@
-"""langstar's checkpointer writes and reads exactly what LangGraph's stock saver does."""
+"""langstar's checkpointer writes and reads exactly what LangGraph's stock saver does, but
+for the thread's id, which its checkpoint metadata names as LangGraph's server's does."""
 
 from __future__ import annotations
 
@@ -96,6 +97,13 @@ async def rows(url: str, thread_id: str) -> dict[str, list[dict[str, Any]]]:
         }
 
 
+def named_thread(found: dict[str, list[dict[str, Any]]], thread_id: str) -> Any:
+    """The rows less the thread's id in each checkpoint's metadata, asserted there."""
+    for row in found["checkpoints"]:
+        assert row["metadata"].pop("thread_id") == thread_id
+    return found
+
+
 def without_thread(value: Any, thread_id: str) -> Any:
     return repr(value).replace(thread_id, "<thread>")
 
@@ -110,7 +118,8 @@ async def test_the_pooled_saver_writes_and_reads_what_the_stock_saver_does(
     for saver, thread_id in ids.items():
         await write_history(saver, thread_id, messages)
 
-    assert await rows(migrated_url, ids[stock]) == await rows(migrated_url, ids[pooled])
+    pooled_rows = named_thread(await rows(migrated_url, ids[pooled]), ids[pooled])
+    assert await rows(migrated_url, ids[stock]) == pooled_rows
     assert len((await rows(migrated_url, ids[pooled]))["writes"]) == 4 + messages
     for checkpoint_id in (None, "1f0a0000-0000-6000-8000-000000000001"):
         read = [
@@ -127,6 +136,7 @@ async def test_the_pooled_saver_writes_and_reads_what_the_stock_saver_does(
         ]
         assert read[0] is not None
         assert read[1] is not None
+        assert read[1].metadata.pop("thread_id") == ids[pooled]  # type: ignore[typeddict-item]
         assert without_thread(read[0], ids[stock]) == without_thread(read[1], ids[pooled])
     latest = await pooled.aget_tuple({"configurable": {"thread_id": ids[pooled]}})
     assert latest is not None

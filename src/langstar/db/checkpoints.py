@@ -54,18 +54,31 @@ async def copy_thread_checkpoints(
     """Copy every row of the source thread to the target, every column included.
 
     The columns are read from the catalogue, so a column a LangGraph release adds is
-    copied too rather than silently dropped.
+    copied too rather than silently dropped. A checkpoint's metadata names the copy as
+    its thread, as on LangGraph's server.
     """
     for table in CHECKPOINT_TABLES:
         columns = [c for c in await _columns(conn, table) if c != "thread_id"]
         names = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+        values = sql.SQL(", ").join(
+            sql.SQL(_RENAMED_METADATA) if c == "metadata" and table == "checkpoints"
+            else sql.Identifier(c)
+            for c in columns
+        )  # fmt: skip
         await conn.execute(
             sql.SQL(
-                "INSERT INTO {table} (thread_id, {names}) SELECT %s, {names} FROM {table} "
-                "WHERE thread_id = %s"
-            ).format(table=sql.Identifier(table), names=names),
-            (str(target), str(source)),
+                "INSERT INTO {table} (thread_id, {names}) SELECT %(target)s, {values} "
+                "FROM {table} WHERE thread_id = %(source)s"
+            ).format(table=sql.Identifier(table), names=names, values=values),
+            {"target": str(target), "source": str(source)},
         )
+
+
+# The metadata of a copied checkpoint, its `thread_id` (where it has one) the copy's.
+_RENAMED_METADATA = (
+    "CASE WHEN metadata ? 'thread_id' THEN jsonb_set(metadata, '{thread_id}', "
+    "to_jsonb(%(target)s::text)) ELSE metadata END"
+)
 
 
 async def delete_run_checkpoints(

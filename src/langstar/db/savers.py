@@ -86,6 +86,13 @@ async def _dump(items: int, dump: Callable[..., T], *args: Any) -> T:
     return await asyncio.to_thread(dump, *args)
 
 
+def _metadata(config: RunnableConfig, metadata: CheckpointMetadata) -> dict[str, Any]:
+    """What LangGraph keeps of a checkpoint's metadata, and its thread's id, which
+    LangGraph leaves out and LangGraph's server adds (clients filter history by it)."""
+    kept = get_serializable_checkpoint_metadata(config, metadata)
+    return {**kept, "thread_id": str(config["configurable"]["thread_id"])}
+
+
 class PooledPostgresSaver(AsyncPostgresSaver):
     """`AsyncPostgresSaver` that checks out a pooled connection per call.
 
@@ -173,7 +180,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
                     checkpoint["id"],
                     configurable.get("checkpoint_id"),
                     Jsonb({**checkpoint, "channel_values": inline}),
-                    Jsonb(get_serializable_checkpoint_metadata(config, metadata)),
+                    Jsonb(_metadata(config, metadata)),
                 ),
             )
         return {

@@ -176,6 +176,9 @@ class RunService:
             thread_filter=allowed,
         )
         admission = await (admit(self._pool, new) if conn is None else admit_on(conn, new))
+        # Its checkpoints take the run's metadata as recorded: its assistant's, its
+        # thread's, then its own, as LangGraph's server gives a run's config.
+        config["metadata"] = dict(admission.run.metadata)
         job = RunJob.from_record(admission.run, graph, config, self._identity)
         return Admitted(job, admission.cancelled, body.multitask_strategy)
 
