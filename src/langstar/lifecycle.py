@@ -146,6 +146,8 @@ class NewRun:
     max_runs_per_owner: int
     # The metadata the caller's access lets their runs' thread have (`{}`: any).
     thread_filter: Filter = field(default_factory=dict)
+    # The assistant's config: with the run's, it sets the config of a thread not busy.
+    assistant_config: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,9 +245,15 @@ async def _write(
         # LangGraph's server (an owner stamped on the run marks the thread too). It is
         # written busy at once: one row version, not an insert and then an update.
         await conn.execute(
-            "INSERT INTO threads (thread_id, owner, metadata, status, graph_id) "
-            "VALUES (%s, %s, %s, 'busy', %s)",
-            (new.thread_id, new.owner, jsonb({**new.metadata, **_tags(new)}), new.graph_id),
+            "INSERT INTO threads (thread_id, owner, metadata, config, status, graph_id) "
+            "VALUES (%s, %s, %s, %s, 'busy', %s)",
+            (
+                new.thread_id,
+                new.owner,
+                jsonb({**new.metadata, **_tags(new)}),
+                jsonb(_first_thread_config(new)),
+                new.graph_id,
+            ),
         )
     # A run whose server died must neither block nor be cancelled by this one.
     if found["lost"]:
@@ -345,12 +353,38 @@ def _run_metadata(new: NewRun, owner: str | None, found: dict[str, Any]) -> dict
     return {**thread, **new.metadata, "assistant_id": str(new.assistant_id)}
 
 
+def _first_thread_config(new: NewRun) -> dict[str, Any]:
+    """The config of a thread made for its first run, as LangGraph's server sets it: the
+    assistant's, then the run's, but only the assistant's `configurable`."""
+    configurable = new.assistant_config.get("configurable") or {}
+    return {
+        **new.assistant_config,
+        **(new.kwargs.get("config") or {}),
+        "configurable": configurable,
+    }
+
+
+# A thread not busy takes the assistant's config, then its own, then the run's; of
+# `configurable`, only the assistant's then its own (LangGraph's server's rule).
+_THREAD_CONFIG_SQL = (
+    "CASE WHEN status = 'busy' THEN config ELSE %(assistant)s || config || %(run)s || "
+    "jsonb_build_object('configurable', coalesce(%(assistant)s -> 'configurable', '{}') "
+    "|| coalesce(config -> 'configurable', '{}')) END"
+)
+
+
 async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
-    tags = _tags(new)
     await conn.execute(
-        "UPDATE threads SET status = 'busy', graph_id = %s, updated_at = now(), "
-        f"metadata = metadata || %s, expires_at = {EXPIRES_AFTER_ACTIVITY} WHERE thread_id = %s",
-        (new.graph_id, jsonb(tags), new.thread_id),
+        "UPDATE threads SET status = 'busy', graph_id = %(graph)s, updated_at = now(), "
+        f"metadata = metadata || %(tags)s, config = {_THREAD_CONFIG_SQL}, "
+        f"expires_at = {EXPIRES_AFTER_ACTIVITY} WHERE thread_id = %(thread)s",
+        {
+            "graph": new.graph_id,
+            "tags": jsonb(_tags(new)),
+            "assistant": jsonb(new.assistant_config),
+            "run": jsonb(new.kwargs.get("config") or {}),
+            "thread": new.thread_id,
+        },
     )
 
 
@@ -770,12 +804,13 @@ async def copy_thread(
     columns: str,
 ) -> DictRow | None:
     """A copy of the owner's thread row under a new id, returning `columns`; None if the
-    thread is not theirs. A copy has no run in flight, so a busy thread's copy is idle."""
+    thread is not theirs. A copy has no run in flight, so a busy thread's copy is idle;
+    it has no config until its first run, as on LangGraph's server."""
     cur = await conn.execute(
-        "INSERT INTO threads (thread_id, owner, graph_id, status, metadata, config, "
+        "INSERT INTO threads (thread_id, owner, graph_id, status, metadata, "
         "values, interrupts, error, state_updated_at) "
         "SELECT %s, owner, graph_id, CASE status WHEN 'busy' THEN 'idle' ELSE status END, "
-        "metadata, config, values, interrupts, error, state_updated_at "
+        "metadata, values, interrupts, error, state_updated_at "
         f"FROM threads WHERE thread_id = %s AND owner = %s RETURNING {columns}",
         (target, source, owner),
     )

@@ -174,6 +174,7 @@ class RunService:
             delayed=bool(body.after_seconds),
             max_runs_per_owner=self._run_cap(),
             thread_filter=allowed,
+            assistant_config=graph.config,
         )
         admission = await (admit(self._pool, new) if conn is None else admit_on(conn, new))
         # Its checkpoints take the run's metadata as recorded: its assistant's, its

@@ -1,0 +1,55 @@
+"""Answers that carry no choice of langstar's, given as LangGraph's Agent Server gives them:
+a thread's config after a run."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+import pytest
+from langgraph_sdk.client import LangGraphClient
+
+from langstar.settings import Settings
+from tests.support.apps import MakeApp
+from tests.support.asgi import asgi_client
+
+GRAPHS = {"whoami": "tests.support.graphs:whoami"}
+SAY: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
+
+
+@pytest.fixture
+async def sdk(settings: Settings, make_app: MakeApp) -> AsyncIterator[LangGraphClient]:
+    app = make_app(msgspec.structs.replace(settings, graphs=GRAPHS))
+    async with asgi_client(app) as client:
+        yield LangGraphClient(client)
+
+
+async def test_a_threads_config_is_set_by_its_first_run(sdk: LangGraphClient) -> None:
+    thread = await sdk.threads.create()
+    assert thread["config"] == {}
+    await sdk.runs.wait(thread["thread_id"], "whoami", input=SAY)
+    assert (await sdk.threads.get(thread["thread_id"]))["config"] == {"configurable": {}}
+    stateless = await sdk.runs.create(None, "whoami", input=SAY, on_completion="keep")
+    await sdk.runs.join(stateless["thread_id"], stateless["run_id"])
+    assert (await sdk.threads.get(stateless["thread_id"]))["config"] == {"configurable": {}}
+
+
+async def test_a_copy_of_a_thread_starts_with_an_empty_config(sdk: LangGraphClient) -> None:
+    thread = await sdk.threads.create()
+    await sdk.runs.wait(thread["thread_id"], "whoami", input=SAY)
+    copy = await sdk.threads.copy(thread["thread_id"])
+    assert copy["config"] == {}  # type: ignore[index]
+
+
+async def test_a_threads_config_takes_the_assistants_then_the_runs_keys(
+    sdk: LangGraphClient,
+) -> None:
+    assistant = await sdk.assistants.create("whoami", config={"tags": ["a"], "run_name": "n"})
+    thread = await sdk.threads.create(metadata={"mark": "config"})
+    config = {"tags": ["run"], "recursion_limit": 7}
+    await sdk.runs.wait(thread["thread_id"], assistant["assistant_id"], input=SAY, config=config)
+    expected = {"tags": ["run"], "run_name": "n", "recursion_limit": 7, "configurable": {}}
+    assert (await sdk.threads.get(thread["thread_id"]))["config"] == expected
+    found = await sdk.threads.search(metadata={"mark": "config"})
+    assert [t["config"] for t in found] == [expected]
