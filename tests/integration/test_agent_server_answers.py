@@ -1,5 +1,5 @@
 """Answers that carry no choice of langstar's, given as LangGraph's Agent Server gives them:
-a thread's config after a run."""
+a created run is `pending`, a thread's config after a run."""
 
 from __future__ import annotations
 
@@ -23,6 +23,18 @@ async def sdk(settings: Settings, make_app: MakeApp) -> AsyncIterator[LangGraphC
     app = make_app(msgspec.structs.replace(settings, graphs=GRAPHS))
     async with asgi_client(app) as client:
         yield LangGraphClient(client)
+
+
+async def test_a_created_run_is_answered_pending_even_when_nothing_is_ahead_of_it(
+    sdk: LangGraphClient,
+) -> None:
+    thread = await sdk.threads.create()
+    run = await sdk.runs.create(thread["thread_id"], "whoami", input=SAY)
+    stateless = await sdk.runs.create(None, "whoami", input=SAY)
+    batch = await sdk.runs.create_batch([{"assistant_id": "whoami", "input": SAY}])
+    assert [r["status"] for r in (run, stateless, *batch)] == ["pending"] * 3
+    await sdk.runs.join(thread["thread_id"], run["run_id"])
+    assert (await sdk.runs.get(thread["thread_id"], run["run_id"]))["status"] == "success"
 
 
 async def test_a_threads_config_is_set_by_its_first_run(sdk: LangGraphClient) -> None:

@@ -17,7 +17,7 @@ from langstar.errors import InvalidError, parse_uuid, selected_fields
 from langstar.graphs.registry import RegisteredGraph
 from langstar.lifecycle import Run
 from langstar.runs.schemas import RunCancel, RunCreate
-from langstar.runs.service import RunService
+from langstar.runs.service import RunService, as_created
 from langstar.streaming.sse import SSE_HEADERS
 
 # Ids are taken as text and parsed by hand, so a malformed one is a 422 naming the field,
@@ -64,7 +64,7 @@ class ThreadRunController(Controller):
     ) -> Response[Run]:
         job = await runs.create(parse_uuid(thread_id, "thread_id"), data, graph)
         location = f"/threads/{job.run.thread_id}/runs/{job.run.run_id}"
-        return Response(job.run, headers={"Content-Location": location})
+        return Response(as_created(job.run), headers={"Content-Location": location})
 
     @post("/wait", status_code=200, summary="Run and wait for the final values")
     async def wait_run(
@@ -171,7 +171,7 @@ class StatelessRunController(Controller):
         runs: FromDishka[RunService],
         graph: FromDishka[RegisteredGraph],
     ) -> Run:
-        return (await runs.create(None, data, graph)).run
+        return as_created((await runs.create(None, data, graph)).run)
 
     @post("/wait", status_code=200, summary="Run on a temporary thread and wait")
     async def wait_run(

@@ -107,7 +107,8 @@ class RunService:
     async def create_batch(
         self, bodies: list[RunCreate], graphs: list[RegisteredGraph]
     ) -> list[Run]:
-        return [(await self.create(None, b, g)).run for b, g in zip(bodies, graphs, strict=True)]
+        jobs = [await self.create(None, b, g) for b, g in zip(bodies, graphs, strict=True)]
+        return [as_created(job.run) for job in jobs]
 
     async def create(
         self,
@@ -658,6 +659,12 @@ async def check_webhook(url: str, policy: WebhookPolicy, settings: Settings) -> 
     if settings.http.disable_webhooks:
         raise InvalidError("webhook", "webhooks are turned off here (http.disable_webhooks)")
     await policy.check(url)
+
+
+def as_created(run: Run) -> Run:
+    """The run as its creation answers it: `pending`, as on LangGraph's server, though
+    it may have been admitted `running` (nothing was ahead of it) and started already."""
+    return msgspec.structs.replace(run, status="pending")
 
 
 def joined_modes(given: list[str]) -> list[str]:
