@@ -1,5 +1,6 @@
 """Answers that carry no choice of langstar's, given as LangGraph's Agent Server gives them:
-a created run is `pending`, a thread's config after a run."""
+a created run is `pending`, a thread's config after a run, the state of a thread with no
+checkpoint."""
 
 from __future__ import annotations
 
@@ -65,3 +66,14 @@ async def test_a_threads_config_takes_the_assistants_then_the_runs_keys(
     assert (await sdk.threads.get(thread["thread_id"]))["config"] == expected
     found = await sdk.threads.search(metadata={"mark": "config"})
     assert [t["config"] for t in found] == [expected]
+
+
+async def test_the_state_of_a_thread_with_no_checkpoint_has_no_checkpoint(
+    sdk: LangGraphClient,
+) -> None:
+    fresh = await sdk.threads.create()
+    for_a_graph = await sdk.threads.create(graph_id="whoami")
+    for thread in (fresh, for_a_graph):
+        state = await sdk.threads.get_state(thread["thread_id"])
+        assert state["checkpoint"] is None
+        assert state["parent_checkpoint"] is None

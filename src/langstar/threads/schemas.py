@@ -61,7 +61,7 @@ class ThreadState(msgspec.Struct, kw_only=True):
     values: Any
     next: list[str]
     tasks: list[ThreadTask]
-    checkpoint: CheckpointRef
+    checkpoint: CheckpointRef | None
     metadata: dict[str, Any] | None
     created_at: str | None
     parent_checkpoint: CheckpointRef | None

@@ -400,10 +400,10 @@ def _ref(config: RunnableConfig | None, thread_id: str) -> CheckpointRef | None:
 
 
 def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
-    """A StateSnapshot in the Agent Server's JSON shape."""
-    checkpoint = _ref(snapshot.config, thread_id) or CheckpointRef(
-        thread_id=thread_id, checkpoint_ns="", checkpoint_id=None
-    )
+    """A StateSnapshot in the Agent Server's JSON shape (no checkpoint before the first)."""
+    checkpoint = _ref(snapshot.config, thread_id)
+    if checkpoint is not None and not checkpoint.checkpoint_id:
+        checkpoint = None
     tasks = [
         ThreadTask(
             id=task.id,
@@ -421,7 +421,7 @@ def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
     ]
     parent = _ref(snapshot.parent_config, thread_id)
     return ThreadState(
-        checkpoint_id=checkpoint.checkpoint_id,
+        checkpoint_id=checkpoint.checkpoint_id if checkpoint else None,
         parent_checkpoint_id=parent.checkpoint_id if parent else None,
         values=to_jsonable(snapshot.values),
         next=list(snapshot.next),
