@@ -2,7 +2,8 @@
 
 Observations are status codes, key sets, stream event names in order, and final
 states with generated ids and timestamps blanked. Where langstar differs on
-purpose, the difference is listed in DELIBERATE (and in the README).
+purpose, the difference is listed in tests/differential/differences.py (and so in the
+README).
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.differential.differences import DELIBERATE
+from tests.differential.differences import EXTRA_KEYS as EXTRA
+from tests.differential.differences import MISSING_KEYS as MISSING
 from tests.support.compare_graphs import SUBGRAPH_GRAPHS
 from tests.support.langgraph_dev import langgraph_dev
 from tests.support.postgres import PostgresForTests
@@ -35,24 +39,9 @@ LANGGRAPH_JSON = {
     },
 }
 
-# What langstar answers differently on purpose, and why.
-DELIBERATE = {
-    "copy missing thread": "langstar answers 404 for a missing thread; the reference 409",
-    "state update on a fresh thread": "langstar answers 422 naming the missing graph_id; "
-    "the reference 400",
-    "mcp tools/call text": "langstar answers the run's output as JSON; the reference as a "
-    "Python repr",
-    "mcp DELETE": "langstar answers 405, the spec's word for 'no session to end'; the "
-    "reference 404",
-    "mcp not accepting json": "langstar answers 406 Not Acceptable; the reference 400",
-}
-# Keys langstar adds to an object, always with the same meaning as the reference's own.
-EXTRA_KEYS = {
-    "thread": {"error", "interrupts"},  # the reference adds them after the first run
-}
-MISSING_KEYS = {
-    "run": {"langsmith_session_name"},  # no LangSmith on a self-hosted server
-}
+# Keys one server adds to an object where the other has none, each a listed difference:
+# left out of both servers' key sets.
+LISTED_KEYS = EXTRA | MISSING
 
 
 @pytest.fixture(scope="module")
@@ -371,7 +360,7 @@ def run_scenarios(base: str) -> dict[str, Any]:
             item = body[0] if isinstance(body, list) and body else body
             got = set(item) if isinstance(item, dict) else type(item).__name__
             if kind and isinstance(got, set):
-                got = (got - EXTRA_KEYS.get(kind, set())) | MISSING_KEYS.get(kind, set())
+                got = got - LISTED_KEYS
             seen[name] = (response.status_code, got)
 
         def status(name: str, response: httpx.Response) -> None:

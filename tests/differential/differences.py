@@ -55,10 +55,10 @@ DIFFERENCES = (
         ),
     ),
     Difference(
-        "`webhook`, `feedback_keys`, `strict_resume`",
-        "supported",
+        "`feedback_keys`",
+        "asks LangSmith for feedback URLs",
         "422 naming the field",
-        "not implemented yet; refused rather than ignored",
+        "no LangSmith on a self-hosted server; refused rather than ignored",
     ),
     Difference(
         "copy of a missing thread",
@@ -121,7 +121,7 @@ DIFFERENCES = (
         "a graph factory that takes the server `runtime`",
         "called with it",
         "not supported; a factory takes `config` (and `model`)",
-        "",
+        "the server runtime's access contexts, user and store are not built yet",
     ),
     Difference(
         "request headers in a run's `config.configurable`",
@@ -176,12 +176,6 @@ DIFFERENCES = (
         "422",
         "this stream is live only; resume with `runs.join_stream` on a `stream_resumable` "
         "run, or with `since` on `threads.stream()`",
-    ),
-    Difference(
-        "legacy `messages` mode",
-        "never sends `messages/complete`",
-        "sends it when a message is finished",
-        "a client can tell a finished message from a growing one",
     ),
     Difference(
         "`tools/call` on `/mcp`",

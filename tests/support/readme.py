@@ -1,6 +1,7 @@
-"""The README's configuration table, generated from config/langstar.toml.
+"""The README's generated tables: the configuration, from config/langstar.toml, and the
+deliberate differences from `langgraph dev`, from tests/differential/differences.py.
 
-`uv run python -m tests.support.readme` rewrites the table in place.
+`uv run python -m tests.support.readme` rewrites both in place.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- config-table:begin -->", "<!-- config-table:end -->"
+DIFFERENCES = ("<!-- differences:begin -->", "<!-- differences:end -->")
 
 
 def config_table() -> str:
@@ -40,17 +42,29 @@ def config_table() -> str:
     return "\n".join(rows)
 
 
-def readme_table() -> str:
+def differences_table() -> str:
+    from tests.differential.differences import DIFFERENCES as LISTED
+
+    rows = ["| request | `langgraph dev` | langstar | why |", "|---|---|---|---|"]
+    for d in LISTED:
+        cells = (d.request, d.reference, d.langstar, d.why)
+        rows.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(rows)
+
+
+def readme_table(markers: tuple[str, str] = (BEGIN, END)) -> str:
     text = (ROOT / "README.md").read_text()
-    return text.split(BEGIN, 1)[1].split(END, 1)[0].strip()
+    return text.split(markers[0], 1)[1].split(markers[1], 1)[0].strip()
 
 
 def rewrite() -> None:
     path = ROOT / "README.md"
     text = path.read_text()
-    head, rest = text.split(BEGIN, 1)
-    tail = rest.split(END, 1)[1]
-    path.write_text(f"{head}{BEGIN}\n{config_table()}\n{END}{tail}")
+    for (begin, end), table in (((BEGIN, END), config_table()), (DIFFERENCES, differences_table())):
+        head, rest = text.split(begin, 1)
+        tail = rest.split(end, 1)[1]
+        text = f"{head}{begin}\n{table}\n{end}{tail}"
+    path.write_text(text)
 
 
 if __name__ == "__main__":

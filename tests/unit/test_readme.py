@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from tests.support.readme import ROOT, config_table, readme_table
+from tests.support.readme import DIFFERENCES, ROOT, config_table, differences_table, readme_table
 
 
 def test_configuration_table_matches_the_config_file() -> None:
     assert readme_table() == config_table(), (
         "README's table is stale: run `uv run python -m tests.support.readme`"
+    )
+
+
+def test_differences_table_matches_the_list_the_comparison_tests_skip() -> None:
+    assert readme_table(DIFFERENCES) == differences_table(), (
+        "README's differences are stale: run `uv run python -m tests.support.readme`"
     )
 
 
