@@ -402,26 +402,28 @@ def paths(ref: Any, ours: Any, at: str = "") -> list[str]:
 def list_paths(ref: list[Any], ours: list[Any], at: str) -> list[str]:
     """Items only one server sent (an event stream's extra event), then items that differ."""
     found = []
-    keys = (
-        [json.dumps(x, sort_keys=True) for x in ref],
-        [json.dumps(x, sort_keys=True) for x in ours],
-    )
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, *keys, autojunk=False).get_opcodes():
-        if tag == "replace" and i2 - i1 == j2 - j1:
+    a, b = [alignment(x) for x in ref], [alignment(x) for x in ours]
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal" or (tag == "replace" and i2 - i1 == j2 - j1):
             for i, j in zip(range(i1, i2), range(j1, j2), strict=True):
                 found += paths(ref[i], ours[j], f"{at}[{i}]")
             continue
-        found += [
-            f"{at}[{i}]: only langgraph dev sent {short(ref[i])}"
-            for i in range(i1, i2)
-            if tag != "equal"
-        ]
-        found += [
-            f"{at}[{j}]: only langstar sent {short(ours[j])}"
-            for j in range(j1, j2)
-            if tag != "equal"
-        ]
+        found += [f"{at}[{i}]: only langgraph dev sent {short(ref[i])}" for i in range(i1, i2)]
+        found += [f"{at}[{j}]: only langstar sent {short(ours[j])}" for j in range(j1, j2)]
     return found
+
+
+_ALIGN_BY = ("request", "event", "name", "type", "content")
+
+
+def alignment(item: Any) -> str:
+    """What lines up two servers' list items: an event's name, a message's type and text."""
+    if isinstance(item, list) and item and isinstance(item[0], str):  # [event, data, has id]
+        data = item[1] if len(item) > 1 else None
+        return item[0] + (f":{data.get('event')}" if isinstance(data, dict) else "")
+    if isinstance(item, dict) and any(k in item for k in _ALIGN_BY):
+        return json.dumps([item.get(k) for k in _ALIGN_BY])
+    return json.dumps(item, sort_keys=True)
 
 
 def mismatches(reference: list[dict[str, Any]], langstar: list[dict[str, Any]]) -> list[str]:
