@@ -144,3 +144,15 @@ async def test_update_state_as_a_node(client: httpx.AsyncClient) -> None:
     assert thread_row["values"]["messages"][-1]["content"] == "edited by a human"
     bad = await client.post(f"/threads/{thread}/state", json={"values": {}, "as_node": "nope"})
     assert bad.status_code == 422
+
+
+async def test_a_state_update_names_the_graph_in_its_checkpoint_metadata(
+    client: httpx.AsyncClient,
+) -> None:
+    """As on LangGraph's server, so a history filtered by graph_id keeps the update."""
+    thread = await thread_with_turns(client, "hello")
+    update = {"values": {"messages": [{"role": "ai", "content": "edited", "id": "edit-1"}]}}
+    assert (await client.post(f"/threads/{thread}/state", json=update)).status_code == 200
+    state = (await client.get(f"/threads/{thread}/state")).json()
+    assert state["metadata"]["source"] == "update"
+    assert state["metadata"]["graph_id"] == "agent"

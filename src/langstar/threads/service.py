@@ -312,6 +312,9 @@ class ThreadService:
         if body.checkpoint_id is not None:
             checkpoint = CheckpointConfig(checkpoint_id=body.checkpoint_id)
         config = checkpoint_config(thread_id, checkpoint)
+        # LangGraph copies it into the new checkpoint's metadata, as on LangGraph's server,
+        # so history filtered by graph_id keeps the update.
+        config["configurable"]["graph_id"] = graph.graph_id
         await self.allowed(thread_id, "update")
         await lifecycle.hold_thread(
             self._pool,
