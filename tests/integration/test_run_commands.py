@@ -57,3 +57,11 @@ async def test_fields_a_command_does_not_have_are_ignored(graphs_client: Client)
     answer = await wait(graphs_client, thread, assistant_id="hitl",
                         command={"resume": "yes", "bogus": 1})  # fmt: skip
     assert answer["messages"][-1]["content"] == "approved: yes"
+
+
+async def test_a_failed_tasks_error_is_its_exceptions_repr(graphs_client: Client) -> None:
+    thread = await new_thread(graphs_client)
+    failed = await wait(graphs_client, thread, assistant_id="failing", input=say("x"))
+    assert failed["__error__"]["error"] == "ValueError"
+    [task] = (await graphs_client.get(f"/threads/{thread}/state")).json()["tasks"]
+    assert task["error"] == "ValueError('this graph always fails')"

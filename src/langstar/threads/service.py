@@ -412,7 +412,10 @@ def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
             id=task.id,
             name=task.name,
             path=list(task.path),
-            error=None if task.error is None else repr(task.error),
+            # A checkpoint keeps a failed task's error as its repr already.
+            error=task.error
+            if task.error is None or isinstance(task.error, str)
+            else repr(task.error),
             interrupts=to_jsonable(list(task.interrupts)),
             checkpoint=_task_checkpoint(task.state) if isinstance(task.state, dict) else None,
             state=(
