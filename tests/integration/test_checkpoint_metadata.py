@@ -65,7 +65,9 @@ async def test_checkpoints_carry_the_threads_metadata_under_the_runs_own_and_its
     assert all(entry["metadata"]["thread_id"] == thread_id for entry in history)  # type: ignore[index]
 
 
-async def test_a_state_updates_checkpoint_names_its_thread(sdk: LangGraphClient) -> None:
+async def test_a_state_updates_checkpoint_names_its_thread_and_graph(
+    sdk: LangGraphClient,
+) -> None:
     thread = await sdk.threads.create()
     await sdk.runs.wait(thread["thread_id"], "hitl", input=SAY)
     await sdk.threads.update_state(thread["thread_id"], {"messages": []}, as_node="ask")
@@ -73,6 +75,21 @@ async def test_a_state_updates_checkpoint_names_its_thread(sdk: LangGraphClient)
     assert metadata is not None
     assert metadata["source"] == "update"
     assert metadata["thread_id"] == thread["thread_id"]
+    assert metadata["graph_id"] == "hitl"
+
+
+async def test_a_forked_checkpoint_names_no_thread_as_on_langgraphs_server(
+    sdk: LangGraphClient,
+) -> None:
+    """`as_node="__copy__"` writes LangGraph's own fork metadata only: the Agent Server
+    tags what runs and updates write, not what LangGraph copies."""
+    thread = await sdk.threads.create()
+    await sdk.runs.wait(thread["thread_id"], "whoami", input=SAY)
+    await sdk.threads.update_state(thread["thread_id"], None, as_node="__copy__")
+    metadata = (await sdk.threads.get_state(thread["thread_id"]))["metadata"]
+    assert metadata is not None
+    assert metadata["source"] == "fork"
+    assert "thread_id" not in metadata
 
 
 async def test_a_copys_checkpoints_name_the_copy(sdk: LangGraphClient) -> None:

@@ -87,10 +87,14 @@ async def _dump(items: int, dump: Callable[..., T], *args: Any) -> T:
 
 
 def _metadata(config: RunnableConfig, metadata: CheckpointMetadata) -> dict[str, Any]:
-    """What LangGraph keeps of a checkpoint's metadata, and its thread's id, which
-    LangGraph leaves out and LangGraph's server adds (clients filter history by it)."""
-    kept = get_serializable_checkpoint_metadata(config, metadata)
-    return {**kept, "thread_id": str(config["configurable"]["thread_id"])}
+    """What LangGraph keeps of a checkpoint's metadata, and the thread's id where the
+    config's metadata names it (runs and updates; not LangGraph's own forks), which
+    LangGraph leaves out and LangGraph's server keeps (clients filter history by it)."""
+    kept: dict[str, Any] = dict(get_serializable_checkpoint_metadata(config, metadata))
+    named = (config.get("metadata") or {}).get("thread_id")
+    if named is not None:
+        kept["thread_id"] = named
+    return kept
 
 
 class PooledPostgresSaver(AsyncPostgresSaver):
