@@ -427,6 +427,7 @@ class Program {
         values: handle.values,
         interrupt: handle.interrupt ?? null,
         isLoading: handle.isLoading,
+        isThreadLoading: handle.isThreadLoading,
         error: handle.error ?? null,
       };
       page.handle = handle;
@@ -486,7 +487,7 @@ class Program {
       onThreadId: (id) => { created = id; },
     }));
     try {
-      await page.until((v) => !v.isLoading, "its thread loaded");
+      await page.until((v) => !v.isLoading && !v.isThreadLoading, "its thread loaded");
       await page.handle.submit(op.values ?? null, op.submit ?? {});
       await page.until((v) => !v.isLoading, "the end of the run");
       await page.settled();
@@ -508,7 +509,7 @@ class Program {
     const page1 = this.mount(this.hookOptions(options, first, { threadId }));
     let page2;
     try {
-      await page1.until((v) => !v.isLoading, "its thread loaded");
+      await page1.until((v) => !v.isLoading && !v.isThreadLoading, "its thread loaded");
       // The first page's submit never settles: its stream is frozen, as a closed page's is.
       page1.handle.submit(op.values ?? null, op.submit ?? {}).catch(() => {});
       const deadline = Date.now() + OP_TIMEOUT_MS;
