@@ -341,11 +341,12 @@ class RunService:
         except NotFoundError:
             # A stateless run's thread goes with it; another's went while it was in flight.
             return None if run.kwargs.get("temporary") else {"__error__": THREAD_DELETED}
-        values: Any = thread.values
+        # As LangGraph's server answers once the run's own output is gone: a thread that
+        # waits for input answers with every interrupt it holds, and alone.
         interrupts = [i for items in thread.interrupts.values() for i in items]
-        if interrupts and isinstance(values, dict):
-            values = {**values, "__interrupt__": interrupts}
-        return values
+        if interrupts:
+            return {"__interrupt__": interrupts}
+        return thread.values or {}
 
     async def stream(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
