@@ -441,6 +441,8 @@ def mismatches(reference: list[dict[str, Any]], langstar: list[dict[str, Any]]) 
     return found
 
 
+# Both servers' start, npm's install, then up to half a minute a program on a busy machine.
+@pytest.mark.timeout(120 + 30 * EXAMPLES)
 def test_js_sdk_gets_the_same_answers_from_langstar_as_from_langgraph_dev(
     js_driver: Path, reference_url: str, langstar_url: str
 ) -> None:
