@@ -377,7 +377,9 @@ class RunService:
         """
 
         def wanted(event: str) -> bool:
-            if not modes or event in ("metadata", "error"):
+            # As on LangGraph's server, `metadata` only when asked for; an `error` always,
+            # so a client that joins learns that the run failed.
+            if not modes or event == "error":
                 return True
             mode = event.split("|", 1)[0].split("/", 1)[0]
             return mode in modes or (mode == "messages" and "messages-tuple" in modes)
