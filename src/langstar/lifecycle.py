@@ -376,7 +376,10 @@ _THREAD_CONFIG_SQL = (
 async def _mark_busy(conn: AsyncConnection[DictRow], new: NewRun) -> None:
     await conn.execute(
         "UPDATE threads SET status = 'busy', graph_id = %(graph)s, updated_at = now(), "
-        f"metadata = metadata || %(tags)s, config = {_THREAD_CONFIG_SQL}, "
+        # A busy thread keeps its tags, as on LangGraph's server: a run queued behind
+        # another does not rename the thread's graph.
+        "metadata = CASE WHEN status = 'busy' THEN metadata ELSE metadata || %(tags)s END, "
+        f"config = {_THREAD_CONFIG_SQL}, "
         f"expires_at = {EXPIRES_AFTER_ACTIVITY} WHERE thread_id = %(thread)s",
         {
             "graph": new.graph_id,

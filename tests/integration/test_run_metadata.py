@@ -96,3 +96,15 @@ async def test_a_run_queued_on_a_busy_thread_takes_the_thread_as_it_is(
     assert queued["metadata"]["assistant_id"] == BRANCHING
     await sdk.runs.join(thread, queued["run_id"])
     assert first["metadata"]["graph_id"] == "slow"
+
+
+async def test_a_run_queued_on_a_busy_thread_leaves_the_threads_tags_alone(
+    sdk: LangGraphClient,
+) -> None:
+    thread = (await sdk.threads.create())["thread_id"]
+    first = await sdk.runs.create(thread, "slow", input=ASK, context={"delay": 1})
+    queued = await sdk.runs.create(thread, "branching", input=ASK, multitask_strategy="enqueue")
+    assert (await sdk.threads.get(thread))["metadata"]["graph_id"] == "slow"
+    await sdk.runs.cancel(thread, queued["run_id"])
+    await sdk.runs.join(thread, first["run_id"])
+    assert (await sdk.threads.get(thread))["metadata"]["graph_id"] == "slow"
