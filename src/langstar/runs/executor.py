@@ -30,7 +30,7 @@ from langstar.identity import ACTING_FOR, Identity
 from langstar.lifecycle import Run, RunStatus, ThreadStatus
 from langstar.runs import records
 from langstar.runs.config import run_context
-from langstar.serde import dumps, encode_error, to_jsonable
+from langstar.serde import dumps, encode_error, shown_interrupts
 from langstar.streaming.events import EventBus, RunStream, run_done
 from langstar.streaming.output import RunOutput
 from langstar.streaming.relay import StreamRelay
@@ -518,7 +518,7 @@ class RunExecutor:
             snapshot = await job.graph.compiled.aget_state(latest)
             values, encoded = snapshot.values, None
             interrupts = {
-                t.id: to_jsonable(list(t.interrupts)) for t in snapshot.tasks if t.interrupts
+                t.id: shown_interrupts(t.interrupts) for t in snapshot.tasks if t.interrupts
             }
             # A run that stops at an interrupt succeeded; its thread now waits for input.
             if error is None and status == "success" and (interrupts or snapshot.next):

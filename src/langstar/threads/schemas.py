@@ -9,6 +9,7 @@ from typing import Any, Literal
 import msgspec
 
 from langstar.bodies import RequestBody
+from langstar.serde import shown_interrupt_map
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 
@@ -35,6 +36,11 @@ class Thread(msgspec.Struct, kw_only=True, omit_defaults=False):
     error: Any = None
     # With `?include=ttl`, when the thread has one: {strategy, ttl_minutes, expires_at}.
     ttl: dict[str, Any] | msgspec.UnsetType = msgspec.UNSET
+
+    def __post_init__(self) -> None:
+        # Threads stored by an earlier langstar kept LangGraph's null `response_schema`.
+        if self.interrupts:
+            self.interrupts = shown_interrupt_map(self.interrupts)
 
 
 class CheckpointRef(msgspec.Struct, kw_only=True):

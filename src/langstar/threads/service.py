@@ -27,7 +27,7 @@ from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.lifecycle import EXPIRES_AFTER_ACTIVITY
 from langstar.limits import check_metadata
-from langstar.serde import to_jsonable
+from langstar.serde import shown_interrupt_map, shown_interrupts, to_jsonable
 from langstar.settings import LimitSettings, ThreadSettings
 from langstar.threads.schemas import (
     THREAD_FIELDS,
@@ -247,7 +247,11 @@ class ThreadService:
                 f"ORDER BY {order} LIMIT %s OFFSET %s",
                 [*params, body.limit, body.offset],
             )
-            return list(await cur.fetchall())
+            rows = await cur.fetchall()
+        for row in rows:
+            if row.get("interrupts"):
+                row["interrupts"] = shown_interrupt_map(row["interrupts"])
+        return list(rows)
 
     async def count(self, body: ThreadCount) -> int:
         where, params = await self._filters(body)
@@ -332,7 +336,7 @@ class ThreadService:
         finally:
             latest = await graph.compiled.aget_state(checkpoint_config(thread_id, None))
             interrupts = {
-                t.id: to_jsonable(list(t.interrupts)) for t in latest.tasks if t.interrupts
+                t.id: shown_interrupts(t.interrupts) for t in latest.tasks if t.interrupts
             }
             await lifecycle.release_thread(
                 self._pool,
@@ -416,7 +420,7 @@ def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
             error=task.error
             if task.error is None or isinstance(task.error, str)
             else repr(task.error),
-            interrupts=to_jsonable(list(task.interrupts)),
+            interrupts=shown_interrupts(task.interrupts),
             checkpoint=_task_checkpoint(task.state) if isinstance(task.state, dict) else None,
             state=(
                 state_of(task.state, thread_id) if isinstance(task.state, StateSnapshot) else None
@@ -436,7 +440,7 @@ def state_of(snapshot: StateSnapshot, thread_id: str) -> ThreadState:
         metadata=to_jsonable(snapshot.metadata) if snapshot.metadata is not None else None,
         created_at=snapshot.created_at,
         parent_checkpoint=parent,
-        interrupts=to_jsonable(list(snapshot.interrupts)),
+        interrupts=shown_interrupts(snapshot.interrupts),
     )
 
 
