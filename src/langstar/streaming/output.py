@@ -76,6 +76,8 @@ class RunOutput:
         if mode == "messages":
             await self._feed_message(chunk, suffix)
         elif mode in self._wanted:
+            if mode == "debug" and chunk.get("type") == "checkpoint":
+                chunk = {**chunk, "payload": debug_checkpoint(chunk["payload"])}
             await self._publish(mode + suffix, chunk)
 
     async def _feed_message(self, chunk: Any, suffix: str) -> None:
@@ -86,6 +88,39 @@ class RunOutput:
             # LangGraph's server names these events without a subgraph's namespace.
             for event, data in self._messages.feed(message, metadata):
                 await self._publish(event, data)
+
+
+def debug_checkpoint(payload: dict[str, Any]) -> dict[str, Any]:
+    """A `debug` checkpoint event's payload as LangGraph's server sends it: the checkpoint
+    and its parent named as a thread's state names them, and a task that runs a subgraph
+    with that subgraph's config as its `checkpoint` instead of its `state`."""
+    return {
+        **payload,
+        "checkpoint": _named(payload.get("config")),
+        "parent_checkpoint": _named(payload.get("parent_config")),
+        "tasks": [_debug_task(task) for task in payload.get("tasks", ())],
+    }
+
+
+def _named(config: dict[str, Any] | None) -> dict[str, Any] | None:
+    configurable = (config or {}).get("configurable") or {}
+    if not configurable.get("thread_id") or not configurable.get("checkpoint_id"):
+        return None
+    named = {"checkpoint_id": configurable["checkpoint_id"], "thread_id": configurable["thread_id"]}
+    if "checkpoint_ns" in configurable:
+        named["checkpoint_ns"] = configurable["checkpoint_ns"] or ""
+    if "checkpoint_map" in configurable:
+        named["checkpoint_map"] = configurable["checkpoint_map"]
+    return named
+
+
+def _debug_task(task: dict[str, Any]) -> dict[str, Any]:
+    state = task.get("state")
+    if not isinstance(state, dict) or not state.get("configurable"):
+        return task
+    shown = {key: value for key, value in task.items() if key != "state"}
+    shown["checkpoint"] = state["configurable"]
+    return shown
 
 
 class MessageAccumulator:
