@@ -490,8 +490,10 @@ _FINISH_SQL = {
     status: (
         "WITH ended AS (UPDATE runs SET status = %(run_status)s, error = %(error)s, "
         f"updated_at = now() WHERE run_id = %(run)s AND status IN {_from(status)} "
-        "RETURNING thread_id) "
+        "RETURNING thread_id, graph_id) "
         f"UPDATE threads SET status = {thread_status_after_run('%(status)s', besides='%(run)s')}, "
+        # The thread names the graph that ran last, as on LangGraph's server.
+        "metadata = threads.metadata || jsonb_build_object('graph_id', ended.graph_id), "
         "values = coalesce(%(values)s, values), interrupts = %(interrupts)s, "
         "error = %(error)s, updated_at = now(), state_updated_at = now() "
         "FROM ended WHERE threads.thread_id = ended.thread_id"

@@ -108,3 +108,13 @@ async def test_a_run_queued_on_a_busy_thread_leaves_the_threads_tags_alone(
     await sdk.runs.cancel(thread, queued["run_id"])
     await sdk.runs.join(thread, first["run_id"])
     assert (await sdk.threads.get(thread))["metadata"]["graph_id"] == "slow"
+
+
+async def test_a_thread_names_the_graph_of_the_run_that_ended_last(sdk: LangGraphClient) -> None:
+    """A run queued behind another tags its thread when it ends, as on LangGraph's server."""
+    thread = (await sdk.threads.create())["thread_id"]
+    first = await sdk.runs.create(thread, "slow", input=ASK, context={"delay": 1})
+    queued = await sdk.runs.create(thread, "branching", input=ASK, multitask_strategy="enqueue")
+    await sdk.runs.join(thread, first["run_id"])
+    await sdk.runs.join(thread, queued["run_id"])
+    assert (await sdk.threads.get(thread))["metadata"]["graph_id"] == "branching"
