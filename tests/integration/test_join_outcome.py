@@ -1,5 +1,5 @@
-"""What `/join` answers for a run that has ended, once its own output is gone (another
-process, or later): the thread's outcome, as LangGraph's server answers it."""
+"""What `/join` answers for a run that has ended: the same as while it ran, whichever
+process it asks and however late."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ async def two(settings: Settings, make_app: MakeApp) -> AsyncIterator[tuple[Lang
         yield sdk_for(first), sdk_for(second)
 
 
-async def test_a_run_stopped_at_an_interrupt_joins_as_its_interrupts_alone_once_it_ended(
+async def test_a_run_stopped_at_an_interrupt_joins_the_same_from_anywhere_and_later(
     two: tuple[LangGraphClient, LangGraphClient],
 ) -> None:
     here, elsewhere = two
@@ -36,9 +36,5 @@ async def test_a_run_stopped_at_an_interrupt_joins_as_its_interrupts_alone_once_
     joined_here = await here.runs.join(thread, run["run_id"])
     joined_elsewhere = await elsewhere.runs.join(thread, run["run_id"])
     assert isinstance(joined_here, dict)
-    assert isinstance(joined_elsewhere, dict)
     assert sorted(joined_here) == ["__interrupt__", "messages"]
-    # The run's own output sends LangGraph's interrupt whole; the thread shows its id and
-    # value, as LangGraph's server's are.
-    [asked] = joined_here["__interrupt__"]
-    assert joined_elsewhere == {"__interrupt__": [{"id": asked["id"], "value": asked["value"]}]}
+    assert joined_elsewhere == joined_here

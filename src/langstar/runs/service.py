@@ -341,12 +341,21 @@ class RunService:
         except NotFoundError:
             # A stateless run's thread goes with it; another's went while it was in flight.
             return None if run.kwargs.get("temporary") else {"__error__": THREAD_DELETED}
-        # As LangGraph's server answers once the run's own output is gone: a thread that
-        # waits for input answers with every interrupt it holds, and alone.
-        interrupts = [i for items in thread.interrupts.values() for i in items]
+        # The answer the run's own output gives, whenever the join comes: the values and
+        # every interrupt the thread holds, whole, as LangGraph encodes them in a run's
+        # output. (LangGraph's server answers the interrupts alone once the run's output
+        # is gone, so its answer depends on when the join comes.)
+        interrupts = [
+            {"response_schema": None, **i} for items in thread.interrupts.values() for i in items
+        ]
+        values = thread.values or {}
         if interrupts:
-            return {"__interrupt__": interrupts}
-        return thread.values or {}
+            return (
+                {**values, "__interrupt__": interrupts}
+                if isinstance(values, dict)
+                else {"__interrupt__": interrupts}
+            )
+        return values
 
     async def stream(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
