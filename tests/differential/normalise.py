@@ -28,10 +28,16 @@ GENERATED = frozenset(
 
 
 def blank(value: Any) -> Any:
-    """`value` with generated ids and times replaced by placeholders, keys kept."""
+    """`value` with generated ids and times replaced by placeholders, in keys too (a
+    thread's interrupts are keyed by task id)."""
     if isinstance(value, dict):
+        keys: dict[str, str] = {}
+
+        def key(k: str) -> str:
+            return _ID.sub(lambda m: keys.setdefault(m[0], f"<id {len(keys)}>"), k)
+
         return {
-            k: ("<generated>" if k in GENERATED and v is not None else blank(v))
+            key(k): ("<generated>" if k in GENERATED and v is not None else blank(v))
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):

@@ -404,6 +404,17 @@ class Program {
     return runView(await this.client.runs.get(this.thread(op.thread), this.run(op.run)));
   }
 
+  // Polls the run until it has the status asked for (10 s at most), so a program can wait
+  // for a run to start on a server whose queue wakes once a second.
+  async ["runs.awaitStatus"](op) {
+    const deadline = Date.now() + 10000;
+    for (;;) {
+      const run = await this.client.runs.get(this.thread(op.thread), this.run(op.run));
+      if (run.status === op.status || Date.now() > deadline) return run.status;
+      await new Promise((done) => setTimeout(done, 50));
+    }
+  }
+
   async ["runs.list"](op) {
     return (await this.client.runs.list(this.thread(op.thread), op.options ?? {})).map(runView);
   }
