@@ -469,12 +469,19 @@ def test_js_sdk_gets_the_same_answers_from_langstar_as_from_langgraph_dev(
             reference = run_program(js_driver, reference_url, ops)
             found = mismatches(reference, ours.result())
         program = ", ".join(op["name"] for op in ops)
+        tally["programs"] += 1
+        tally["operations"] += len(ops)
         if SURVEY:
             surveyed.extend(found)
             return
         assert not found, f"program: {program}\n\n" + "\n\n".join(found)
 
     surveyed: list[str] = []
-    same_answers()
+    tally = {"programs": 0, "operations": 0}
+    try:
+        same_answers()
+    finally:
+        print(f"differential (JS SDK): {tally['programs']} programs, {tally['operations']} "
+              f"operations compared, {len(surveyed)} differences")  # fmt: skip
     for found in dict.fromkeys(surveyed):
         print(found, end="\n\n")

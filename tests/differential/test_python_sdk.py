@@ -69,6 +69,8 @@ def run(reference: str, langstar: SyncLangGraphClient, examples: int) -> Tally:
     return Differential.tally
 
 
+# Both servers' start, then up to twenty seconds a sequence on a busy machine.
+@pytest.mark.timeout(120 + 20 * EXAMPLES)
 def test_langstar_answers_random_sequences_like_langgraph_dev(
     reference_url: str, langstar_url: str
 ) -> None:
@@ -97,6 +99,7 @@ class PlantedDivergence(httpx.BaseTransport):
         )
 
 
+@pytest.mark.timeout(120 + 20 * EXAMPLES)
 def test_a_planted_divergence_fails_the_harness(reference_url: str, langstar_url: str) -> None:
     with pytest.raises(AssertionError, match=r"thread status|get thread") as failure:
         run(reference_url, client(langstar_url, PlantedDivergence()), EXAMPLES)
