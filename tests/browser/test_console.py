@@ -126,7 +126,9 @@ def test_a_run_again_from_an_earlier_checkpoint_forks_the_thread(
     say(page, "first words")
     expect(page.locator("#runs .status-success")).to_have_count(1, timeout=TIMEOUT)
     thread = thread_of(page)
-    history = httpx.post(f"{server.url}/threads/{thread}/history", json={}, timeout=10).json()
+    history = httpx.post(
+        f"{server.url}/threads/{thread}/history", json={"limit": 20}, timeout=10
+    ).json()
     before_reply = next(c for c in history if c["next"] == ["respond"])
     step = before_reply["metadata"]["step"]
     row = page.locator(f"#history li:has(span:text-is('step {step}'))")
@@ -134,7 +136,9 @@ def test_a_run_again_from_an_earlier_checkpoint_forks_the_thread(
     expect(page.locator("#runs .status-success")).to_have_count(2, timeout=TIMEOUT)
     state = httpx.get(f"{server.url}/threads/{thread}/state", timeout=10).json()
     # The new reply grew from the chosen checkpoint, not from the end of the thread.
-    after = httpx.post(f"{server.url}/threads/{thread}/history", json={}, timeout=10).json()
+    after = httpx.post(
+        f"{server.url}/threads/{thread}/history", json={"limit": 20}, timeout=10
+    ).json()
     parents = {c["checkpoint"]["checkpoint_id"]: c["parent_checkpoint"] for c in after}
     line, at = [], state["checkpoint"]["checkpoint_id"]
     while at is not None:

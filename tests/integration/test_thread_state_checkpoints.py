@@ -48,7 +48,7 @@ async def test_history_entries_have_no_checkpoint_map_key(client: Client) -> Non
     thread_id = await ran_twice(client)
     for history in (
         (await client.post(f"/threads/{thread_id}/history", json={"limit": 10})).json(),
-        (await client.get(f"/threads/{thread_id}/history")).json(),
+        (await client.get(f"/threads/{thread_id}/history", params={"limit": 10})).json(),
     ):
         assert len(history) > 2
         found = [set(c) for state in history for c in checkpoints(state)]

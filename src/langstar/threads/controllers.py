@@ -156,7 +156,7 @@ class ThreadController(Controller):
         thread_id: ThreadId,
         threads: FromDishka[ThreadService],
         graph: FromDishka[ThreadGraph],
-        limit: FromQuery[int] = 10,
+        limit: FromQuery[int] = 1,
         before: FromQuery[str | None] = None,
     ) -> list[ThreadState]:
         body = ThreadHistory(limit=limit, before=before)

@@ -138,7 +138,8 @@ class ThreadStateUpdated(msgspec.Struct, kw_only=True):
 
 
 class ThreadHistory(RequestBody, kw_only=True):
-    limit: int = 10
+    # As on LangGraph's server: without a limit (or with null), the latest state alone.
+    limit: int | None = 1
     before: str | CheckpointConfig | None = None
     metadata: dict[str, Any] | None = None
     checkpoint: CheckpointConfig | None = None

@@ -291,7 +291,8 @@ class ThreadService:
         self, graph: Pregel[Any, Any, Any, Any] | None, thread_id: uuid.UUID, body: ThreadHistory
     ) -> list[ThreadState]:
         """Past states, newest first; none before any run."""
-        check_page(body.limit)
+        limit = 1 if body.limit is None else body.limit
+        check_page(limit)
         await self.allowed(thread_id, "read")
         if graph is None:
             return []
@@ -303,7 +304,7 @@ class ThreadService:
             checkpoint_config(thread_id, body.checkpoint),
             filter=body.metadata,
             before=checkpoint_config(thread_id, before) if before is not None else None,
-            limit=body.limit,
+            limit=limit,
         ):
             states.append(state_of(snapshot, str(thread_id)))
         return states
