@@ -35,9 +35,9 @@ async def test_search_and_count_filter_by_metadata_status_values_and_ids(
     assert [t["thread_id"] for t in only_a.json()] == [busy_free]
     count = await client.post("/threads/count", json={"metadata": {"tag": tag}})
     assert count.json() == 2
+    messages = (await client.get(f"/threads/{busy_free}/state")).json()["values"]["messages"]
     by_values = await client.post(
-        "/threads/search",
-        json={"metadata": {"tag": tag}, "values": {"messages": [{"content": "hello"}]}},
+        "/threads/search", json={"metadata": {"tag": tag}, "values": {"messages": messages}}
     )
     assert [t["thread_id"] for t in by_values.json()] == [busy_free]
     by_ids = await client.post("/threads/search", json={"ids": [fresh], "status": "idle"})

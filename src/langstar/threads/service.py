@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import msgspec
@@ -226,6 +226,9 @@ class ThreadService:
         if body.values:
             clauses.append("values @> %s")
             params.append(jsonb(body.values))
+            for path, listed in lists_in(body.values):
+                clauses.append("values #> %s = %s")
+                params += [path, jsonb(listed)]
         if body.status is not None:
             clauses.append("status = %s")
             params.append(body.status)
@@ -361,6 +364,20 @@ EMPTY_STATE = StateSnapshot(
     tasks=(),
     interrupts=(),
 )
+
+
+def lists_in(values: dict[str, Any], path: tuple[str, ...] = ()) -> Iterator[tuple[list[str], Any]]:
+    """Each list a `values` filter holds, by its path through objects.
+
+    LangGraph's server matches a `values` filter key by key into objects, but a list only
+    as a whole: `{"messages": []}` finds the threads with no messages, where `@>` alone
+    would find every thread. `@>` holds whenever that match does, so it narrows the rows
+    and each list is then compared whole."""
+    for key, value in values.items():
+        if isinstance(value, dict):
+            yield from lists_in(value, (*path, key))
+        elif isinstance(value, list):
+            yield [*path, key], value
 
 
 def ttl_of(value: float | dict[str, Any] | None) -> tuple[float, str] | None:
