@@ -29,6 +29,7 @@ from langstar.lifecycle import EXPIRES_AFTER_ACTIVITY
 from langstar.limits import check_metadata
 from langstar.serde import shown_interrupt_map, shown_interrupts, to_jsonable
 from langstar.settings import LimitSettings, ThreadSettings
+from langstar.threads.extract import Extraction
 from langstar.threads.schemas import (
     THREAD_FIELDS,
     CheckpointConfig,
@@ -235,10 +236,17 @@ class ThreadService:
         return " AND ".join(clauses), params
 
     async def search(self, body: ThreadSearch) -> list[dict[str, Any]]:
+        """Threads by filters, newest created first unless `sort_by` says otherwise, each
+        with what `extract` picks out of it under `extracted`."""
         check_page(body.limit, body.offset)
-        if body.extract:
-            raise InvalidError("extract", "not supported by this server")
-        columns = selected_fields(body.select, THREAD_FIELDS)
+        extraction = Extraction(body.extract) if body.extract else None
+        selected = ", ".join(selected_fields(body.select, THREAD_FIELDS))
+        select_params: list[Any] = []
+        if extraction is not None:
+            extracted, select_params = extraction.sql()
+            selected += f", {extracted} AS extracted"
+            if extraction.reads_interrupts:
+                selected += ", interrupts AS extract_interrupts"
         where, params = await self._filters(body)
         if body.ids is not None:
             where += " AND thread_id = ANY(%s)"
@@ -246,14 +254,16 @@ class ThreadService:
         order = f"{body.sort_by} {body.sort_order.upper()}, thread_id"
         async with self._pool.connection() as conn:
             cur = await conn.execute(
-                f"SELECT {', '.join(columns)} FROM threads WHERE {where} "
-                f"ORDER BY {order} LIMIT %s OFFSET %s",
-                [*params, body.limit, body.offset],
+                f"SELECT {selected} FROM threads WHERE {where} ORDER BY {order} LIMIT %s OFFSET %s",
+                [*select_params, *params, body.limit, body.offset],
             )
             rows = await cur.fetchall()
         for row in rows:
             if row.get("interrupts"):
                 row["interrupts"] = shown_interrupt_map(row["interrupts"])
+            if extraction is not None:
+                shown = shown_interrupt_map(row.pop("extract_interrupts", {}))
+                row["extracted"] = extraction.extracted(row["extracted"], shown)
         return list(rows)
 
     async def count(self, body: ThreadCount) -> int:
