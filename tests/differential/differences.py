@@ -124,6 +124,13 @@ DIFFERENCES = (
         ("join again (interrupted)",),
     ),
     Difference(
+        "`runs.join()` of a run deleted with its thread",
+        '200 with `{"__error__": {"error": "HTTPException", "message": "404: Run not found"}}`',
+        "404",
+        "a run that is gone is a 404, as on every other route",
+        ("runs.join after delete",),
+    ),
+    Difference(
         "copy of a missing thread",
         "409",
         "404",

@@ -448,7 +448,9 @@ def mismatches(reference: list[dict[str, Any]], langstar: list[dict[str, Any]]) 
         if a != b:
             answers = (("langgraph dev", ref), ("langstar", ours))
             details = "".join(f"\n  ({who}: {o['detail']})" for who, o in answers if o["detail"])
-            where = "\n  ".join(paths(a, b)[:15])
+            # An event or request only one server sent says more than a key: those first.
+            found_paths = sorted(paths(a, b), key=lambda line: " sent " not in line)
+            where = "\n  ".join(found_paths[:15])
             found.append(f"{ref['name']}:\n  {where}{details}")
     return found
 

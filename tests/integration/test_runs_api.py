@@ -815,4 +815,4 @@ async def test_a_run_is_joined_with_other_stream_modes_than_it_started_with(
     with_metadata = await graphs_client.get(
         path, params={"stream_mode": ["metadata", "values"]}, headers={"Last-Event-ID": "-1"}
     )
-    assert [e.event for e in parse(with_metadata.text)][0] == "metadata"
+    assert parse(with_metadata.text)[0].event == "metadata"
