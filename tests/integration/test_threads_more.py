@@ -156,3 +156,17 @@ async def test_a_state_update_names_the_graph_in_its_checkpoint_metadata(
     state = (await client.get(f"/threads/{thread}/state")).json()
     assert state["metadata"]["source"] == "update"
     assert state["metadata"]["graph_id"] == "agent"
+
+
+async def test_a_state_update_that_leaves_a_step_to_take_interrupts_the_thread(
+    client: httpx.AsyncClient,
+) -> None:
+    """As after a run, and as on LangGraph's server: the thread waits for input."""
+    thread = await thread_with_turns(client, "hello")
+    update = {
+        "values": {"messages": [{"role": "user", "content": "again"}]},
+        "as_node": "__start__",
+    }
+    assert (await client.post(f"/threads/{thread}/state", json=update)).status_code == 200
+    assert (await client.get(f"/threads/{thread}/state")).json()["next"] == ["remember"]
+    assert (await client.get(f"/threads/{thread}")).json()["status"] == "interrupted"

@@ -356,7 +356,9 @@ class ThreadService:
                 self._pool,
                 thread_id,
                 self._owner,
-                status="interrupted" if interrupts else "idle",
+                # As after a run, and as on LangGraph's server: a thread with a next step
+                # to take waits for input.
+                status="interrupted" if interrupts or latest.next else "idle",
                 values=to_jsonable(latest.values),
                 interrupts=interrupts,
             )
