@@ -102,6 +102,13 @@ DIFFERENCES = (
         "a subscriber gets every channel it names",
     ),
     Difference(
+        "the answer to a thread's copy",
+        "`idle`, with no `values`, whatever the thread's status",
+        "the thread's status (`busy` as `idle`), values and interrupts",
+        "the copy says what its state shows",
+        ("copy's status",),
+    ),
+    Difference(
         "copy of a thread that never ran",
         "500",
         "a copy with no state",

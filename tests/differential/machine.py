@@ -442,11 +442,17 @@ class Differential(RuleBasedStateMachine):
 
     @rule(thread=threads)
     def copy(self, thread: Thread) -> None:
+        statuses: list[Any] = []
+
         def copy(c: SyncLangGraphClient, _: int) -> Any:
-            made = c.threads.copy(thread.thread_id)
+            made = dict(c.threads.copy(thread.thread_id))
+            statuses.append(made.pop("status"))
             return {"thread": blank(made), "state": blank(c.threads.get_state(made["thread_id"]))}
 
         self.both("copy thread", copy)
+        # The reference's copy is always `idle` (a listed difference).
+        if len(statuses) == 2:
+            self.compare("copy's status", statuses[0], statuses[1])
 
     @rule(
         graph=st.sampled_from(("contextual",)),

@@ -109,7 +109,7 @@ function parseBlock(lines) {
 // reconnects. `drop: "freeze"` never sends another byte, as a page that was closed never
 // reads another one. (An errored body would be no good: a stream that errors throws away
 // the events still queued in it, so what the SDK saw would depend on timing.)
-function watchedBody(body, { cutAfter, drop, onEvent }) {
+function watchedBody(body, { cutAfter, drop, onEvent, onEnd = () => {} }) {
   const decoder = new TextDecoder();
   const encoder = new TextEncoder();
   const reader = body.getReader();
@@ -120,6 +120,7 @@ function watchedBody(body, { cutAfter, drop, onEvent }) {
       for (;;) {
         if (cutAfter != null && passed >= cutAfter) {
           reader.cancel().catch(() => {});
+          onEnd();
           if (drop === "freeze") return new Promise(() => {});
           controller.close();
           return;
@@ -142,11 +143,13 @@ function watchedBody(body, { cutAfter, drop, onEvent }) {
         try {
           chunk = await reader.read();
         } catch (error) {
+          onEnd();
           controller.error(error);
           return;
         }
         if (chunk.done) {
           if (pending) controller.enqueue(encoder.encode(pending));
+          onEnd();
           controller.close();
           return;
         }
@@ -154,6 +157,7 @@ function watchedBody(body, { cutAfter, drop, onEvent }) {
       }
     },
     cancel(reason) {
+      onEnd();
       return reader.cancel(reason);
     },
   });
@@ -166,7 +170,8 @@ function watchedBody(body, { cutAfter, drop, onEvent }) {
 class Recorder {
   constructor({ cutAfter = null, drop = "close" } = {}) {
     this.requests = [];
-    this.pending = 0;
+    this.pending = 0; // requests still waiting for their answer's headers
+    this.open = 0; // event streams not yet read to their end
     this.cutAfter = cutAfter;
     this.drop = drop;
     this.closed = false;
@@ -217,10 +222,16 @@ class Recorder {
     record.events = [];
     const cutAfter = this.cutAfter;
     this.cutAfter = null; // only the first stream is dropped
+    this.open += 1;
+    let ended = false;
     const body = watchedBody(response.body, {
       cutAfter,
       drop: this.drop,
       onEvent: (e) => record.events.push([e.event, e.data, e.id != null]),
+      onEnd: () => {
+        if (!ended) this.open -= 1;
+        ended = true;
+      },
     });
     return new Response(body, {
       status: response.status,
@@ -454,10 +465,14 @@ class Program {
       }
     };
     // The hook is done when no request of its own is on the way (it reads the thread's
-    // state after a run) and no render came for a while.
+    // state after a run), every stream it opened has been read to its end, and no render
+    // came for a while.
     page.settled = async () => {
+      const recorder = options.callerOptions.fetch.recorder;
+      const deadline = Date.now() + OP_TIMEOUT_MS;
       let seen = -1;
-      while (seen !== page.renders || options.callerOptions.fetch.recorder.pending > 0) {
+      while (seen !== page.renders || recorder.pending > 0 || recorder.open > 0) {
+        if (Date.now() > deadline) break;
         seen = page.renders;
         await sleep(30);
       }
