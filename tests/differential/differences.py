@@ -102,6 +102,13 @@ DIFFERENCES = (
         "a subscriber gets every channel it names",
     ),
     Difference(
+        "a thread's status read just after the thread protocol's `interrupted` event",
+        "`interrupted`",
+        "`busy` for a moment: the event is sent as the run stops, before its end is recorded",
+        "the client learns at once that input is wanted, and the root's `interrupted` comes "
+        "before its subgraphs', as on LangGraph's server",
+    ),
+    Difference(
         "the answer to a thread's copy",
         "`idle`, with no `values`, whatever the thread's status",
         "the thread's status (`busy` as `idle`), values and interrupts",
