@@ -16,6 +16,7 @@ import httpx
 import msgspec
 import pytest
 from dishka import Provider
+from langgraph_sdk.client import LangGraphClient
 from litestar import Litestar
 
 from langstar.app import create_app
@@ -26,6 +27,7 @@ from tests.support.asgi import asgi_client
 from tests.support.asgi import startup_error as failed_start
 from tests.support.fakes import FakeModelProvider, RecordingChatModel
 from tests.support.postgres import PostgresForTests
+from tests.support.sdk import sdk_for
 from tests.support.settings import settings_for
 
 
@@ -113,6 +115,20 @@ def graphs_app(settings: Settings, make_app: MakeApp) -> Litestar:
 async def graphs_client(graphs_app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
     async with asgi_client(graphs_app) as client:
         yield client
+
+
+@pytest.fixture
+async def sdk(
+    settings: Settings, make_app: MakeApp, request: pytest.FixtureRequest
+) -> AsyncIterator[LangGraphClient]:
+    """The official SDK on an app serving the test module's `GRAPHS`, or the test graphs
+    when the module names none."""
+    from tests.support.graphs import TEST_GRAPHS
+
+    graphs = getattr(request.module, "GRAPHS", TEST_GRAPHS)
+    app = make_app(msgspec.structs.replace(settings, graphs=graphs))
+    async with asgi_client(app):
+        yield sdk_for(app)
 
 
 @pytest.fixture

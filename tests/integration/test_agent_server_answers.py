@@ -4,26 +4,12 @@ checkpoint."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
-import pytest
 from langgraph_sdk.client import LangGraphClient
-
-from langstar.settings import Settings
-from tests.support.apps import MakeApp
-from tests.support.asgi import asgi_client
 
 GRAPHS = {"whoami": "tests.support.graphs:whoami"}
 SAY: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-@pytest.fixture
-async def sdk(settings: Settings, make_app: MakeApp) -> AsyncIterator[LangGraphClient]:
-    app = make_app(msgspec.structs.replace(settings, graphs=GRAPHS))
-    async with asgi_client(app) as client:
-        yield LangGraphClient(client)
 
 
 async def test_a_created_run_is_answered_pending_even_when_nothing_is_ahead_of_it(

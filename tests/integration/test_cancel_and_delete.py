@@ -44,13 +44,6 @@ def graphs_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-async def sdk(graphs_settings: Settings, make_app: MakeApp) -> AsyncIterator[LangGraphClient]:
-    app = make_app(graphs_settings)
-    async with asgi_client(app):
-        yield sdk_for(app)
-
-
-@pytest.fixture
 async def two(
     graphs_settings: Settings, make_app: MakeApp
 ) -> AsyncIterator[tuple[LangGraphClient, LangGraphClient]]:

@@ -5,26 +5,12 @@ authentication, the Agent Server's empty caller."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
-import pytest
 from langgraph_sdk.client import LangGraphClient
-
-from langstar.settings import Settings
-from tests.support.apps import MakeApp
-from tests.support.asgi import asgi_client
 
 GRAPHS = {"whoami": "tests.support.graphs:whoami", "hitl": "tests.support.graphs:hitl"}
 SAY: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-@pytest.fixture
-async def sdk(settings: Settings, make_app: MakeApp) -> AsyncIterator[LangGraphClient]:
-    app = make_app(msgspec.structs.replace(settings, graphs=GRAPHS))
-    async with asgi_client(app) as client:
-        yield LangGraphClient(client)
 
 
 async def test_a_graph_without_authentication_sees_the_agent_servers_empty_caller(

@@ -4,26 +4,12 @@ the checkpoint and its parent named, and a subgraph task's config as its `checkp
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
-import pytest
 from langgraph_sdk.client import LangGraphClient
-
-from langstar.settings import Settings
-from tests.support.apps import MakeApp
-from tests.support.asgi import asgi_client
 
 GRAPHS = {"nested": "tests.support.graphs:nested"}
 SAY: dict[str, Any] = {"messages": [{"role": "user", "content": "hi"}]}
-
-
-@pytest.fixture
-async def sdk(settings: Settings, make_app: MakeApp) -> AsyncIterator[LangGraphClient]:
-    app = make_app(msgspec.structs.replace(settings, graphs=GRAPHS))
-    async with asgi_client(app) as client:
-        yield LangGraphClient(client)
 
 
 async def streamed(sdk: LangGraphClient, **options: Any) -> list[tuple[str, Any]]:

@@ -3,20 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import msgspec
 import psycopg
-import pytest
 from langchain_core.messages import AIMessage
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.types import interrupt
 from langgraph_sdk.client import LangGraphClient
-
-from langstar.settings import Settings
-from tests.support.apps import MakeApp
-from tests.support.asgi import asgi_client
 
 SCHEMA = {"type": "object", "properties": {"approved": {"type": "boolean"}}}
 GRAPHS = {
@@ -33,13 +26,6 @@ def _ask_with_a_schema(state: MessagesState) -> dict[str, Any]:
 
 asks_with_a_schema = StateGraph(MessagesState).add_node("ask", _ask_with_a_schema)
 asks_with_a_schema.add_edge(START, "ask")
-
-
-@pytest.fixture
-async def sdk(settings: Settings, make_app: MakeApp) -> AsyncIterator[LangGraphClient]:
-    app = make_app(msgspec.structs.replace(settings, graphs=GRAPHS))
-    async with asgi_client(app) as client:
-        yield LangGraphClient(client)
 
 
 async def interrupted(sdk: LangGraphClient, graph: str) -> tuple[str, Any]:

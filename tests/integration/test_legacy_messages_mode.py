@@ -7,23 +7,11 @@ subgraph's namespace in its event name.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from langgraph_sdk.client import LangGraphClient
-from litestar import Litestar
-
-from tests.support.asgi import asgi_client
-from tests.support.sdk import sdk_for
 
 ASK = {"messages": [{"role": "user", "content": "hi there"}]}
-
-
-@pytest.fixture
-async def sdk(graphs_app: Litestar) -> AsyncIterator[LangGraphClient]:
-    async with asgi_client(graphs_app):
-        yield sdk_for(graphs_app)
 
 
 async def events(sdk: LangGraphClient, graph: str, modes: Any, **options: Any) -> list[Any]:

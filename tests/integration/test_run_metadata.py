@@ -8,24 +8,12 @@ nothing from it.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
 from langgraph_sdk.client import LangGraphClient
-from litestar import Litestar
 
 from langstar.graphs.registry import default_assistant_id
-from tests.support.asgi import asgi_client
-from tests.support.sdk import sdk_for
 
 ASK = {"messages": [{"role": "user", "content": "hi"}]}
 BRANCHING = str(default_assistant_id("branching"))
-
-
-@pytest.fixture
-async def sdk(graphs_app: Litestar) -> AsyncIterator[LangGraphClient]:
-    async with asgi_client(graphs_app):
-        yield sdk_for(graphs_app)
 
 
 async def test_a_run_holds_its_assistants_its_threads_and_its_own_metadata(
