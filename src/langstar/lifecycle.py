@@ -14,6 +14,7 @@ enforces it, even across server processes.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass, field
@@ -103,6 +104,10 @@ LOST = {
     "error": "RunLost",
     "message": "the server process running it stopped before it finished",
 }
+# How long an admission whose answer was lost asks whether it was recorded: about as long
+# as PostgreSQL takes to restart or a managed one to fail over.
+UNKNOWN_OUTCOME_SECONDS = 15.0
+UNKNOWN_OUTCOME_RETRY_SECONDS = 0.25
 RUN_COLUMNS = (
     "run_id, thread_id, assistant_id, status, metadata, multitask_strategy, kwargs, "
     "created_at, updated_at"
@@ -166,20 +171,37 @@ async def admit(pool: Pool, new: NewRun) -> Admission:
     unknown: the `COMMIT` may have been carried out before the answer was lost. The
     run's id is chosen here, so its row tells. Admitted, it is returned (the runs its
     strategy cancels were flagged and announced by that transaction); else nothing was
-    written and admitting it again is safe. Either way the run is never left recorded
-    and held by no one, blocking its thread until its lease lapses.
+    written and admitting it again is safe. Either way the run is not left recorded and
+    held by no one, blocking its thread until its lease lapses, unless the database stays
+    out of reach longer than `UNKNOWN_OUTCOME_SECONDS`.
     """
     try:
         return await _admit_once(pool, new)
     except OperationalError:
-        async with pool.connection() as conn:
-            cursor = await conn.execute(
-                f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s", (new.run_id,)
-            )
-            row = await cursor.fetchone()
+        row = await _recorded_run(pool, new.run_id)
         if row is not None:
             return Admission(Run(**row), [])
         return await _admit_once(pool, new)
+
+
+async def _recorded_run(pool: Pool, run_id: uuid.UUID) -> DictRow | None:
+    """The run's row, asked until the database answers (within `UNKNOWN_OUTCOME_SECONDS`).
+
+    Asked once, the question fails as the admission did while the database restarts:
+    the client is told to retry, and a run it was not told of holds its thread.
+    """
+    deadline = asyncio.get_running_loop().time() + UNKNOWN_OUTCOME_SECONDS
+    while True:
+        try:
+            async with pool.connection() as conn:
+                cursor = await conn.execute(
+                    f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = %s", (run_id,)
+                )
+                return await cursor.fetchone()
+        except OperationalError:
+            if asyncio.get_running_loop().time() >= deadline:
+                raise
+            await asyncio.sleep(UNKNOWN_OUTCOME_RETRY_SECONDS)
 
 
 async def _admit_once(pool: Pool, new: NewRun) -> Admission:
