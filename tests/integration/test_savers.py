@@ -19,8 +19,11 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     empty_checkpoint,
 )
+from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.types import Command, interrupt
 from psycopg.rows import dict_row
 
 from langstar.db.pool import Pool, open_pool
@@ -228,3 +231,51 @@ async def test_the_thread_a_configs_metadata_names_is_kept_in_checkpoint_metadat
     saved = await saver.aget_tuple({"configurable": configurable})
     assert saved is not None
     assert saved.metadata == {"source": "input", "step": -1, "mark": "m", "thread_id": thread_id}
+
+
+def _asking() -> Any:
+    def ask(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [AIMessage(f"approved: {interrupt('approve?')}", id="ask")]}
+
+    return _one_node("ask", ask)
+
+
+def _echoing() -> Any:
+    def reply(state: MessagesState) -> dict[str, Any]:
+        return {"messages": [AIMessage("echo", id=f"echo-{len(state['messages'])}")]}
+
+    return _one_node("reply", reply)
+
+
+def _one_node(name: str, node: Any) -> Any:
+    builder = StateGraph(MessagesState)
+    builder.add_node(name, node)
+    builder.add_edge(START, name)
+    builder.add_edge(name, END)
+    return builder
+
+
+async def _pending_after_another_graph(saver: BaseCheckpointSaver[Any]) -> tuple[str, ...]:
+    """What is left to do on a thread where a graph stopped at an interrupt, another graph
+    then ran, and the first is told to end."""
+    asking, echoing = _asking().compile(saver), _echoing().compile(saver)
+    config: RunnableConfig = {"configurable": {"thread_id": f"mixed-{uuid.uuid4()}"}}
+    await asking.ainvoke({"messages": [HumanMessage("first")]}, config)
+    await echoing.ainvoke({"messages": [HumanMessage("second")]}, config)
+    await asking.ainvoke(Command(goto=END), config)
+    return tuple((await asking.aget_state(config)).next)
+
+
+async def test_a_graph_forgets_its_pending_step_after_another_graph_ran_as_the_stock_saver_does(
+    pool: Pool,
+) -> None:
+    """In PostgreSQL, LangGraph's saver keeps small values inside the checkpoint, so the
+    trigger of a step of a graph the last run did not know is not carried forward. Its
+    in-memory saver keeps every version's value: `langgraph dev` still has the step to do
+    (a listed difference, in `tests/differential/differences.py`)."""
+    serde = checkpoint_serializer(DatabaseSettings())
+    pooled = await _pending_after_another_graph(PooledPostgresSaver(pool, serde=serde))
+    stock = await _pending_after_another_graph(AsyncPostgresSaver(pool, serde=serde))
+    in_memory = await _pending_after_another_graph(InMemorySaver())
+    assert pooled == stock == ()
+    assert in_memory == ("ask",)
