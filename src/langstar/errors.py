@@ -75,6 +75,16 @@ class UnavailableError(LangstarError):
         self.retry_after = retry_after
 
 
+class CheckpointReadError(LangstarError):
+    """A stored checkpoint value the server will not or cannot read back as configured:
+    pickled while reading pickles is off, encrypted with another key, or with no key set.
+    `detail` names the value's type or the setting to change."""
+
+
+class CheckpointWriteError(LangstarError):
+    """A state value that can be stored neither as msgpack nor pickled."""
+
+
 MAX_PAGE = 1000
 
 

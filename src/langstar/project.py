@@ -449,12 +449,9 @@ def _thread_ttl(settings: Settings, ttl: dict[str, Any]) -> Settings:
 
 
 def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
-    """The types a checkpoint may hold beyond LangGraph's own, as `module.Class` names."""
-    if serde.get("pickle_fallback"):
-        raise ProjectError(
-            "langgraph.json checkpointer.serde.pickle_fallback",
-            "unpickling checkpoints is refused: a stored checkpoint could run code",
-        )
+    """The types a checkpoint may hold beyond LangGraph's own, as `module.Class` names, and
+    whether values stored pickled (msgpack could not encode them) are read back."""
+    pickles = _pickle_fallback(settings, serde.get("pickle_fallback"))
     allowed = list(settings.database.checkpoint_allowed_types)
     strict = settings.database.strict_checkpoint_types
     for key in ("allowed_json_modules", "allowed_msgpack_modules"):
@@ -473,8 +470,27 @@ def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
         # Applying the project twice (the CLI, then the app) lists each type once.
         checkpoint_allowed_types=list(dict.fromkeys(allowed)),
         strict_checkpoint_types=strict,
+        checkpoint_pickle_fallback=pickles,
     )
     return msgspec.structs.replace(settings, database=database)
+
+
+def _pickle_fallback(settings: Settings, value: Any) -> bool:
+    """`pickle_fallback`: LangGraph's server reads pickles back unless a project says false;
+    langstar reads them only when told to (here or in settings), as unpickling runs code."""
+    if value is None:
+        return settings.database.checkpoint_pickle_fallback
+    if not isinstance(value, bool):
+        raise ProjectError(
+            "langgraph.json checkpointer.serde.pickle_fallback", "expected true or false"
+        )
+    if value:
+        _note(
+            logging.WARNING,
+            "langgraph.json: checkpointer.serde.pickle_fallback is true: checkpoint values "
+            "stored pickled are unpickled, which runs any code the stored bytes name",
+        )
+    return value
 
 
 _WEBHOOK_URL_KEYS = frozenset(

@@ -68,7 +68,7 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"checkpointer": {"ttl": {"strategy": "archive"}}}, "langgraph.json checkpointer.ttl"),
         ({"checkpointer": {"ttl": {"forever": True}}}, "checkpointer.ttl.forever"),
         ({"checkpointer": {"backend": "mongo"}}, "langgraph.json checkpointer.backend"),
-        ({"checkpointer": {"serde": {"pickle_fallback": True}}}, "pickle_fallback"),
+        ({"checkpointer": {"serde": {"pickle_fallback": "yes"}}}, "pickle_fallback"),
         ({"store": {"path": "./store.py:store"}}, "langgraph.json store.path"),
     ],
 )
@@ -101,6 +101,16 @@ def test_store_ttl_and_serde_become_settings(tmp_path: Path) -> None:
     assert settings.store.ttl_sweep_interval_minutes == 5
     assert settings.database.checkpoint_allowed_types == ["my_app.state.Note"]
     assert settings.database.strict_checkpoint_types is True
+    assert settings.database.checkpoint_pickle_fallback is False
+
+
+def test_pickle_fallback_says_whether_pickled_checkpoint_values_are_read_back(
+    tmp_path: Path,
+) -> None:
+    on = served(tmp_path, checkpointer={"serde": {"pickle_fallback": True}})
+    assert on.database.checkpoint_pickle_fallback is True
+    off = served(tmp_path, checkpointer={"serde": {"pickle_fallback": False}})
+    assert off.database.checkpoint_pickle_fallback is False
 
 
 def test_auth_path_serves_the_projects_own_auth_unless_a_setting_says_otherwise(

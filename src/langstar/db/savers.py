@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -20,13 +20,13 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_TYPES
 from langgraph.checkpoint.serde.base import SerializerProtocol
-from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from langstar.db.serializer import CheckpointSerializer
 from langstar.settings import DatabaseSettings
 
 T = TypeVar("T")
@@ -226,14 +226,19 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         return PostgresSaver._load_checkpoint_tuple(self, value)  # type: ignore[arg-type]
 
 
-def checkpoint_serializer(settings: DatabaseSettings) -> JsonPlusSerializer:
-    """How checkpoints are read back: strict by default.
+def checkpoint_serializer(settings: DatabaseSettings) -> SerializerProtocol:
+    """How checkpoints are written and read back: strict by default.
 
     A checkpoint may name any Python type, which would be imported and called when it is
     loaded; strict mode only builds LangGraph's safe types (messages, documents, dates,
     ...), the types the graphs' state schemas declare, and `checkpoint_allowed_types`.
+    A value msgpack cannot encode is stored pickled, and read back only with
+    `checkpoint_pickle_fallback`: unpickling runs any code the stored bytes name.
     """
-    if not settings.strict_checkpoint_types:
-        return JsonPlusSerializer(allowed_msgpack_modules=True)
-    extra = [tuple(name.rsplit(".", 1)) for name in settings.checkpoint_allowed_types]
-    return JsonPlusSerializer(allowed_msgpack_modules=[*SAFE_MSGPACK_TYPES, *extra])
+    allowed: list[tuple[str, ...]] | Literal[True] = True
+    if settings.strict_checkpoint_types:
+        extra = [tuple(name.rsplit(".", 1)) for name in settings.checkpoint_allowed_types]
+        allowed = [*SAFE_MSGPACK_TYPES, *extra]
+    return CheckpointSerializer(
+        allowed_msgpack_modules=allowed, read_pickles=settings.checkpoint_pickle_fallback
+    )
