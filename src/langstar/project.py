@@ -54,6 +54,40 @@ BUILD_ONLY = frozenset(
 # Keys read where the graphs are loaded (graphs/registry.py), and `env`, loaded first.
 LOADED_WITH_GRAPHS = frozenset({"graphs", "dependencies", "env"})
 
+# What langstar does not do of a langgraph.json, by key (and, in parentheses, the values
+# concerned when not all are): a refused key stops start-up with one line naming it and
+# why; an ignored one is logged. The README's list is made from these two tables; a key
+# made to work leaves them.
+REFUSED: dict[str, str] = {}
+IGNORED: dict[str, str] = dict.fromkeys(
+    BUILD_ONLY, "it only shapes the image `langgraph build` makes"
+)
+# The files LangGraph's server runs with Node.js.
+_JAVASCRIPT = (".ts", ".mts", ".cts", ".js", ".mjs", ".cjs", ".tsx", ".jsx")
+
+
+def refusal(form: str, key: str = "", given: str = "") -> ProjectError:
+    """The error a `REFUSED` form stops start-up with: `langgraph.json <key>: <why>`."""
+    why = REFUSED[form]
+    return ProjectError(f"langgraph.json {key or form}", f"{given}: {why}" if given else why)
+
+
+def _refuse_javascript(form: str, key: str, spec: object) -> None:
+    """A `file:attr` spec naming a JavaScript or TypeScript file is refused as `form`."""
+    if isinstance(spec, str) and spec.rpartition(":")[0].endswith(_JAVASCRIPT):
+        raise refusal(form, key, spec)
+
+
+REFUSED["graphs.<name> (a JavaScript or TypeScript file)"] = "langstar runs Python graphs only"
+
+
+def _refuse_javascript_graphs(graphs: object) -> None:
+    for name, spec in graphs.items() if isinstance(graphs, dict) else ():
+        path = spec.get("path") if isinstance(spec, dict) else spec
+        _refuse_javascript(
+            "graphs.<name> (a JavaScript or TypeScript file)", f"graphs.{name}", path
+        )
+
 
 @functools.cache
 def _note(level: int, message: str, *args: object) -> None:
@@ -141,6 +175,7 @@ def apply_project(settings: Settings) -> Settings:
     if not settings.graphs_from:
         return settings
     project = read_project(settings.graphs_from)
+    _refuse_javascript_graphs(project.config.get("graphs"))
     load_env(project)
     for key, value in project.config.items():
         handler = _HANDLERS.get(key)
@@ -160,13 +195,17 @@ def apply_project(settings: Settings) -> Settings:
 
 
 def _refuse(key: str, why: str) -> Callable[[Settings, Any], Settings]:
+    REFUSED[key] = why
+
     def refuse(settings: Settings, value: Any) -> Settings:
-        raise ProjectError(f"langgraph.json {key}", why)
+        raise refusal(key)
 
     return refuse
 
 
 def _ignore(key: str, why: str) -> Callable[[Settings, Any], Settings]:
+    IGNORED[key] = why
+
     def ignore(settings: Settings, value: Any) -> Settings:
         _note(logging.WARNING, "langgraph.json: %s ignored: %s", key, why)
         return settings
@@ -234,12 +273,16 @@ _HTTP_APPLIED = frozenset(
 )
 
 
+REFUSED["http.app (a JavaScript or TypeScript file)"] = "langstar mounts Python ASGI apps only"
+
+
 def _http_option(http: HttpSettings, key: str, option: Any, project: Path) -> HttpSettings:
     if key == "app":
         if not isinstance(option, str) or ":" not in option:
             raise ProjectError(
                 "langgraph.json http.app", "expected 'file.py:attr' or 'module:attr'"
             )
+        _refuse_javascript("http.app (a JavaScript or TypeScript file)", "http.app", option)
         return msgspec.structs.replace(http, app=_in_project(option, project))
     if key == "mount_prefix":
         if not isinstance(option, str) or not option.startswith("/") or option.endswith("/"):
@@ -299,12 +342,13 @@ def _cors(value: Any) -> HttpSettings:
 def _auth(settings: Settings, value: Any, *, base: Path) -> Settings:
     """`auth.path` serves the project with its own langgraph_sdk.Auth."""
     given = _object("auth", value)
-    unknown = sorted(set(given) - {"path", "disable_studio_auth", "openapi", "cache"})
+    unknown = sorted(set(given) - {"path", "disable_studio_auth", *_AUTH_IGNORED})
     if unknown:
         raise ProjectError(f"langgraph.json auth.{unknown[0]}", "unknown auth option")
     spec = given.get("path")
     if not isinstance(spec, str) or ":" not in spec:
         raise ProjectError("langgraph.json auth.path", "expected 'file.py:attr' or 'module:attr'")
+    _refuse_javascript("auth.path (a JavaScript or TypeScript file)", "auth.path", spec)
     if settings.auth.mode not in ("", "project"):
         raise ProjectError(
             "auth.mode",
@@ -312,7 +356,7 @@ def _auth(settings: Settings, value: Any, *, base: Path) -> Settings:
             "Auth; remove one of the two",
         )
     spec = _in_project(spec, base)
-    for key in ("openapi", "cache"):
+    for key in _AUTH_IGNORED:
         if given.get(key):
             _note(logging.INFO, "langgraph.json: auth.%s ignored: %s", key, _AUTH_IGNORED[key])
     auth = msgspec.structs.replace(settings.auth, mode="project", project_auth=spec)
@@ -330,7 +374,13 @@ def _in_project(spec: str, project: Path) -> str:
 _AUTH_IGNORED = {
     "openapi": "the API docs do not show the project's security schemes",
     "cache": "every request is authenticated afresh",
+    # Ignoring it can only narrow the way in: the project's authenticate sees every request.
+    "allow_langsmith_api_keys": "there is no LangSmith to check its API keys",
 }
+IGNORED.update({f"auth.{key}": why for key, why in _AUTH_IGNORED.items()})
+REFUSED["auth.path (a JavaScript or TypeScript file)"] = (
+    "langstar runs a Python langgraph_sdk.Auth only"
+)
 
 
 # store and checkpointer
@@ -355,6 +405,11 @@ _EMBEDDING_PROVIDERS = frozenset(
     {"openai", "azure_openai", "google_vertexai", "google_genai", "bedrock", "cohere",
      "mistralai", "huggingface", "ollama"}
 )  # fmt: skip
+_OTHER_EMBEDDINGS = "store.index.embed (a provider other than openai)"
+REFUSED[_OTHER_EMBEDDINGS] = (
+    "langstar makes OpenAI-compatible embeddings only: name a function that makes them "
+    "('file.py:function'), or use 'openai:<model>' with any OpenAI-compatible endpoint"
+)
 
 
 def _store_index(store: StoreSettings, index: dict[str, Any], project: Path) -> StoreSettings:
@@ -376,11 +431,7 @@ def _store_index(store: StoreSettings, index: dict[str, Any], project: Path) -> 
     if provider == "openai":
         changes.update(embedding_model=model, embedding_function="")
     elif provider in _EMBEDDING_PROVIDERS:
-        raise ProjectError(
-            "langgraph.json store.index.embed",
-            f"{provider!r} embeddings are not built in: name a function that makes them "
-            "('file.py:function'), or use 'openai:<model>' with any OpenAI-compatible endpoint",
-        )
+        raise refusal(_OTHER_EMBEDDINGS, "store.index.embed", repr(embed))
     else:
         changes["embedding_function"] = _in_project(embed, project)
     try:
@@ -406,15 +457,16 @@ def _store_ttl(store: StoreSettings, ttl: dict[str, Any]) -> StoreSettings:
         raise ProjectError("langgraph.json store.ttl", str(exc)) from None
 
 
+_OTHER_BACKEND = "checkpointer.backend (other than default)"
+REFUSED[_OTHER_BACKEND] = "langstar keeps checkpoints in its own PostgreSQL only"
+
+
 def _checkpointer(settings: Settings, value: Any) -> Settings:
     for key, option in _object("checkpointer", value).items():
         if key == "serde" and option is not None:
             settings = _serde(settings, _object("checkpointer.serde", option))
         elif key == "backend" and option not in (None, "default"):
-            raise ProjectError(
-                "langgraph.json checkpointer.backend", f"{option!r}: langstar keeps "
-                "checkpoints in its own PostgreSQL only"
-            )  # fmt: skip
+            raise refusal(_OTHER_BACKEND, "checkpointer.backend", repr(option))
         elif key == "path" and option:
             raise ProjectError("langgraph.json checkpointer.path", "a custom checkpointer is "
                                "not supported")  # fmt: skip
@@ -496,6 +548,19 @@ def _pickle_fallback(settings: Settings, value: Any) -> bool:
 _WEBHOOK_URL_KEYS = frozenset(
     {"require_https", "allowed_domains", "disable_loopback", "disable_private_ips"}
 )
+REFUSED.update(
+    {
+        "webhooks.headers": "webhooks would go without the headers the project adds to them, "
+        "often the receiver's credential",
+        "webhooks.env_prefix": "it names what webhook headers may read, and headers are not "
+        "supported",
+        "webhooks.allowed_fields": "webhooks would carry the whole run, not only the fields "
+        "the project allows",
+        "webhooks.url.allowed_ports": "webhooks could reach ports the project's policy forbids",
+        "webhooks.url.max_url_length": "webhooks could go to URLs longer than the project's "
+        "policy allows",
+    }
+)
 
 
 def _webhooks(settings: Settings, value: Any) -> Settings:
@@ -507,11 +572,10 @@ def _webhooks(settings: Settings, value: Any) -> Settings:
     """
     given = _object("webhooks", value)
     for key in sorted(set(given) - {"url"}):
-        raise ProjectError(f"langgraph.json webhooks.{key}", "not supported by langstar")
+        _refuse_unless_known(f"webhooks.{key}")
     url = _object("webhooks.url", given.get("url") or {})
-    unknown = sorted(set(url) - _WEBHOOK_URL_KEYS)
-    if unknown:
-        raise ProjectError(f"langgraph.json webhooks.url.{unknown[0]}", "not supported by langstar")
+    for key in sorted(set(url) - _WEBHOOK_URL_KEYS):
+        _refuse_unless_known(f"webhooks.url.{key}")
     changes: dict[str, Any] = {}
     if "require_https" in url:
         changes["require_https"] = bool(url["require_https"])
@@ -523,6 +587,13 @@ def _webhooks(settings: Settings, value: Any) -> Settings:
     return msgspec.structs.replace(
         settings, webhooks=msgspec.structs.replace(settings.webhooks, **changes)
     )
+
+
+def _refuse_unless_known(key: str) -> None:
+    """Stop start-up on a key langstar does not apply: refused as `REFUSED` says, or unknown."""
+    if key in REFUSED:
+        raise refusal(key)
+    raise ProjectError(f"langgraph.json {key}", "unknown option")
 
 
 _HANDLERS: dict[str, Callable[[Settings, Any], Settings]] = {

@@ -1,5 +1,6 @@
-"""The README's generated tables: the configuration, from config/langstar.toml, and the
-deliberate differences from `langgraph dev`, from tests/differential/differences.py.
+"""The README's generated tables: the configuration, from config/langstar.toml, the
+deliberate differences from `langgraph dev`, from tests/differential/differences.py, and
+the langgraph.json keys langstar refuses or ignores, from src/langstar/project.py.
 
 `uv run python -m tests.support.readme` rewrites both in place.
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BEGIN, END = "<!-- config-table:begin -->", "<!-- config-table:end -->"
 DIFFERENCES = ("<!-- differences:begin -->", "<!-- differences:end -->")
+PROJECT_KEYS = ("<!-- langgraph-json-keys:begin -->", "<!-- langgraph-json-keys:end -->")
 
 
 def config_table() -> str:
@@ -52,6 +54,27 @@ def differences_table() -> str:
     return "\n".join(rows)
 
 
+def project_keys_table() -> str:
+    """`REFUSED` and `IGNORED`, one row per reason, keys sorted."""
+    from langstar.project import IGNORED, REFUSED
+
+    rows = ["| langgraph.json key | langstar | why |", "|---|---|---|"]
+    for verdict, table in (("refused: start-up stops", REFUSED), ("ignored, logged", IGNORED)):
+        by_reason: dict[str, list[str]] = {}
+        for form in sorted(table):
+            by_reason.setdefault(table[form], []).append(form)
+        for why, forms in by_reason.items():
+            named = ", ".join(_form(form) for form in forms)
+            rows.append(f"| {named} | {verdict} | " + why.replace("|", "\\|") + " |")
+    return "\n".join(rows)
+
+
+def _form(form: str) -> str:
+    """`key` and, after it, the values concerned: `http.app` (a JavaScript file)."""
+    key, _, values = form.partition(" (")
+    return f"`{key}` ({values}" if values else f"`{key}`"
+
+
 def readme_table(markers: tuple[str, str] = (BEGIN, END)) -> str:
     text = (ROOT / "README.md").read_text()
     return text.split(markers[0], 1)[1].split(markers[1], 1)[0].strip()
@@ -60,7 +83,12 @@ def readme_table(markers: tuple[str, str] = (BEGIN, END)) -> str:
 def rewrite() -> None:
     path = ROOT / "README.md"
     text = path.read_text()
-    for (begin, end), table in (((BEGIN, END), config_table()), (DIFFERENCES, differences_table())):
+    tables = (
+        ((BEGIN, END), config_table()),
+        (DIFFERENCES, differences_table()),
+        (PROJECT_KEYS, project_keys_table()),
+    )
+    for (begin, end), table in tables:
         head, rest = text.split(begin, 1)
         tail = rest.split(end, 1)[1]
         text = f"{head}{begin}\n{table}\n{end}{tail}"

@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from langstar.project import ProjectError, apply_project
+from langstar.project import IGNORED, REFUSED, ProjectError, apply_project
 from langstar.settings import Settings
 
 
@@ -256,3 +256,102 @@ def test_langstar_settings_in_a_projects_env_file_apply_but_its_database_url_doe
     )
     assert result.returncode == 2, result.stderr
     assert "database.pool_min_size: is larger than" in result.stderr
+
+
+# One langgraph.json fragment for each form `REFUSED` lists, and the key its error names.
+REFUSED_SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
+    "graphs.<name> (a JavaScript or TypeScript file)": (
+        {"graphs": {"agent": "./src/graph.ts:graph"}},
+        "graphs.agent",
+    ),
+    "auth.path (a JavaScript or TypeScript file)": (
+        {"auth": {"path": "./src/auth.mts:auth"}},
+        "auth.path",
+    ),
+    "http.app (a JavaScript or TypeScript file)": ({"http": {"app": "./app.js:app"}}, "http.app"),
+    "checkpointer.backend (other than default)": (
+        {"checkpointer": {"backend": "mongo"}},
+        "checkpointer.backend",
+    ),
+    "store.index.embed (a provider other than openai)": (
+        {"store": {"index": {"dims": 8, "embed": "cohere:embed-v3"}}},
+        "store.index.embed",
+    ),
+    "webhooks.headers": ({"webhooks": {"headers": {"x-key": "v"}}}, "webhooks.headers"),
+    "webhooks.env_prefix": ({"webhooks": {"env_prefix": "HOOK_"}}, "webhooks.env_prefix"),
+    "webhooks.allowed_fields": (
+        {"webhooks": {"allowed_fields": ["run_id"]}},
+        "webhooks.allowed_fields",
+    ),
+    "webhooks.url.allowed_ports": (
+        {"webhooks": {"url": {"allowed_ports": [443]}}},
+        "webhooks.url.allowed_ports",
+    ),
+    "webhooks.url.max_url_length": (
+        {"webhooks": {"url": {"max_url_length": 512}}},
+        "webhooks.url.max_url_length",
+    ),
+    "encryption": ({"encryption": {"path": "./enc.py:enc"}}, "encryption"),
+    "store.path": ({"store": {"path": "./store.py:store"}}, "store.path"),
+    "checkpointer.path": ({"checkpointer": {"path": "./saver.py:saver"}}, "checkpointer.path"),
+}
+
+
+def test_every_refused_form_has_a_sample_here() -> None:
+    assert sorted(set(REFUSED) - set(REFUSED_SAMPLES)) == []
+
+
+@pytest.mark.parametrize("form", sorted(REFUSED))
+def test_a_refused_key_stops_start_up_with_one_line_naming_it_and_why(
+    tmp_path: Path, form: str
+) -> None:
+    keys, named = REFUSED_SAMPLES[form]
+    config = {"graphs": {"agent": "langstar.agents.chat:graph"}, **keys}
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    with pytest.raises(ProjectError) as refused:
+        apply_project(Settings(graphs_from=str(tmp_path / "langgraph.json")))
+    line = str(refused.value)
+    assert line.startswith(f"langgraph.json {named}: "), line
+    assert line.endswith(REFUSED[form]), line
+    assert "\n" not in line
+
+
+def test_a_javascript_graph_stops_start_up_before_anything_else_is_applied(
+    tmp_path: Path,
+) -> None:
+    # As LangGraph's JS templates write it: node_version, and a TypeScript graph.
+    with pytest.raises(ProjectError, match=r"^langgraph\.json graphs\.agent: "):
+        served(tmp_path, node_version="20", graphs={"agent": {"path": "./src/agent.mts:graph"}},
+               encryption={"path": "./enc.ts:enc"})  # fmt: skip
+
+
+def test_keys_that_only_widen_a_way_in_langstar_lacks_are_ignored_and_logged(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="langstar.project"):
+        auth = served(
+            tmp_path, auth={"path": "./auth.py:auth", "allow_langsmith_api_keys": True}
+        ).auth
+    assert auth.mode == "project"
+    assert "auth.allow_langsmith_api_keys ignored" in caplog.text
+    assert "auth.allow_langsmith_api_keys" in IGNORED
+    assert {"python_version", "node_version", "ui", "priority", "auth.cache"} <= set(IGNORED)
+
+
+def test_langstar_serve_refuses_a_javascript_project_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "graph.ts").write_text("export const graph = builder.compile();\n")
+    config = {"node_version": "20", "graphs": {"agent": "./src/graph.ts:graph"}}
+    (tmp_path / "langgraph.json").write_text(json.dumps(config))
+    result = subprocess.run(
+        [sys.executable, "-m", "langstar", "serve", "--langgraph-json", "langgraph.json"],
+        env={"PATH": os.environ["PATH"], "LANGSTAR_DATA_DIR": str(tmp_path / "data")},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("langstar: configuration error: langgraph.json graphs.agent: "), last

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from tests.support.readme import DIFFERENCES, ROOT, config_table, differences_table, readme_table
+from tests.support.readme import (
+    DIFFERENCES,
+    PROJECT_KEYS,
+    ROOT,
+    config_table,
+    differences_table,
+    project_keys_table,
+    readme_table,
+)
 
 
 def test_configuration_table_matches_the_config_file() -> None:
@@ -14,6 +22,12 @@ def test_configuration_table_matches_the_config_file() -> None:
 def test_differences_table_matches_the_list_the_comparison_tests_skip() -> None:
     assert readme_table(DIFFERENCES) == differences_table(), (
         "README's differences are stale: run `uv run python -m tests.support.readme`"
+    )
+
+
+def test_the_langgraph_json_keys_listed_as_refused_or_ignored_are_the_codes() -> None:
+    assert readme_table(PROJECT_KEYS) == project_keys_table(), (
+        "README's langgraph.json keys are stale: run `uv run python -m tests.support.readme`"
     )
 
 
