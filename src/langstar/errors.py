@@ -85,6 +85,11 @@ class CheckpointWriteError(LangstarError):
     """A state value that can be stored neither as msgpack nor pickled."""
 
 
+class NotSupportedError(LangstarError):
+    """What the server, as configured, cannot do: a project's own checkpointer or store
+    lacks the method it takes, say. The detail names what is missing."""
+
+
 MAX_PAGE = 1000
 
 

@@ -21,6 +21,7 @@ from litestar.status_codes import (
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_501_NOT_IMPLEMENTED,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
 from psycopg import DataError, OperationalError
@@ -33,6 +34,7 @@ from langstar.errors import (
     LangstarError,
     MalformedError,
     NotFoundError,
+    NotSupportedError,
     RefusedError,
     TooManyError,
     UnavailableError,
@@ -49,6 +51,7 @@ STATUS_OF: tuple[tuple[type[LangstarError], int], ...] = (
     (InvalidError, HTTP_422_UNPROCESSABLE_ENTITY),
     (TooManyError, HTTP_429_TOO_MANY_REQUESTS),
     (UnavailableError, HTTP_503_SERVICE_UNAVAILABLE),
+    (NotSupportedError, HTTP_501_NOT_IMPLEMENTED),
 )
 
 

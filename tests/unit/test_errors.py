@@ -12,6 +12,7 @@ from langstar.errors import (
     LangstarError,
     MalformedError,
     NotFoundError,
+    NotSupportedError,
     TooManyError,
     UnavailableError,
 )
@@ -33,6 +34,7 @@ THREAD = uuid.UUID(int=1)
         (MalformedError("channels", "required"), 400, "invalid_argument"),
         (TooManyError("20 runs already"), 429, "unknown_error"),
         (UnavailableError("shutting down"), 503, "unknown_error"),
+        (NotSupportedError("aprune is not implemented"), 501, "unknown_error"),
     ],
 )
 def test_each_error_has_one_status_and_one_protocol_code(
