@@ -28,11 +28,7 @@ from psycopg.pq import PipelineStatus, TransactionStatus
 from psycopg.rows import DictRow
 
 from langstar.access import Filter, filter_sql
-from langstar.db.checkpoints import (
-    delete_run_checkpoints,
-    delete_thread_checkpoints,
-    keep_latest_checkpoint,
-)
+from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.jsonb import jsonb, jsonb_encoded
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, NotFoundError, TooManyError
@@ -564,12 +560,14 @@ async def enqueue_webhooks(conn: AsyncConnection[DictRow], run_ids: list[uuid.UU
     await conn.execute(_ENQUEUE_WEBHOOKS, (run_ids,))
 
 
-async def discard(pool: Pool, run: Run) -> None:
+async def discard(
+    pool: Pool, run: Run, *, checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS
+) -> None:
     """Roll a run back: its row and every checkpoint it wrote go away."""
     idle = thread_status_after_run("'idle'")
     async with pool.connection() as conn, conn.transaction():
         await lock_thread(conn, run.thread_id)
-        await delete_run_checkpoints(conn, run.thread_id, run.run_id)
+        await checkpoints.delete_run(conn, run.thread_id, run.run_id)
         await conn.execute("DELETE FROM runs WHERE run_id = %s", (run.run_id,))
         await conn.execute(
             f"UPDATE threads SET status = {idle}, updated_at = now() WHERE thread_id = %s",
@@ -734,7 +732,13 @@ async def flagged_cancels(
     return [(row["run_id"], row["action"]) for row in await cur.fetchall()]
 
 
-async def delete_thread(pool: Pool, thread_id: uuid.UUID, owner: str) -> bool:
+async def delete_thread(
+    pool: Pool,
+    thread_id: uuid.UUID,
+    owner: str,
+    *,
+    checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS,
+) -> bool:
     """Delete the owner's thread, its runs and its checkpoints; False if there is none.
 
     Its runs in flight are cancelled, as on LangGraph's server: the processes executing
@@ -756,11 +760,13 @@ async def delete_thread(pool: Pool, thread_id: uuid.UUID, owner: str) -> bool:
             raise ConflictError(f"Thread {thread_id} is busy with a state update")
         await announce_cancel(conn, row["inflight"], GONE)
         await conn.execute("DELETE FROM threads WHERE thread_id = %s", (thread_id,))
-        await delete_thread_checkpoints(conn, thread_id)
+        await checkpoints.delete_thread(conn, thread_id)
     return True
 
 
-async def forget_run(pool: Pool, run: Run) -> bool:
+async def forget_run(
+    pool: Pool, run: Run, *, checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS
+) -> bool:
     """Delete what a run stopped by its thread's deletion wrote meanwhile; returns whether
     its thread is gone (else its row went with a rollback while it was pending).
 
@@ -771,9 +777,9 @@ async def forget_run(pool: Pool, run: Run) -> bool:
             "SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE", (run.thread_id,)
         )
         if await cur.fetchone() is not None:  # a thread of that id (perhaps made anew)
-            await delete_run_checkpoints(conn, run.thread_id, run.run_id)
+            await checkpoints.delete_run(conn, run.thread_id, run.run_id)
             return False
-        await delete_thread_checkpoints(conn, run.thread_id)
+        await checkpoints.delete_thread(conn, run.thread_id)
     return True
 
 
@@ -847,7 +853,9 @@ async def copy_thread(
 # Expiry
 
 
-async def sweep_expired(pool: Pool, limit: int) -> tuple[int, int]:
+async def sweep_expired(
+    pool: Pool, limit: int, *, checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS
+) -> tuple[int, int]:
     """Expire up to `limit` threads whose TTL has passed: delete them, or trim their
     history to the latest state (and restart their TTL). A thread with a run in flight,
     or one another server is sweeping or starting a run on, is left for a later sweep.
@@ -864,11 +872,11 @@ async def sweep_expired(pool: Pool, limit: int) -> tuple[int, int]:
         deleted = [row["thread_id"] for row in found if row["ttl_strategy"] != "keep_latest"]
         trimmed = [row["thread_id"] for row in found if row["ttl_strategy"] == "keep_latest"]
         for thread_id in deleted:
-            await delete_thread_checkpoints(conn, thread_id)
+            await checkpoints.delete_thread(conn, thread_id)
         if deleted:
             await conn.execute("DELETE FROM threads WHERE thread_id = ANY(%s)", (deleted,))
         for thread_id in trimmed:
-            await keep_latest_checkpoint(conn, thread_id)
+            await checkpoints.keep_latest(conn, thread_id)
         if trimmed:
             await conn.execute(
                 f"UPDATE threads SET expires_at = {EXPIRES_AFTER_ACTIVITY} "

@@ -15,6 +15,7 @@ from langstar.auth.providers import authorizer_for
 from langstar.clock import Clock, SystemClock
 from langstar.crons.scheduler import CronScheduler
 from langstar.crons.service import CronService
+from langstar.db.checkpoints import ThreadCheckpoints
 from langstar.db.pool import Pool
 from langstar.graphs.registry import GraphRegistry
 from langstar.identity import Identity
@@ -48,13 +49,16 @@ class CronsProvider(Provider):
         authenticator: Authenticator,
         defaults: DefaultAssistants,
         webhooks: WebhookPolicy,
+        checkpoints: ThreadCheckpoints,
     ) -> AsyncIterator[CronScheduler]:
         """Fires runs as each cron's owner, through the services a request of theirs gets."""
         del defaults  # depended on so that the assistants exist before the first fire
 
         def services_for(identity: Identity) -> tuple[AssistantService, RunService]:
             access = authorizer_for(authenticator, identity)
-            threads = ThreadService(pool, identity, settings.limits, access, settings.threads)
+            threads = ThreadService(
+                pool, identity, settings.limits, access, settings.threads, checkpoints
+            )
             assistants = AssistantService(
                 pool, identity, registry, settings.runs, settings.limits, access
             )

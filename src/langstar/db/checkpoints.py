@@ -1,18 +1,73 @@
 """LangGraph's checkpoint tables, beyond what its saver does: delete, prune, copy, roll back.
 
 langstar's migrations create these tables from LangGraph's own migration list; this
-module is the one place outside the saver that writes to them.
+module is the one place outside the saver that writes to them. A project's own
+checkpointer does the same through `ThreadCheckpoints` (`db/custom.py`).
 """
 
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow
 
 # Children first, though no foreign key ties them.
 CHECKPOINT_TABLES = ("checkpoint_writes", "checkpoint_blobs", "checkpoints")
+
+
+class ThreadCheckpoints(Protocol):
+    """What is done to a thread's checkpoints beside the saver's reads and writes.
+
+    Each change is made in the caller's transaction (`conn`) where the checkpoints live in
+    langstar's own tables; a project's own checkpointer makes it itself.
+    """
+
+    def require(self, method: str, needed_for: str) -> None:
+        """Raise `NotSupportedError` if `method` cannot be done, naming what needs it."""
+
+    async def delete_thread(self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
+        """Every checkpoint of the thread."""
+
+    async def delete_run(
+        self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID, run_id: uuid.UUID
+    ) -> None:
+        """The checkpoints a run wrote, rolling its thread back past it."""
+
+    async def copy_thread(
+        self, conn: AsyncConnection[DictRow], source: uuid.UUID, target: uuid.UUID
+    ) -> None:
+        """Every checkpoint of `source`, again under `target`."""
+
+    async def keep_latest(self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
+        """Only the newest checkpoint of each namespace."""
+
+
+class PostgresCheckpoints:
+    """Checkpoints in langstar's own tables, changed in the caller's transaction."""
+
+    def require(self, method: str, needed_for: str) -> None:
+        return None
+
+    async def delete_thread(self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
+        await delete_thread_checkpoints(conn, thread_id)
+
+    async def delete_run(
+        self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID, run_id: uuid.UUID
+    ) -> None:
+        await delete_run_checkpoints(conn, thread_id, run_id)
+
+    async def copy_thread(
+        self, conn: AsyncConnection[DictRow], source: uuid.UUID, target: uuid.UUID
+    ) -> None:
+        await copy_thread_checkpoints(conn, source, target)
+
+    async def keep_latest(self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
+        await keep_latest_checkpoint(conn, thread_id)
+
+
+OWN_CHECKPOINTS = PostgresCheckpoints()
 
 
 async def delete_thread_checkpoints(conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from langgraph.store.base import BaseStore, TTLConfig
 from langgraph.store.postgres import AsyncPostgresStore
 from langgraph.store.postgres.base import PostgresIndexConfig
 
+from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
+from langstar.db.custom import SaverCheckpoints, project_saver, project_store, shortfall
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.db.migrations import upgrade_async
 from langstar.db.notifications import Notifications
@@ -115,33 +118,64 @@ class DatabaseProvider(Provider):
     async def provide_checkpointer(
         self, pool: Pool, settings: Settings
     ) -> AsyncIterator[BaseCheckpointSaver[Any]]:
-        # No setup(): Alembic owns the schema.
-        yield PooledPostgresSaver(pool, checkpoint_serializer(settings.database))
+        spec = settings.database.checkpointer
+        if not spec:
+            # No setup(): Alembic owns the schema.
+            yield PooledPostgresSaver(pool, checkpoint_serializer(settings.database))
+            return
+        # The pool stays a dependency: runs, threads and their statuses live there still.
+        async with project_saver(spec) as saver:
+            log.info("checkpoints are kept by the project's %s (%s)", type(saver).__name__, spec)
+            if lacking := shortfall(saver):
+                log.warning("%s", lacking)
+            yield saver
+
+    @provide
+    def provide_thread_checkpoints(
+        self, checkpointer: BaseCheckpointSaver[Any], settings: Settings
+    ) -> ThreadCheckpoints:
+        if settings.database.checkpointer:
+            return SaverCheckpoints(checkpointer)
+        return OWN_CHECKPOINTS
 
     @provide
     async def provide_store(self, pool: Pool, settings: Settings) -> AsyncIterator[BaseStore]:
-        index: PostgresIndexConfig | None = None
-        if settings.store.embedding_dims:
-            index = {
-                "dims": settings.store.embedding_dims,
-                "embed": build_embeddings(settings.store),
-                "fields": list(settings.store.embedding_fields),
-                "ann_index_config": {
-                    "kind": settings.store.index_type,
-                    "vector_type": settings.store.vector_type,
-                },
-                "distance_type": settings.store.distance_type,
-            }
-        # Items put with a ttl expire; the sweeper deletes them in the background.
-        ttl: TTLConfig = {
-            "refresh_on_read": settings.store.ttl_refresh_on_read,
-            "sweep_interval_minutes": settings.store.ttl_sweep_interval_minutes,
-        }
-        if settings.store.ttl_default_minutes:
-            ttl["default_ttl"] = settings.store.ttl_default_minutes
-        store = AsyncPostgresStore(pool, index=index, ttl=ttl)
-        await store.start_ttl_sweeper()
-        try:
+        if settings.store.path:
+            async with project_store(settings.store.path) as store:
+                ttl = "" if store.supports_ttl else "; an item put with a ttl is answered 501"
+                log.info("the long-term store is the project's %s (%s)%s",
+                         type(store).__name__, settings.store.path, ttl)  # fmt: skip
+                yield store
+            return
+        async with _own_store(pool, settings) as store:
             yield store
-        finally:
-            await store.stop_ttl_sweeper(timeout=5)
+
+
+@asynccontextmanager
+async def _own_store(pool: Pool, settings: Settings) -> AsyncIterator[BaseStore]:
+    """langstar's store, in its PostgreSQL: semantic search and ttl as settings say."""
+    index: PostgresIndexConfig | None = None
+    if settings.store.embedding_dims:
+        index = {
+            "dims": settings.store.embedding_dims,
+            "embed": build_embeddings(settings.store),
+            "fields": list(settings.store.embedding_fields),
+            "ann_index_config": {
+                "kind": settings.store.index_type,
+                "vector_type": settings.store.vector_type,
+            },
+            "distance_type": settings.store.distance_type,
+        }
+    # Items put with a ttl expire; the sweeper deletes them in the background.
+    ttl: TTLConfig = {
+        "refresh_on_read": settings.store.ttl_refresh_on_read,
+        "sweep_interval_minutes": settings.store.ttl_sweep_interval_minutes,
+    }
+    if settings.store.ttl_default_minutes:
+        ttl["default_ttl"] = settings.store.ttl_default_minutes
+    store = AsyncPostgresStore(pool, index=index, ttl=ttl)
+    await store.start_ttl_sweeper()
+    try:
+        yield store
+    finally:
+        await store.stop_ttl_sweeper(timeout=5)

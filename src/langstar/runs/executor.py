@@ -22,6 +22,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow, dict_row
 
 from langstar import lifecycle, logs, metrics
+from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, patient
 from langstar.errors import UnavailableError
@@ -125,7 +126,9 @@ class RunExecutor:
         database_wait_seconds: float = 120.0,
         conninfo: str = "",
         poll_seconds: float = 1.0,
+        checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS,
     ) -> None:
+        self._checkpoints = checkpoints  # what a rollback or a deleted thread's run deletes
         self._conninfo = conninfo  # for its own connection; empty: the pool's
         self._poll = poll_seconds
         self._run_timeout = run_timeout_seconds
@@ -370,7 +373,7 @@ class RunExecutor:
                 await self._gone(job, stream)
                 return
             if action == "rollback":
-                await lifecycle.discard(self._pool, job.run)
+                await lifecycle.discard(self._pool, job.run, checkpoints=self._checkpoints)
                 _count_end(job, "rolled_back")
                 return
             await self._finish(job, status="interrupted", values=None)
@@ -380,7 +383,7 @@ class RunExecutor:
     async def _gone(self, job: RunJob, stream: RunStream) -> None:
         """A run stopped because its row is gone: what it wrote goes too, and its readers
         are told when that is because its thread was deleted."""
-        if await lifecycle.forget_run(self._pool, job.run):
+        if await lifecycle.forget_run(self._pool, job.run, checkpoints=self._checkpoints):
             # Nothing of the run is left to store the event with: it is only sent.
             await self._publish(job, stream, "error", lifecycle.THREAD_DELETED, store=False)
         _count_end(job, "interrupted")

@@ -9,6 +9,7 @@ from langgraph.store.base import BaseStore
 from litestar import Request
 
 from langstar.access import Authorizer
+from langstar.db.checkpoints import ThreadCheckpoints
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool
 from langstar.db.providers import Database
@@ -58,6 +59,7 @@ class RunsProvider(Provider):
         notifications: Notifications,
         relay: StreamRelay,
         database: Database,
+        checkpoints: ThreadCheckpoints,
     ) -> AsyncIterator[RunExecutor]:
         # Taking the pool makes the container close the executor (draining runs) before it.
         executor = RunExecutor(
@@ -72,6 +74,7 @@ class RunsProvider(Provider):
             # Leases are renewed straight at PostgreSQL when it can be reached so.
             conninfo=database.conninfo(direct=True),
             poll_seconds=settings.database.poll_seconds,
+            checkpoints=checkpoints,
         )
         executor.open()
         yield executor

@@ -239,6 +239,12 @@ class RunService:
         refuse_unsupported(body, stateless=stateless)
         check_input(body.input, self._settings.limits)
         check_metadata(body.metadata, self._settings.limits)
+        if body.multitask_strategy == "rollback":
+            self._can_roll_back("multitask_strategy 'rollback'")
+
+    def _can_roll_back(self, needed_for: str) -> None:
+        """A rollback deletes the runs' checkpoints: refused up front if that cannot be."""
+        self._threads.checkpoints.require("adelete_for_runs", needed_for)
 
     def _for_caller(self, graph: RegisteredGraph) -> RegisteredGraph:
         """The graph reads and writes the caller's own store, as the store API does."""
@@ -636,12 +642,16 @@ class RunService:
     async def cancel(
         self, thread_id: uuid.UUID, run_id: uuid.UUID, *, wait: bool, action: CancelAction
     ) -> None:
+        if action == "rollback":
+            self._can_roll_back("a cancel with action 'rollback'")
         run = await self._run(thread_id, run_id, "update")
         await self._cancel([run_id], action)
         if wait:  # until the run has ended, wherever it runs
             await asyncio.shield(self._until_done(run, self._executor.job(run_id), poll=0.1))
 
     async def cancel_many(self, body: RunCancel, action: CancelAction) -> None:
+        if action == "rollback":
+            self._can_roll_back("a cancel with action 'rollback'")
         if body.status is not None and (body.thread_id or body.run_ids):
             raise InvalidError("status", "give either status or thread_id and run_ids")
         if body.status is None and not (body.thread_id and body.run_ids):

@@ -8,7 +8,7 @@ from langgraph.store.base import BaseStore, Item
 from langgraph.store.base import SearchItem as StoreSearchItem
 
 from langstar.access import Authorizer, OpenAccess
-from langstar.errors import InvalidError, check_page
+from langstar.errors import InvalidError, NotSupportedError, check_page
 from langstar.store.schemas import (
     Namespaces,
     SearchItem,
@@ -74,6 +74,9 @@ class StoreService:
             raise InvalidError("key", "must not be empty")
         if body.ttl is not None and body.ttl <= 0:
             raise InvalidError("ttl", "must be a positive number of minutes")
+        if body.ttl is not None and not self._store.supports_ttl:
+            # Only a project's own store (store.path) can lack it; langstar's has it.
+            raise NotSupportedError("ttl: the project's store does not support ttl")
         value = await self._authorized(
             "put",
             {"namespace": _namespace(body.namespace), "key": body.key, "value": body.value,

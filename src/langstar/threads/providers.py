@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dishka import Provider, Scope, provide
 
 from langstar.access import Authorizer
+from langstar.db.checkpoints import ThreadCheckpoints
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.settings import Settings
@@ -20,14 +21,21 @@ class ThreadsProvider(Provider):
     scope = Scope.REQUEST
 
     @provide(scope=Scope.APP)
-    async def provide_sweeper(self, pool: Pool, settings: Settings) -> AsyncIterator[ThreadSweeper]:
-        sweeper = ThreadSweeper(pool, settings.threads)
+    async def provide_sweeper(
+        self, pool: Pool, settings: Settings, checkpoints: ThreadCheckpoints
+    ) -> AsyncIterator[ThreadSweeper]:
+        sweeper = ThreadSweeper(pool, settings.threads, checkpoints)
         sweeper.open()
         yield sweeper
         await sweeper.aclose()
 
     @provide
     def provide_thread_service(
-        self, pool: Pool, identity: Identity, settings: Settings, access: Authorizer
+        self,
+        pool: Pool,
+        identity: Identity,
+        settings: Settings,
+        access: Authorizer,
+        checkpoints: ThreadCheckpoints,
     ) -> ThreadService:
-        return ThreadService(pool, identity, settings.limits, access, settings.threads)
+        return ThreadService(pool, identity, settings.limits, access, settings.threads, checkpoints)

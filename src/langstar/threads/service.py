@@ -15,11 +15,7 @@ from psycopg.rows import DictRow
 
 from langstar import lifecycle
 from langstar.access import Authorizer, OpenAccess, filter_sql
-from langstar.db.checkpoints import (
-    copy_thread_checkpoints,
-    delete_thread_checkpoints,
-    keep_latest_checkpoint,
-)
+from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.jsonb import jsonb
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, InvalidError, NotFoundError, check_page, selected_fields
@@ -63,7 +59,9 @@ class ThreadService:
         limits: LimitSettings | None = None,
         access: Authorizer | None = None,
         expiry: ThreadSettings | None = None,
+        checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS,
     ) -> None:
+        self.checkpoints = checkpoints  # where the threads' checkpoints are changed
         self._pool = pool
         self._owner = identity.owner
         self._limits = limits or LimitSettings()
@@ -184,7 +182,10 @@ class ThreadService:
         """Delete the thread, its runs and its checkpoints together, cancelling the runs in
         flight on it; answers without waiting for them to stop (as LangGraph's server)."""
         await self.allowed(thread_id, "delete")
-        if not await lifecycle.delete_thread(self._pool, thread_id, self._owner):
+        deleted = await lifecycle.delete_thread(
+            self._pool, thread_id, self._owner, checkpoints=self.checkpoints
+        )
+        if not deleted:
             raise _not_found(thread_id)
 
     async def delete_temporary(self, thread_id: uuid.UUID) -> None:
@@ -193,7 +194,7 @@ class ThreadService:
             await conn.execute(
                 "DELETE FROM threads WHERE thread_id = %s AND owner = %s", (thread_id, self._owner)
             )
-            await delete_thread_checkpoints(conn, thread_id)
+            await self.checkpoints.delete_thread(conn, thread_id)
 
     async def prune(self, body: ThreadPrune) -> int:
         """Delete threads, or keep only each thread's latest checkpoint."""
@@ -212,7 +213,7 @@ class ThreadService:
     async def _keep_latest(self, thread_id: uuid.UUID) -> None:
         await self.get(thread_id)
         async with self._pool.connection() as conn, conn.transaction():
-            await keep_latest_checkpoint(conn, thread_id)
+            await self.checkpoints.keep_latest(conn, thread_id)
 
     async def _filters(self, body: ThreadCount) -> tuple[str, list[Any]]:
         value = {"metadata": body.metadata, "values": body.values, "status": body.status}
@@ -281,7 +282,7 @@ class ThreadService:
             row = await lifecycle.copy_thread(conn, thread_id, new_id, self._owner, _COLUMNS)
             if row is None:
                 raise _not_found(thread_id)
-            await copy_thread_checkpoints(conn, thread_id, new_id)
+            await self.checkpoints.copy_thread(conn, thread_id, new_id)
         return Thread(**row)
 
     async def state(

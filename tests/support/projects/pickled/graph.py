@@ -21,7 +21,6 @@ class Tally:
 
 class State(TypedDict, total=False):
     word: str
-    first: str
     tally: Tally
     said: str
 
@@ -29,10 +28,7 @@ class State(TypedDict, total=False):
 def count(state: State) -> dict[str, Any]:
     kept = state.get("tally")
     tally = Tally([*(kept.words if kept else []), state.get("word", "")])
-    update: dict[str, Any] = {"tally": tally, "said": tally.said()}
-    if "first" not in state:  # written once: later checkpoints carry it unchanged
-        update["first"] = state.get("word", "")
-    return update
+    return {"tally": tally, "said": tally.said()}
 
 
 builder = StateGraph(State)
