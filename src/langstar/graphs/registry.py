@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 import logging
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +16,9 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import StateGraph
 from langgraph.pregel import Pregel
 from langgraph.store.base import BaseStore
-from langgraph.types import Checkpointer
 
+from langstar.graphs.factory import AccessContext, GraphFactory, GraphLoadError, bind_graph
+from langstar.identity import Identity
 from langstar.objects import LoadError, load_object
 from langstar.project import load_env, read_project
 from langstar.settings import Settings
@@ -27,10 +26,6 @@ from langstar.settings import Settings
 log = logging.getLogger(__name__)
 # The namespace LangGraph's Agent Server uses for a graph's default assistant id.
 ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
-
-
-class GraphLoadError(LoadError):
-    """A configured graph could not be imported or is not a graph."""
 
 
 def default_assistant_id(graph_id: str) -> uuid.UUID:
@@ -47,7 +42,45 @@ class RegisteredGraph:
     config: dict[str, Any] = field(default_factory=dict)
     context: dict[str, Any] = field(default_factory=dict)
     description: str | None = None
-    factory: GraphFactory | None = None  # builds the graph for each run, from its config
+    factory: GraphFactory | None = None  # builds the graph each time it is used
+
+    def built(
+        self,
+        access: AccessContext,
+        identity: Identity,
+        *,
+        config: RunnableConfig | None = None,
+        context: Any = None,
+        thread_id: uuid.UUID | None = None,
+    ) -> AbstractAsyncContextManager[Pregel[Any, Any, Any, Any]]:
+        """The graph as LangGraph's server makes it for `access` (a run, a state read or
+        update, a schema), for the caller: its factory's, else the compiled graph itself.
+
+        Without a config, the factory gets the assistant's, naming the graph and thread.
+        """
+        if self.factory is None:
+            return nullcontext(self.compiled)
+        store = self.compiled.store
+        if store is None:
+            raise GraphLoadError(f"graph {self.graph_id!r}: served without a store")
+        return self.factory.build(
+            access,
+            self._config(thread_id) if config is None else config,
+            checkpointer=self.compiled.checkpointer,
+            store=store,
+            identity=identity,
+            context=context,
+        )
+
+    def _config(self, thread_id: uuid.UUID | None) -> RunnableConfig:
+        configurable = {
+            **(self.config.get("configurable") or {}),
+            "graph_id": self.graph_id,
+            "assistant_id": str(self.assistant_id),
+        }
+        if thread_id is not None:
+            configurable["thread_id"] = str(thread_id)
+        return {**self.config, "configurable": configurable}  # type: ignore[typeddict-item]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +92,20 @@ class ThreadGraph:
     @property
     def compiled(self) -> Pregel[Any, Any, Any, Any] | None:
         return None if self.graph is None else self.graph.compiled
+
+
+def reading_graph(
+    source: ThreadGraph | Pregel[Any, Any, Any, Any] | None,
+    identity: Identity,
+    thread_id: uuid.UUID,
+) -> AbstractAsyncContextManager[Pregel[Any, Any, Any, Any] | None]:
+    """The graph to read a thread's state and history with, built for that read
+    (`threads.read`) when a factory makes it; a compiled graph is read as it is."""
+    if isinstance(source, ThreadGraph):
+        if source.graph is None:
+            return nullcontext(None)
+        return source.graph.built("threads.read", identity, thread_id=thread_id)
+    return nullcontext(source)
 
 
 @dataclass(slots=True)
@@ -125,58 +172,6 @@ def _add_dependencies(dependencies: object, base: Path) -> None:
             sys.path.insert(0, str(folder))
 
 
-def bind_graph(
-    obj: Any, *, name: str, checkpointer: Checkpointer, store: BaseStore | None
-) -> Pregel[Any, Any, Any, Any]:
-    """A compiled graph bound to our checkpointer and store, from a graph or a builder."""
-    if isinstance(obj, StateGraph):
-        return obj.compile(checkpointer=checkpointer, store=store, name=name)
-    if isinstance(obj, Pregel):
-        # Named after its graph id, as the Agent Server names it in traces and events.
-        return obj.copy(update={"checkpointer": checkpointer, "store": store, "name": name})
-    raise GraphLoadError(f"graph {name!r}: got a {type(obj).__name__}, not a graph")
-
-
-@dataclass(frozen=True, slots=True)
-class GraphFactory:
-    """A function that makes the graph, as LangGraph's server calls it.
-
-    It may be sync or async, and may return an async (or plain) context manager that is
-    entered for the run and exited after it. One that takes `config` is called for every
-    run with that run's config; a `model` parameter gets the configured chat model.
-    """
-
-    make: Callable[..., Any]
-    name: str
-    model: BaseChatModel
-
-    @property
-    def per_run(self) -> bool:
-        return "config" in inspect.signature(self.make).parameters
-
-    @asynccontextmanager
-    async def build(
-        self, config: RunnableConfig, checkpointer: Checkpointer, store: BaseStore | None
-    ) -> AsyncIterator[Pregel[Any, Any, Any, Any]]:
-        params = inspect.signature(self.make).parameters
-        kwargs: dict[str, Any] = {}
-        if "model" in params:
-            kwargs["model"] = self.model
-        if "config" in params:
-            kwargs["config"] = config
-        made = self.make(**kwargs)
-        if inspect.isawaitable(made):
-            made = await made
-        if hasattr(made, "__aenter__"):
-            async with made as graph:
-                yield bind_graph(graph, name=self.name, checkpointer=checkpointer, store=store)
-        elif hasattr(made, "__enter__"):
-            with made as graph:
-                yield bind_graph(graph, name=self.name, checkpointer=checkpointer, store=store)
-        else:
-            yield bind_graph(made, name=self.name, checkpointer=checkpointer, store=store)
-
-
 async def registered_graph(
     obj: Any,
     *,
@@ -185,16 +180,22 @@ async def registered_graph(
     store: BaseStore,
     model: BaseChatModel,
 ) -> tuple[Pregel[Any, Any, Any, Any], GraphFactory | None]:
-    """The compiled graph to serve, and the factory that builds it per run, if any.
+    """The compiled graph to serve, and the factory that builds it each time, if any.
 
-    A factory is called once here too, with an empty config, for the graph that the
-    state, schema and drawing routes read.
+    A factory is called once here too, for schemas (`assistants.read`) with no one signed
+    in, for the graph that config checks, MCP and A2A read; LangGraph's server does not.
     """
     if not callable(obj) or isinstance(obj, (StateGraph, Pregel)):
         return bind_graph(obj, name=name, checkpointer=checkpointer, store=store), None
-    factory = GraphFactory(obj, name, model)
+    factory = GraphFactory.of(obj, name, model)
     try:
-        async with factory.build({"configurable": {}}, checkpointer, store) as compiled:
+        async with factory.build(
+            "assistants.read",
+            {"configurable": {"graph_id": name}},
+            checkpointer=checkpointer,
+            store=store,
+            identity=Identity(),
+        ) as compiled:
             pass
     except GraphLoadError:
         raise
@@ -202,7 +203,7 @@ async def registered_graph(
         raise GraphLoadError(
             f"graph {name!r}: factory failed: {type(exc).__name__}: {exc}"
         ) from exc
-    return compiled, factory if factory.per_run else None
+    return compiled, factory if factory.arguments.per_call else None
 
 
 async def build_registry(

@@ -442,15 +442,17 @@ class RunExecutor:
     async def _execute(self, job: RunJob, stream: RunStream) -> None:
         """Run the graph to its end, and record how it ended.
 
-        A graph made by a factory that takes a config is made for this run, from its
-        config; a context manager it returned is exited once the run's end is recorded.
+        A graph made by a factory is made for this run, from its config and with its
+        context and caller; a context manager it returned is exited once the run's end is
+        recorded.
         """
-        factory = job.graph.factory
-        if factory is None:
+        if job.graph.factory is None:
             await self._run_graph(job, stream)
             return
-        compiled = job.graph.compiled
-        async with factory.build(job.config, compiled.checkpointer, compiled.store) as made:
+        building = job.graph.built(
+            "threads.create_run", job.identity, config=job.config, context=job.context
+        )
+        async with building as made:
             job.graph = dataclasses.replace(job.graph, compiled=made)
             await self._run_graph(job, stream)
 
