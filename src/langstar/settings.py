@@ -66,7 +66,6 @@ class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     pooler: Literal["auto", "none", "session", "transaction"] = "auto"
     prepared_statements: Literal["auto", "on", "off"] = "auto"
     poll_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=60)] = 1.0
-    checkpointer: str = ""
 
 
 class ModelSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -93,7 +92,6 @@ class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     index_type: Literal["hnsw", "ivfflat", "flat"] = "hnsw"
     vector_type: Literal["vector", "halfvec"] = "vector"
     distance_type: Literal["cosine", "l2", "inner_product"] = "cosine"
-    path: str = ""
 
 
 class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -148,6 +146,7 @@ class AuthSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     mode: Literal["", "none", "api_key", "jwt", "custom", "project"] = ""
     provider: str = ""
     project_auth: str = ""
+    studio_mode: bool = False
     jwt_secret_env: str = "LANGSTAR_JWT_SECRET"
     jwt_jwks: str = ""
     jwt_algorithms: list[Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]] = (
