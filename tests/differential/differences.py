@@ -242,12 +242,6 @@ DIFFERENCES = (
         "a header anyone can send must not get past authentication",
     ),
     Difference(
-        "a graph factory that takes the server `runtime`",
-        "called with it",
-        "not supported; a factory takes `config` (and `model`)",
-        "the server runtime's access contexts, user and store are not built yet",
-    ),
-    Difference(
         "request headers in a run's `config.configurable`",
         "`x-*` headers and a few more by default",
         "none unless `[http] configurable_headers_include` (or the project's "
