@@ -66,6 +66,7 @@ class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     pooler: Literal["auto", "none", "session", "transaction"] = "auto"
     prepared_statements: Literal["auto", "on", "off"] = "auto"
     poll_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=60)] = 1.0
+    checkpointer: str = ""
 
 
 class ModelSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -92,6 +93,7 @@ class StoreSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=T
     index_type: Literal["hnsw", "ivfflat", "flat"] = "hnsw"
     vector_type: Literal["vector", "halfvec"] = "vector"
     distance_type: Literal["cosine", "l2", "inner_product"] = "cosine"
+    path: str = ""
 
 
 class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
