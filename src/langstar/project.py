@@ -3,11 +3,11 @@
 langstar serves a project unchanged where it can. Its `env` is loaded first, as the Agent
 Server loads it, so that everything built from settings (the store's embeddings, the graphs,
 the project's auth module) finds the variables it holds. A key it applies becomes settings
-(its graphs, `http.cors`, `store.ttl`, the checkpoint serializer's allowed types); a key
-that only matters to building an image is logged as ignored; a key whose absence would
-change who may call the server or what happens to data (`auth`, `encryption`, an
-`http` option, a custom checkpointer or store, thread expiry) stops start-up, naming the
-key, rather than leave the project less safe than it expects.
+(its graphs, `http.cors`, `store.ttl`, the checkpoint serializer's allowed types, its own
+checkpointer and store); a key that only matters to building an image is logged as
+ignored; a key whose absence would change who may call the server or what happens to data
+(`auth`, `encryption`, an `http` option, thread expiry) stops start-up, naming the key,
+rather than leave the project less safe than it expects.
 """
 
 from __future__ import annotations
@@ -359,22 +359,8 @@ def _auth(settings: Settings, value: Any, *, base: Path) -> Settings:
     for key in _AUTH_IGNORED:
         if given.get(key):
             _note(logging.INFO, "langgraph.json: auth.%s ignored: %s", key, _AUTH_IGNORED[key])
-    auth = msgspec.structs.replace(
-        settings.auth, mode="project", project_auth=spec, studio_mode=_studio_mode(settings, given)
-    )
+    auth = msgspec.structs.replace(settings.auth, mode="project", project_auth=spec)
     return msgspec.structs.replace(settings, auth=auth)
-
-
-def _studio_mode(settings: Settings, given: dict[str, Any]) -> bool:
-    """`auth.studio_mode`, unless the project's `disable_studio_auth` turns Studio's way in
-    off, as it does on LangGraph's server."""
-    disabled = given.get("disable_studio_auth", False)
-    if not isinstance(disabled, bool):
-        raise ProjectError("langgraph.json auth.disable_studio_auth", "expected true or false")
-    if disabled and settings.auth.studio_mode:
-        _note(logging.WARNING, "auth.studio_mode is off: langgraph.json auth.disable_studio_auth "
-              "is true")  # fmt: skip
-    return settings.auth.studio_mode and not disabled
 
 
 def _in_project(spec: str, project: Path) -> str:
@@ -402,16 +388,42 @@ REFUSED["auth.path (a JavaScript or TypeScript file)"] = (
 
 def _store(settings: Settings, value: Any) -> Settings:
     store = settings.store
-    for key, option in _object("store", value).items():
+    given = _object("store", value)
+    if given.get("path"):
+        return _project_store(settings, given)
+    for key, option in given.items():
         if key == "ttl" and option is not None:
             store = _store_ttl(store, _object("store.ttl", option))
         elif key == "index" and option is not None:
             store = _store_index(store, _object("store.index", option), Path(settings.graphs_from))
-        elif key == "path" and option:
-            raise ProjectError("langgraph.json store.path", "a custom store is not supported")
         elif key not in ("ttl", "index", "path"):
             raise ProjectError(f"langgraph.json store.{key}", "unknown store option")
     return msgspec.structs.replace(settings, store=store)
+
+
+_OWN_STORE = "they shape langstar's own store; the project's store is made by its own code"
+IGNORED["store.index (with store.path)"] = _OWN_STORE
+IGNORED["store.ttl (with store.path)"] = _OWN_STORE
+
+
+def _project_store(settings: Settings, given: dict[str, Any]) -> Settings:
+    """`store.path`: the project's own store. Its `index` and `ttl` are then the store's
+    own business, as on LangGraph's server."""
+    for key in sorted(set(given) - {"path"}):
+        if key not in ("ttl", "index"):
+            raise ProjectError(f"langgraph.json store.{key}", "unknown store option")
+        if given[key] is not None:
+            _note(logging.INFO, "langgraph.json: store.%s ignored: %s", key, _OWN_STORE)
+    path = _spec_in_project("store.path", given["path"], Path(settings.graphs_from))
+    return msgspec.structs.replace(
+        settings, store=msgspec.structs.replace(settings.store, path=path)
+    )
+
+
+def _spec_in_project(key: str, spec: Any, project: Path) -> str:
+    if not isinstance(spec, str) or ":" not in spec:
+        raise ProjectError(f"langgraph.json {key}", "expected 'file.py:attr' or 'module:attr'")
+    return _in_project(spec, project)
 
 
 # Embedding providers `"provider:model"` may name; the rest of a spec is a function's path.
@@ -471,24 +483,50 @@ def _store_ttl(store: StoreSettings, ttl: dict[str, Any]) -> StoreSettings:
         raise ProjectError("langgraph.json store.ttl", str(exc)) from None
 
 
-_OTHER_BACKEND = "checkpointer.backend (other than default)"
-REFUSED[_OTHER_BACKEND] = "langstar keeps checkpoints in its own PostgreSQL only"
+_OTHER_BACKEND = "checkpointer.backend (other than default or custom)"
+REFUSED[_OTHER_BACKEND] = (
+    "langstar keeps checkpoints in its own PostgreSQL, or in the project's own saver"
+)
 
 
 def _checkpointer(settings: Settings, value: Any) -> Settings:
-    for key, option in _object("checkpointer", value).items():
+    given = _object("checkpointer", value)
+    settings = _project_checkpointer(settings, given)
+    for key, option in given.items():
         if key == "serde" and option is not None:
             settings = _serde(settings, _object("checkpointer.serde", option))
-        elif key == "backend" and option not in (None, "default"):
-            raise refusal(_OTHER_BACKEND, "checkpointer.backend", repr(option))
-        elif key == "path" and option:
-            raise ProjectError("langgraph.json checkpointer.path", "a custom checkpointer is "
-                               "not supported")  # fmt: skip
         elif key == "ttl" and option is not None:
             settings = _thread_ttl(settings, _object("checkpointer.ttl", option))
         elif key not in ("serde", "backend", "path", "ttl"):
             raise ProjectError(f"langgraph.json checkpointer.{key}", "unknown option")
     return settings
+
+
+IGNORED["checkpointer.serde (with checkpointer.path)"] = (
+    "the project's own saver reads checkpoints with its own serializer"
+)
+
+
+def _project_checkpointer(settings: Settings, given: dict[str, Any]) -> Settings:
+    """`checkpointer.path`, with a `backend` of "custom" or none: the project's own saver
+    keeps the checkpoints, as on LangGraph's server; runs and threads stay in langstar's
+    PostgreSQL."""
+    backend, path = given.get("backend"), given.get("path")
+    if backend not in (None, "default", "custom"):
+        raise refusal(_OTHER_BACKEND, "checkpointer.backend", repr(backend))
+    if not path:
+        if backend == "custom":
+            raise ProjectError("langgraph.json checkpointer.path", "backend 'custom' needs it")
+        return settings
+    if backend == "default":
+        raise ProjectError("langgraph.json checkpointer.backend", "'default' is langstar's "
+                           "own saver: make it 'custom' to use checkpointer.path")  # fmt: skip
+    spec = _spec_in_project("checkpointer.path", path, Path(settings.graphs_from))
+    if given.get("serde") is not None:
+        why = IGNORED["checkpointer.serde (with checkpointer.path)"]
+        _note(logging.INFO, "langgraph.json: checkpointer.serde ignored: %s", why)
+    database = msgspec.structs.replace(settings.database, checkpointer=spec)
+    return msgspec.structs.replace(settings, database=database)
 
 
 _THREAD_TTL = {

@@ -236,10 +236,15 @@ DIFFERENCES = (
     ),
     Difference(
         "`x-auth-scheme: langsmith` with a project's own Auth",
-        "skips the project's auth (LangGraph Studio's way in), from any address",
-        "not honoured: the project's auth applies; with `auth.studio_mode`, as `langgraph dev` "
-        "from this machine and refused from any other address",
+        "skips the project's auth (LangGraph Studio's way in)",
+        "not honoured: the project's auth applies",
         "a header anyone can send must not get past authentication",
+    ),
+    Difference(
+        "a graph factory that takes the server `runtime`",
+        "called with it",
+        "not supported; a factory takes `config` (and `model`)",
+        "the server runtime's access contexts, user and store are not built yet",
     ),
     Difference(
         "request headers in a run's `config.configurable`",
@@ -327,6 +332,21 @@ DIFFERENCES = (
         "(`tests/integration/test_savers.py` checks both savers)",
         ("state", "history", "goto end with an empty input", "resume with an empty input"),
         when=_more_left_to_do_in_the_reference,
+    ),
+    Difference(
+        '`multitask_strategy="rollback"`, or a cancel with `action="rollback"`, where the '
+        "project's own checkpointer (`checkpointer.path`) has no `adelete_for_runs`",
+        "accepted: the run is rolled back but its checkpoints stay, so the thread's state "
+        "may still show it",
+        "501 naming `adelete_for_runs`",
+        "a rollback that cannot delete what the run wrote is refused rather than half done",
+    ),
+    Difference(
+        "`store.put_item(..., ttl=...)` where the project's own store (`store.path`) has no "
+        "ttl support",
+        "500",
+        "501 naming `ttl`",
+        "what the project's store cannot do is named, not an internal error",
     ),
 )
 

@@ -69,7 +69,10 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"checkpointer": {"ttl": {"forever": True}}}, "checkpointer.ttl.forever"),
         ({"checkpointer": {"backend": "mongo"}}, "langgraph.json checkpointer.backend"),
         ({"checkpointer": {"serde": {"pickle_fallback": "yes"}}}, "pickle_fallback"),
-        ({"store": {"path": "./store.py:store"}}, "langgraph.json store.path"),
+        ({"store": {"path": 42}}, "langgraph.json store.path"),
+        ({"checkpointer": {"path": "no_colon"}}, "langgraph.json checkpointer.path"),
+        ({"checkpointer": {"backend": "custom"}}, "langgraph.json checkpointer.path"),
+        ({"checkpointer": {"backend": "default", "path": "./s.py:s"}}, "checkpointer.backend"),
     ],
 )
 def test_a_security_or_data_key_that_cannot_be_honoured_stops_start_up(
@@ -165,6 +168,21 @@ def test_configurable_headers_become_the_http_patterns(tmp_path: Path) -> None:
     ).http
     assert http.configurable_headers_include == ["x-*"]
     assert http.configurable_headers_exclude == ["x-secret"]
+
+
+def test_checkpointer_and_store_paths_name_the_projects_own_from_its_folder(
+    tmp_path: Path,
+) -> None:
+    settings = served(
+        tmp_path,
+        checkpointer={"path": "./checkpointer.py:saver"},
+        store={"path": "my_app.memory:store", "index": {"dims": 8, "embed": "./e.py:embed"}},
+    )
+    assert settings.database.checkpointer == f"{tmp_path / 'checkpointer.py'}:saver"
+    assert settings.store.path == "my_app.memory:store"
+    assert settings.store.embedding_dims == 0  # the project's store has its own index
+    custom = served(tmp_path, checkpointer={"backend": "custom", "path": "./saver.py:make"})
+    assert custom.database.checkpointer == f"{tmp_path / 'saver.py'}:make"
 
 
 def test_applying_a_project_twice_changes_nothing_more(tmp_path: Path) -> None:
@@ -284,8 +302,6 @@ REFUSED_SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
         "webhooks.url.max_url_length",
     ),
     "encryption": ({"encryption": {"path": "./enc.py:enc"}}, "encryption"),
-    "store.path": ({"store": {"path": "./store.py:store"}}, "store.path"),
-    "checkpointer.path": ({"checkpointer": {"path": "./saver.py:saver"}}, "checkpointer.path"),
 }
 
 

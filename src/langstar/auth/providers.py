@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 from dishka import Provider, Scope, provide
@@ -23,8 +22,6 @@ from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.settings import Settings
 
-log = logging.getLogger(__name__)
-
 
 class AuthProvider(Provider):
     """The configured Authenticator, and who is calling, as the middleware found them."""
@@ -39,8 +36,7 @@ class AuthProvider(Provider):
         if mode == "jwt":
             return JwtAuth(settings.auth)
         if mode == "project":
-            auth = load_auth(settings.auth.project_auth, Path.cwd())
-            return ProjectAuthenticator(auth, studio_mode=studio_mode(settings))
+            return ProjectAuthenticator(load_auth(settings.auth.project_auth, Path.cwd()))
         raise AuthConfigError(
             f"auth.mode is 'custom' but {settings.auth.provider} does not provide an Authenticator"
         )
@@ -59,16 +55,6 @@ class AuthProvider(Provider):
     @provide(scope=Scope.REQUEST)
     def provide_authorizer(self, authenticator: Authenticator, identity: Identity) -> Authorizer:
         return authorizer_for(authenticator, identity)
-
-
-def studio_mode(settings: Settings) -> bool:
-    """Whether LangGraph Studio's header is honoured from this machine, said in the log."""
-    if settings.auth.studio_mode:
-        log.warning(
-            "auth.studio_mode is on: a request from this machine carrying x-auth-scheme: "
-            "langsmith skips the project's authenticate and is LangGraph Studio's user"
-        )
-    return settings.auth.studio_mode
 
 
 def authorizer_for(authenticator: Authenticator, identity: Identity) -> Authorizer:
