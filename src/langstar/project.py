@@ -359,8 +359,22 @@ def _auth(settings: Settings, value: Any, *, base: Path) -> Settings:
     for key in _AUTH_IGNORED:
         if given.get(key):
             _note(logging.INFO, "langgraph.json: auth.%s ignored: %s", key, _AUTH_IGNORED[key])
-    auth = msgspec.structs.replace(settings.auth, mode="project", project_auth=spec)
+    auth = msgspec.structs.replace(
+        settings.auth, mode="project", project_auth=spec, studio_mode=_studio_mode(settings, given)
+    )
     return msgspec.structs.replace(settings, auth=auth)
+
+
+def _studio_mode(settings: Settings, given: dict[str, Any]) -> bool:
+    """`auth.studio_mode`, unless the project's `disable_studio_auth` turns Studio's way in
+    off, as it does on LangGraph's server."""
+    disabled = given.get("disable_studio_auth", False)
+    if not isinstance(disabled, bool):
+        raise ProjectError("langgraph.json auth.disable_studio_auth", "expected true or false")
+    if disabled and settings.auth.studio_mode:
+        _note(logging.WARNING, "auth.studio_mode is off: langgraph.json auth.disable_studio_auth "
+              "is true")  # fmt: skip
+    return settings.auth.studio_mode and not disabled
 
 
 def _in_project(spec: str, project: Path) -> str:

@@ -148,6 +148,7 @@ class AuthSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     mode: Literal["", "none", "api_key", "jwt", "custom", "project"] = ""
     provider: str = ""
     project_auth: str = ""
+    studio_mode: bool = False
     jwt_secret_env: str = "LANGSTAR_JWT_SECRET"
     jwt_jwks: str = ""
     jwt_algorithms: list[Literal["HS256", "HS384", "HS512", "RS256", "ES256", "EdDSA"]] = (

@@ -236,8 +236,9 @@ DIFFERENCES = (
     ),
     Difference(
         "`x-auth-scheme: langsmith` with a project's own Auth",
-        "skips the project's auth (LangGraph Studio's way in)",
-        "not honoured: the project's auth applies",
+        "skips the project's auth (LangGraph Studio's way in), from any address",
+        "not honoured: the project's auth applies; with `auth.studio_mode`, as `langgraph dev` "
+        "from this machine and refused from any other address",
         "a header anyone can send must not get past authentication",
     ),
     Difference(

@@ -8,25 +8,31 @@ and return a user id, a dict with `identity`, an object with one, or a
 runs, `False` refuses (403), a returned dict filters by metadata, and a store handler may
 move the namespace. With such a project, access is the handlers' to decide, as on
 LangGraph's server, not langstar's per-user ownership.
+
+In studio mode (`auth.studio_mode`, for development), a request from this machine that
+carries LangGraph Studio's `x-auth-scheme: langsmith` skips `@auth.authenticate` and is
+LangGraph's `StudioUser` in the handlers, as under `langgraph dev`, which lets it in from
+anywhere; from another address langstar refuses it.
 """
 
 from __future__ import annotations
 
 import inspect
+import ipaddress
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from langgraph_sdk import Auth
 from langgraph_sdk.auth.exceptions import HTTPException as ProjectHTTPException
-from langgraph_sdk.auth.types import AuthContext
+from langgraph_sdk.auth.types import AuthContext, StudioUser
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.exceptions import HTTPException
 
 from langstar.access import Filter, Resource
-from langstar.auth.authenticators import AuthConfigError
+from langstar.auth.authenticators import AuthConfigError, refused
 from langstar.errors import ForbiddenError, RefusedError
 from langstar.identity import Identity
 from langstar.objects import LoadError, load_object
@@ -69,6 +75,65 @@ class ProjectUser(dict[str, Any]):
         return ProjectUser, (dict(self),)
 
 
+# What LangGraph Studio sends instead of credentials, and who it is under `langgraph dev`.
+STUDIO_HEADER, STUDIO_SCHEME = "x-auth-scheme", "langsmith"
+STUDIO_USER = "langgraph-studio-user"
+
+
+class StudioCaller(StudioUser, Mapping[str, Any]):
+    """LangGraph Studio's user as `langgraph dev` hands it to a project's handlers: a
+    `StudioUser` (unauthenticated, without permissions) that reads by key too."""
+
+    __slots__ = ()
+
+    def _fields(self) -> dict[str, Any]:
+        return {
+            "kind": "StudioUser",
+            "identity": self.identity,
+            "display_name": self.display_name,
+            "is_authenticated": self.is_authenticated,
+            "permissions": list(self.permissions),
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        return self._fields()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields())
+
+    def __len__(self) -> int:
+        return len(self._fields())
+
+
+def studio_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """Studio's user, for a request from this machine: the address the connection came
+    from, never a forwarded header, says so."""
+    if not _from_this_machine(connection):
+        where = connection.client.host if connection.client else "an unknown address"
+        raise refused(
+            f"{STUDIO_HEADER}: {STUDIO_SCHEME} (LangGraph Studio) is honoured only from this "
+            f"machine (auth.studio_mode); this request came from {where}"
+        )
+    studio = StudioCaller(STUDIO_USER)
+    return Identity(
+        user_id=STUDIO_USER,
+        is_authenticated=False,
+        user=ProjectUser(studio, source=studio),
+        shared=True,
+    )
+
+
+def _from_this_machine(connection: ASGIConnection[Any, Any, Any, Any]) -> bool:
+    if connection.client is None:
+        return False
+    try:
+        address = ipaddress.ip_address(connection.client.host)
+    except ValueError:
+        return False
+    mapped = address.ipv4_mapped if isinstance(address, ipaddress.IPv6Address) else None
+    return (mapped or address).is_loopback
+
+
 def load_auth(spec: str, base: Path) -> Auth:
     """The `Auth` object a project's `auth.path` names."""
     try:
@@ -81,14 +146,18 @@ def load_auth(spec: str, base: Path) -> Auth:
 
 
 class ProjectAuthenticator:
-    """Runs the project's `@auth.authenticate` handler (everyone in, without one)."""
+    """Runs the project's `@auth.authenticate` handler (everyone in, without one); in
+    studio mode, lets LangGraph Studio in from this machine first."""
 
-    def __init__(self, auth: Auth) -> None:
+    def __init__(self, auth: Auth, *, studio_mode: bool = False) -> None:
         self.auth = auth
+        self.studio_mode = studio_mode
         handler = auth._authenticate_handler
         self._wanted = _wanted_arguments(handler) if handler is not None else []
 
     async def authenticate(self, connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+        if self.studio_mode and connection.headers.get(STUDIO_HEADER) == STUDIO_SCHEME:
+            return studio_identity(connection)
         handler = self.auth._authenticate_handler
         if handler is None:
             return Identity(is_authenticated=False, shared=True)
@@ -196,9 +265,11 @@ class HandlerAuthorizer:
         handler = self._handler(resource, action)
         if handler is None:
             return {}
-        user = self._identity.user
+        user: Any = self._identity.user
         if not isinstance(user, ProjectUser):
             user = ProjectUser(user or {"identity": self._identity.user_id})
+        if isinstance(user.__dict__.get("_source"), StudioCaller):
+            user = user.__dict__["_source"]  # so that `isinstance(ctx.user, StudioUser)`
         context = AuthContext(
             permissions=list(self._identity.permissions),
             user=user,  # read by key or attribute, as LangGraph's own user object is
