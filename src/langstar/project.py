@@ -667,7 +667,12 @@ _HANDLERS: dict[str, Callable[[Settings, Any], Settings]] = {
     "store": _store,
     "checkpointer": _checkpointer,
     "auth": lambda settings, value: _auth(settings, value, base=Path(settings.graphs_from)),
-    "encryption": _refuse("encryption", "encrypting data at rest is not supported"),
+    "encryption": _refuse(
+        "encryption",
+        "a project's own langgraph_sdk.Encryption is not supported yet: its handlers would "
+        "not run, leaving thread, run, assistant and store data unencrypted; set "
+        "LANGGRAPH_AES_KEY to encrypt checkpoints at rest",
+    ),
     "webhooks": _webhooks,
     "ui": _ignore("ui", "generative UI components are not served"),
     "ui_config": _ignore("ui_config", "generative UI components are not served"),

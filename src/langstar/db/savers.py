@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
@@ -20,13 +20,14 @@ from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_TYPES
 from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from psycopg import AsyncConnection, AsyncCursor
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from langstar.db.serializer import CheckpointSerializer
+from langstar.db.serializer import CheckpointCipher, CheckpointSerializer, aes_key
 from langstar.settings import DatabaseSettings
 
 T = TypeVar("T")
@@ -97,6 +98,39 @@ def _metadata(config: RunnableConfig, metadata: CheckpointMetadata) -> dict[str,
     return kept
 
 
+def _primitive(value: Any) -> bool:
+    return value is None or isinstance(value, str | int | float | bool)
+
+
+def _split_values(
+    checkpoint: Checkpoint, new_versions: ChannelVersions, *, encrypted: bool
+) -> tuple[dict[str, Any], dict[str, Any], ChannelVersions]:
+    """The values kept inline in the checkpoint's row, those kept as blobs, and the blob
+    versions to write.
+
+    Primitive values live inline, as LangGraph's saver keeps them, but the row is JSONB,
+    never encrypted: with a key every value is a blob. A primitive that an unchanged channel
+    kept inline before the key was set has no blob yet, so it gets one at its version (a
+    blob already there is left as it is).
+    """
+    inline: dict[str, Any] = {}
+    blobs: dict[str, Any] = {}
+    for channel, value in checkpoint["channel_values"].items():
+        if isinstance(value, _DeltaSnapshot):
+            blobs[channel] = value
+            inline[channel] = True  # marks the blob as a snapshot, not a plain value
+        elif _primitive(value) and not encrypted:
+            inline[channel] = value
+        else:
+            blobs[channel] = value
+    versions = {k: v for k, v in new_versions.items() if k in blobs}
+    if encrypted:
+        known = checkpoint["channel_versions"]
+        carried = {k: known[k] for k, v in blobs.items() if k in known and _primitive(v)}
+        versions = {**carried, **versions}
+    return inline, blobs, versions
+
+
 class PooledPostgresSaver(AsyncPostgresSaver):
     """`AsyncPostgresSaver` that checks out a pooled connection per call.
 
@@ -146,21 +180,13 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        """Save a checkpoint: primitive channel values inline, the others as blobs."""
+        """Save a checkpoint: primitive channel values inline (unless encrypted), the others
+        as blobs."""
         configurable = config["configurable"]
         thread_id = configurable["thread_id"]
         namespace = configurable["checkpoint_ns"]
-        inline: dict[str, Any] = {}
-        blobs: dict[str, Any] = {}
-        for channel, value in checkpoint["channel_values"].items():
-            if isinstance(value, _DeltaSnapshot):
-                blobs[channel] = value
-                inline[channel] = True  # marks the blob as a snapshot, not a plain value
-            elif value is None or isinstance(value, str | int | float | bool):
-                inline[channel] = value
-            else:
-                blobs[channel] = value
-        versions = {k: v for k, v in new_versions.items() if k in blobs}
+        encrypted = isinstance(self.serde, EncryptedSerializer)
+        inline, blobs, versions = _split_values(checkpoint, new_versions, encrypted=encrypted)
         rows = (
             await _dump(
                 _items(blobs[k] for k in versions),
@@ -226,8 +252,11 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         return PostgresSaver._load_checkpoint_tuple(self, value)  # type: ignore[arg-type]
 
 
-def checkpoint_serializer(settings: DatabaseSettings) -> SerializerProtocol:
-    """How checkpoints are written and read back: strict by default.
+def checkpoint_serializer(
+    settings: DatabaseSettings, env: Mapping[str, str] | None = None
+) -> SerializerProtocol:
+    """How checkpoints are written and read back: strict by default, encrypted when
+    `LANGGRAPH_AES_KEY` is set (values written before it was set still read as they are).
 
     A checkpoint may name any Python type, which would be imported and called when it is
     loaded; strict mode only builds LangGraph's safe types (messages, documents, dates,
@@ -239,6 +268,8 @@ def checkpoint_serializer(settings: DatabaseSettings) -> SerializerProtocol:
     if settings.strict_checkpoint_types:
         extra = [tuple(name.rsplit(".", 1)) for name in settings.checkpoint_allowed_types]
         allowed = [*SAFE_MSGPACK_TYPES, *extra]
-    return CheckpointSerializer(
+    serde = CheckpointSerializer(
         allowed_msgpack_modules=allowed, read_pickles=settings.checkpoint_pickle_fallback
     )
+    key = aes_key(env)
+    return serde if key is None else EncryptedSerializer(CheckpointCipher(key), serde)

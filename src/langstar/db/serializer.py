@@ -1,19 +1,26 @@
-"""How checkpoint values are written and read: msgpack, and pickle for what msgpack cannot
-encode, as on LangGraph's server."""
+"""How checkpoint values are written and read: msgpack, pickle for what msgpack cannot
+encode, and AES at rest when `LANGGRAPH_AES_KEY` is set, as on LangGraph's server."""
 
 from __future__ import annotations
 
+import os
 import pickle
 import pickletools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
 import cloudpickle
+from langgraph.checkpoint.serde.base import CipherProtocol
+from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
 from langstar.errors import CheckpointReadError, CheckpointWriteError
+from langstar.settings import SettingsError
 
 PICKLE = "pickle"
+AES_KEY_ENV = "LANGGRAPH_AES_KEY"
+AES_JSON_KEYS_ENV = "LANGGRAPH_AES_JSON_KEYS"
+AES_KEY_SIZES = (16, 24, 32)
 PICKLE_SETTING = (
     "checkpointer.serde.pickle_fallback in langgraph.json (database.checkpoint_pickle_fallback)"
 )
@@ -99,6 +106,11 @@ class CheckpointSerializer(JsonPlusSerializer):
         kind, payload = data
         if kind == PICKLE:
             return self._unpickle(payload)
+        if "+" in kind:  # EncryptedSerializer removes its suffix when it has the key
+            raise CheckpointReadError(
+                f"a checkpoint value is encrypted ({kind.partition('+')[2]}) and "
+                f"{AES_KEY_ENV} is not set: set it to the key the value was written with"
+            )
         return super().loads_typed(data)
 
     def _unpickle(self, payload: bytes) -> Any:
@@ -117,3 +129,49 @@ class CheckpointSerializer(JsonPlusSerializer):
                 f"a pickled checkpoint value of type {types} cannot be read back: "
                 f"{type(exc).__name__}: {exc}"
             ) from exc
+
+
+class CheckpointCipher(CipherProtocol):
+    """AES as LangGraph's server encrypts checkpoints (pycryptodome, EAX), so that data moves
+    between the two; a value that does not decrypt is a `CheckpointReadError`."""
+
+    def __init__(self, key: bytes) -> None:
+        self._aes = EncryptedSerializer.from_pycryptodome_aes(key=key).cipher
+
+    def encrypt(self, plaintext: bytes) -> tuple[str, bytes]:
+        return self._aes.encrypt(plaintext)
+
+    def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
+        if ciphername != "aes":
+            raise CheckpointReadError(
+                f"a checkpoint value is encrypted with {ciphername!r}, which langstar cannot "
+                "decrypt"
+            )
+        try:
+            return self._aes.decrypt(ciphername, ciphertext)
+        except ValueError:
+            raise CheckpointReadError(
+                f"a checkpoint value does not decrypt with {AES_KEY_ENV}: it was written with "
+                "another key, or altered"
+            ) from None
+
+
+def aes_key(env: Mapping[str, str] | None = None) -> bytes | None:
+    """The checkpoint encryption key from `LANGGRAPH_AES_KEY`, or None when it is unset."""
+    env = os.environ if env is None else env
+    if env.get(AES_JSON_KEYS_ENV):
+        # Ignoring it would leave in plaintext what the operator asked to have encrypted.
+        raise SettingsError(
+            AES_JSON_KEYS_ENV,
+            f"not supported: {AES_KEY_ENV} encrypts checkpoints only; thread values, run "
+            "inputs, metadata and store items are stored as they are",
+        )
+    value = env.get(AES_KEY_ENV, "")
+    if not value:
+        return None
+    key = value.encode()
+    if len(key) not in AES_KEY_SIZES:
+        raise SettingsError(
+            AES_KEY_ENV, f"must be 16, 24 or 32 bytes long (AES-128, -192, -256), not {len(key)}"
+        )
+    return key

@@ -21,6 +21,7 @@ class Tally:
 
 class State(TypedDict, total=False):
     word: str
+    first: str
     tally: Tally
     said: str
 
@@ -28,7 +29,10 @@ class State(TypedDict, total=False):
 def count(state: State) -> dict[str, Any]:
     kept = state.get("tally")
     tally = Tally([*(kept.words if kept else []), state.get("word", "")])
-    return {"tally": tally, "said": tally.said()}
+    update: dict[str, Any] = {"tally": tally, "said": tally.said()}
+    if "first" not in state:  # written once: later checkpoints carry it unchanged
+        update["first"] = state.get("word", "")
+    return update
 
 
 builder = StateGraph(State)
