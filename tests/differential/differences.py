@@ -62,6 +62,30 @@ def _more_left_to_do_in_the_reference(theirs: Any, ours: Any) -> bool:
     return alike and _pending(theirs) > _pending(ours)
 
 
+def _events_the_reference_lost_on_a_reconnect(theirs: Any, ours: Any) -> bool:
+    """Alike but for a few events that langstar sent and the reference did not, its
+    events being langstar's in order with those left out."""
+    if not (isinstance(theirs, dict) and isinstance(ours, dict)):
+        return False
+    mine, others = list(ours.get("events") or []), list(theirs.get("events") or [])
+    rest = reconcile(
+        {k: v for k, v in theirs.items() if k != "events"},
+        {k: v for k, v in ours.items() if k != "events"},
+    )
+    if rest[0] != rest[1] or not 0 < len(mine) - len(others) <= 2:
+        return False
+    matched = 0
+    for event in mine:
+        if matched < len(others) and _alike(others[matched], event):
+            matched += 1
+    return matched == len(others)
+
+
+def _alike(theirs: Any, ours: Any) -> bool:
+    reconciled = reconcile(theirs, ours)
+    return reconciled[0] == reconciled[1]
+
+
 DIFFERENCES = (
     Difference(
         "a thread object",
@@ -242,12 +266,6 @@ DIFFERENCES = (
         "a header anyone can send must not get past authentication",
     ),
     Difference(
-        "a graph factory that takes the server `runtime`",
-        "called with it",
-        "not supported; a factory takes `config` (and `model`)",
-        "the server runtime's access contexts, user and store are not built yet",
-    ),
-    Difference(
         "request headers in a run's `config.configurable`",
         "`x-*` headers and a few more by default",
         "none unless `[http] configurable_headers_include` (or the project's "
@@ -348,6 +366,16 @@ DIFFERENCES = (
         "500",
         "501 naming `ttl`",
         "what the project's store cannot do is named, not an internal error",
+    ),
+    Difference(
+        "a resumable stream read again with `Last-Event-ID` after its connection dropped",
+        "now and then leaves out an event (in a probe, the first `values` in 2 of 8 tries)",
+        "sends every event after the one named, once",
+        "the reference numbers a stream's events by the millisecond, several events can "
+        "share a number, and a reconnect skips the rest of the named one's millisecond; "
+        "langstar numbers events one by one",
+        ("runs.streamReconnect",),
+        when=_events_the_reference_lost_on_a_reconnect,
     ),
 )
 

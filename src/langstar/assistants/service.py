@@ -76,6 +76,7 @@ class AssistantService:
     ) -> None:
         self._limits = limits or LimitSettings()
         self._pool = pool
+        self._identity = identity
         self._owner = identity.owner
         self._access = access or OpenAccess()
         self._registry = registry
@@ -290,23 +291,24 @@ class AssistantService:
 
     async def graph(self, assistant_id: str, xray: bool | int) -> dict[str, Any]:
         resolved = await self.resolve(assistant_id)
-        return graph_drawing(resolved.compiled, xray)
+        async with resolved.built("assistants.read", self._identity) as graph:
+            return graph_drawing(graph, xray)
 
     async def subgraphs(
         self, assistant_id: str, namespace: str | None, recurse: bool
     ) -> dict[str, dict[str, Any]]:
         resolved = await self.resolve(assistant_id)
         found: dict[str, dict[str, Any]] = {}
-        async for name, subgraph in resolved.compiled.aget_subgraphs(
-            namespace=namespace, recurse=recurse
-        ):
-            if not isinstance(subgraph, Pregel):
-                continue  # a remote subgraph has no local schemas
-            schemas = msgspec.to_builtins(graph_schemas(name, subgraph))
-            schemas.pop("graph_id")
-            found[name] = schemas
+        async with resolved.built("assistants.read", self._identity) as graph:
+            async for name, subgraph in graph.aget_subgraphs(namespace=namespace, recurse=recurse):
+                if not isinstance(subgraph, Pregel):
+                    continue  # a remote subgraph has no local schemas
+                schemas = msgspec.to_builtins(graph_schemas(name, subgraph))
+                schemas.pop("graph_id")
+                found[name] = schemas
         return found
 
     async def schemas(self, assistant_id: str) -> GraphSchemas:
         resolved = await self.resolve(assistant_id)
-        return graph_schemas(resolved.graph_id, resolved.compiled)
+        async with resolved.built("assistants.read", self._identity) as graph:
+            return graph_schemas(resolved.graph_id, graph)

@@ -94,7 +94,7 @@ class ThreadController(Controller):
     ) -> ThreadState:
         refuse_if_given("select", select)
         thread = parse_uuid(thread_id, "thread_id")
-        return await threads.state(graph.compiled, thread, subgraphs=subgraphs)
+        return await threads.state(graph, thread, subgraphs=subgraphs)
 
     @get(
         "/{thread_id:str}/state/{checkpoint_id:str}", summary="Get a thread's state at a checkpoint"
@@ -109,7 +109,7 @@ class ThreadController(Controller):
     ) -> ThreadState:
         checkpoint = CheckpointConfig(checkpoint_id=checkpoint_id)
         thread = parse_uuid(thread_id, "thread_id")
-        return await threads.state(graph.compiled, thread, checkpoint, subgraphs=subgraphs)
+        return await threads.state(graph, thread, checkpoint, subgraphs=subgraphs)
 
     @post("/{thread_id:str}/state/checkpoint", status_code=200, summary="State at a checkpoint")
     async def post_thread_state_at(
@@ -120,9 +120,7 @@ class ThreadController(Controller):
         graph: FromDishka[ThreadGraph],
     ) -> ThreadState:
         thread = parse_uuid(thread_id, "thread_id")
-        return await threads.state(
-            graph.compiled, thread, data.checkpoint, subgraphs=data.subgraphs
-        )
+        return await threads.state(graph, thread, data.checkpoint, subgraphs=data.subgraphs)
 
     @post("/{thread_id:str}/state", status_code=200, summary="Update a thread's state")
     async def update_thread_state(
@@ -148,7 +146,7 @@ class ThreadController(Controller):
         threads: FromDishka[ThreadService],
         graph: FromDishka[ThreadGraph],
     ) -> list[ThreadState]:
-        return await threads.history(graph.compiled, parse_uuid(thread_id, "thread_id"), data)
+        return await threads.history(graph, parse_uuid(thread_id, "thread_id"), data)
 
     @get("/{thread_id:str}/history", summary="A thread's past states")
     async def get_thread_history(
@@ -160,4 +158,4 @@ class ThreadController(Controller):
         before: FromQuery[str | None] = None,
     ) -> list[ThreadState]:
         body = ThreadHistory(limit=limit, before=before)
-        return await threads.history(graph.compiled, parse_uuid(thread_id, "thread_id"), body)
+        return await threads.history(graph, parse_uuid(thread_id, "thread_id"), body)

@@ -19,7 +19,7 @@ from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.jsonb import jsonb
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, InvalidError, NotFoundError, check_page, selected_fields
-from langstar.graphs.registry import RegisteredGraph
+from langstar.graphs.registry import RegisteredGraph, ThreadGraph, reading_graph
 from langstar.identity import Identity
 from langstar.lifecycle import EXPIRES_AFTER_ACTIVITY
 from langstar.limits import check_metadata
@@ -63,6 +63,7 @@ class ThreadService:
     ) -> None:
         self.checkpoints = checkpoints  # where the threads' checkpoints are changed
         self._pool = pool
+        self._identity = identity
         self._owner = identity.owner
         self._limits = limits or LimitSettings()
         self._expiry = expiry or ThreadSettings()
@@ -287,7 +288,7 @@ class ThreadService:
 
     async def state(
         self,
-        graph: Pregel[Any, Any, Any, Any] | None,
+        graph: ThreadGraph | Pregel[Any, Any, Any, Any] | None,
         thread_id: uuid.UUID,
         checkpoint: CheckpointConfig | None = None,
         *,
@@ -296,31 +297,36 @@ class ThreadService:
         """The state at a checkpoint (the latest without one); empty before any run."""
         await self.allowed(thread_id, "read")
         config = checkpoint_config(thread_id, checkpoint)
-        if graph is None:
-            return state_of(EMPTY_STATE, str(thread_id))
-        snapshot = await graph.aget_state(config, subgraphs=subgraphs)
+        async with reading_graph(graph, self._identity, thread_id) as reading:
+            if reading is None:
+                return state_of(EMPTY_STATE, str(thread_id))
+            snapshot = await reading.aget_state(config, subgraphs=subgraphs)
         return state_of(snapshot, str(thread_id))
 
     async def history(
-        self, graph: Pregel[Any, Any, Any, Any] | None, thread_id: uuid.UUID, body: ThreadHistory
+        self,
+        graph: ThreadGraph | Pregel[Any, Any, Any, Any] | None,
+        thread_id: uuid.UUID,
+        body: ThreadHistory,
     ) -> list[ThreadState]:
         """Past states, newest first; none before any run."""
         limit = 1 if body.limit is None else body.limit
         check_page(limit)
         await self.allowed(thread_id, "read")
-        if graph is None:
-            return []
         before = body.before
         if isinstance(before, str):
             before = CheckpointConfig(checkpoint_id=before)
-        states = []
-        async for snapshot in graph.aget_state_history(
-            checkpoint_config(thread_id, body.checkpoint),
-            filter=body.metadata,
-            before=checkpoint_config(thread_id, before) if before is not None else None,
-            limit=limit,
-        ):
-            states.append(state_of(snapshot, str(thread_id)))
+        states: list[ThreadState] = []
+        async with reading_graph(graph, self._identity, thread_id) as reading:
+            if reading is None:
+                return states
+            async for snapshot in reading.aget_state_history(
+                checkpoint_config(thread_id, body.checkpoint),
+                filter=body.metadata,
+                before=checkpoint_config(thread_id, before) if before is not None else None,
+                limit=limit,
+            ):
+                states.append(state_of(snapshot, str(thread_id)))
         return states
 
     async def update_state(
@@ -335,35 +341,49 @@ class ThreadService:
         # so history filtered by graph_id keeps the update.
         config["configurable"]["graph_id"] = graph.graph_id
         await self.allowed(thread_id, "update")
-        await lifecycle.hold_thread(
-            self._pool,
-            thread_id,
-            self._owner,
-            graph_id=graph.graph_id,
-            assistant_id=str(graph.assistant_id),
-        )
-        try:
-            new_config = await graph.compiled.aupdate_state(
-                config, body.values, as_node=body.as_node
-            )
-        except Exception as exc:
-            raise InvalidError("values", f"{type(exc).__name__}: {exc}") from None
-        finally:
-            latest = await graph.compiled.aget_state(checkpoint_config(thread_id, None))
-            interrupts = {
-                t.id: shown_interrupts(t.interrupts) for t in latest.tasks if t.interrupts
-            }
-            await lifecycle.release_thread(
+        # Built before the thread is held: a factory that fails leaves it as it was.
+        async with graph.built("threads.update", self._identity, thread_id=thread_id) as updating:
+            await lifecycle.hold_thread(
                 self._pool,
                 thread_id,
                 self._owner,
-                # As after a run, and as on LangGraph's server: a thread with a next step
-                # to take waits for input.
-                status="interrupted" if interrupts or latest.next else "idle",
-                values=to_jsonable(latest.values),
-                interrupts=interrupts,
+                graph_id=graph.graph_id,
+                assistant_id=str(graph.assistant_id),
             )
+            try:
+                new_config = await updating.aupdate_state(config, body.values, as_node=body.as_node)
+            except Exception as exc:
+                raise InvalidError("values", f"{type(exc).__name__}: {exc}") from None
+            finally:
+                await self._release_updated(graph, updating, thread_id)
         return dict(new_config.get("configurable", {}))
+
+    async def _release_updated(
+        self, graph: RegisteredGraph, updating: Pregel[Any, Any, Any, Any], thread_id: uuid.UUID
+    ) -> None:
+        """Show the thread's new state, read as LangGraph's server reads it after an update
+        (with the graph built for a read); with the update's graph if that cannot be built,
+        as the thread must not stay held."""
+        latest_config = checkpoint_config(thread_id, None)
+        if graph.factory is None:
+            latest = await updating.aget_state(latest_config)
+        else:
+            try:
+                async with graph.built("threads.read", self._identity, thread_id=thread_id) as g:
+                    latest = await g.aget_state(latest_config)
+            except Exception:
+                latest = await updating.aget_state(latest_config)
+        interrupts = {t.id: shown_interrupts(t.interrupts) for t in latest.tasks if t.interrupts}
+        await lifecycle.release_thread(
+            self._pool,
+            thread_id,
+            self._owner,
+            # As after a run, and as on LangGraph's server: a thread with a next step
+            # to take waits for input.
+            status="interrupted" if interrupts or latest.next else "idle",
+            values=to_jsonable(latest.values),
+            interrupts=interrupts,
+        )
 
 
 # A thread that has not run has no graph to read its state with, and nothing to read.
