@@ -29,6 +29,7 @@ from langstar.auth.middleware import authentication_middleware
 from langstar.console.controllers import console_handlers
 from langstar.crons.controllers import CronController, ThreadCronController
 from langstar.crons.scheduler import CronScheduler
+from langstar.custom_routes import PROJECT_APP, after_authentication, project_app
 from langstar.db.pool import Pool
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
 
     # Outermost, so a request refused by authentication is traced too.
     tracing: list[Any] = [RequestSpans] if configure_tracing() else []
+    # Loaded once, here: its middleware may run after authentication, within the API.
+    project = project_app(settings.http)
     app = Litestar(
         route_handlers=routers(settings.http),
         lifespan=[_lifespan(container)],
@@ -84,6 +87,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
             *tracing,
             prometheus_config().middleware,
             authentication_middleware(),
+            *after_authentication(project),
         ],
         request_max_body_size=settings.limits.max_body_bytes,
         cors_config=cors_config(settings.http),
@@ -96,6 +100,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         logging_config=None,
     )
     setup_dishka(container, app)
+    app.state[PROJECT_APP] = project
     return app
 
 

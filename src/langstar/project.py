@@ -224,7 +224,6 @@ def _object(key: str, value: Any) -> dict[str, Any]:
 
 _HTTP_REFUSED = {
     "logging_headers": "choosing which headers are logged is not supported yet",
-    "middleware_order": "custom middleware is not supported yet",
 }
 _CORS_KEYS = {
     "allow_origins": "cors_allow_origins",
@@ -245,6 +244,8 @@ def _http(settings: Settings, value: Any) -> Settings:
             http = msgspec.structs.replace(http, **_cors_options(option))
         elif key == "configurable_headers":
             http = _configurable_headers(http, option)
+        elif key == "middleware_order":
+            http = _middleware_order(http, option)
         elif key in _HTTP_APPLIED:
             http = _http_option(http, key, option, project)
         elif key in _HTTP_REFUSED and option not in (None, False, {}, []):
@@ -310,6 +311,17 @@ def _configurable_headers(http: HttpSettings, value: Any) -> HttpSettings:
     return msgspec.structs.replace(
         http, configurable_headers_include=include, configurable_headers_exclude=exclude
     )
+
+
+def _middleware_order(http: HttpSettings, value: Any) -> HttpSettings:
+    """Whether the project's middleware runs before the API's authentication or after it."""
+    if value is None:
+        return http
+    if value not in ("middleware_first", "auth_first"):
+        raise ProjectError(
+            "langgraph.json http.middleware_order", "expected 'middleware_first' or 'auth_first'"
+        )
+    return msgspec.structs.replace(http, middleware_order=value)
 
 
 def _cors_options(value: Any) -> dict[str, Any]:

@@ -178,6 +178,7 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     cors_max_age: Annotated[int, msgspec.Meta(ge=0)] = 600
     app: str = ""
     enable_custom_route_auth: bool = False
+    middleware_order: Literal["middleware_first", "auth_first"] = "middleware_first"
     mount_prefix: str = ""
     configurable_headers_include: list[str] = msgspec.field(default_factory=list)
     configurable_headers_exclude: list[str] = msgspec.field(default_factory=list)

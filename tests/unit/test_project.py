@@ -63,6 +63,7 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
             {"http": {"logging_headers": {"include": ["x-*"]}}},
             "langgraph.json http.logging_headers",
         ),
+        ({"http": {"middleware_order": "last"}}, "langgraph.json http.middleware_order"),
         ({"http": {"surprise": True}}, "langgraph.json http.surprise"),
         ({"http": {"cors": {"allow_everything": True}}}, "http.cors.allow_everything"),
         ({"checkpointer": {"ttl": {"strategy": "archive"}}}, "langgraph.json checkpointer.ttl"),
@@ -183,6 +184,16 @@ def test_checkpointer_and_store_paths_name_the_projects_own_from_its_folder(
     assert settings.store.embedding_dims == 0  # the project's store has its own index
     custom = served(tmp_path, checkpointer={"backend": "custom", "path": "./saver.py:make"})
     assert custom.database.checkpointer == f"{tmp_path / 'saver.py'}:make"
+
+
+def test_middleware_order_becomes_the_http_setting(tmp_path: Path) -> None:
+    http = served(tmp_path, http={"app": "./app.py:app", "middleware_order": "auth_first"}).http
+    assert http.middleware_order == "auth_first"
+    explicit = served(tmp_path, http={"middleware_order": "middleware_first"}).http
+    assert explicit.middleware_order == "middleware_first"
+    assert served(tmp_path, http={"app": "./app.py:app"}).http.middleware_order == (
+        "middleware_first"
+    )
 
 
 def test_applying_a_project_twice_changes_nothing_more(tmp_path: Path) -> None:

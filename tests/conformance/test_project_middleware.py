@@ -1,0 +1,125 @@
+"""A project's middleware (`http.app`) wraps every route on langstar as on `langgraph dev`,
+the API's /runs/wait and SSE streams included: before authentication by default, after it
+with `"middleware_order": "auth_first"`, where it reads the user."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from langgraph_sdk import get_client
+
+from tests.support.langgraph_dev import langgraph_dev
+from tests.support.postgres import PostgresForTests
+from tests.support.server import ServerProcess
+
+PROJECT = Path(__file__).resolve().parents[1] / "support" / "projects" / "middleware"
+ALICE = {"Authorization": "Bearer token-alice"}
+HELLO = {"messages": [{"role": "user", "content": "hello"}]}
+DEFAULT_ORDER, AUTH_FIRST = "langgraph.json", "langgraph-auth-first.json"
+ADDED = "Hello from middleware!"
+API_REQUESTS = ("POST /threads", "POST /threads/{id}/runs/wait", "POST /threads/{id}/runs/stream")
+ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+Servers = tuple[dict[str, str], ServerProcess]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("middleware")
+    shutil.copytree(PROJECT, folder, dirs_exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module", params=[DEFAULT_ORDER, AUTH_FIRST])
+def servers(
+    request: pytest.FixtureRequest, postgres: PostgresForTests, project: Path
+) -> Iterator[Servers]:
+    from langstar.db import migrations
+    from tests.support.settings import settings_for
+
+    config: str = request.param
+    url = postgres.create_database("middleware")
+    migrations.upgrade(url, settings_for(url))
+    env = {"DATABASE_URL": url, "LANGSTAR_AUTH__MODE": "", "LANGSTAR_LOG_FORMAT": "json"}
+    server = ServerProcess(env, project, "--langgraph-json", str(project / config)).start()
+    try:
+        with langgraph_dev(project, config) as reference:
+            yield {"langstar": server.url, "langgraph dev": reference}, server
+    finally:
+        server.stop()
+        postgres.drop_database(url)
+
+
+async def conversation(url: str) -> dict[str, httpx.Headers]:
+    """The response headers of an SDK conversation (a thread, a run waited for, a run
+    streamed), by method and path with ids left out."""
+    answered: dict[str, httpx.Headers] = {}
+
+    async def record(response: httpx.Response) -> None:
+        path = ID.sub("{id}", response.request.url.path)
+        answered[f"{response.request.method} {path}"] = response.headers
+
+    async with get_client(url=url, headers=ALICE) as sdk:
+        sdk.http.client.event_hooks["response"] = [record]
+        thread = await sdk.threads.create()
+        waited = await sdk.runs.wait(thread["thread_id"], "echo", input=HELLO)
+        assert isinstance(waited, dict)
+        assert waited["messages"][-1]["content"] == "you said: hello"
+        events = [
+            part.event async for part in sdk.runs.stream(thread["thread_id"], "echo", input=HELLO)
+        ]
+        assert events[0] == "metadata"
+        assert "values" in events
+    return answered
+
+
+@pytest.mark.parametrize("servers", [DEFAULT_ORDER, AUTH_FIRST], indirect=True)
+@pytest.mark.parametrize("server", ["langstar", "langgraph dev"])
+async def test_a_projects_middleware_wraps_the_apis_answers_and_streams(
+    servers: Servers, server: str
+) -> None:
+    urls, _ = servers
+    answered = await conversation(urls[server])
+    for request in API_REQUESTS:
+        assert answered[request].get("x-custom-header") == ADDED, request
+    async with httpx.AsyncClient(base_url=urls[server], timeout=30) as client:
+        own = await client.get("/hello")  # and the project's own routes
+    assert own.json() == {"hello": "world"}
+    assert own.headers["x-custom-header"] == ADDED
+
+
+@pytest.mark.parametrize("servers", [DEFAULT_ORDER], indirect=True)
+@pytest.mark.parametrize("server", ["langstar", "langgraph dev"])
+async def test_by_default_a_projects_middleware_runs_before_authentication(
+    servers: Servers, server: str
+) -> None:
+    urls, _ = servers
+    async with httpx.AsyncClient(base_url=urls[server], timeout=30) as client:
+        refused = await client.post("/threads", json={})
+    assert refused.status_code == 401
+    assert refused.headers["x-custom-header"] == ADDED  # it wraps the refusal too
+    answered = await conversation(urls[server])
+    for request in API_REQUESTS:
+        assert answered[request].get("x-user-seen") == "nobody", request  # no user yet
+        assert answered[request].get("x-user-answered") == "alice", request
+
+
+@pytest.mark.parametrize("servers", [AUTH_FIRST], indirect=True)
+@pytest.mark.parametrize("server", ["langstar", "langgraph dev"])
+async def test_auth_first_middleware_runs_after_authentication_and_reads_the_user(
+    servers: Servers, server: str
+) -> None:
+    urls, _ = servers
+    async with httpx.AsyncClient(base_url=urls[server], timeout=30) as client:
+        refused = await client.post("/threads", json={})
+    assert refused.status_code == 401
+    assert "x-custom-header" not in refused.headers  # refused before the middleware ran
+    answered = await conversation(urls[server])
+    for request in API_REQUESTS:
+        assert answered[request].get("x-user-seen") == "alice", request
+        assert answered[request].get("x-user-answered") == "alice", request
