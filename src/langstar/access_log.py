@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from litestar.datastructures import MutableScopeHeaders
@@ -17,15 +19,51 @@ from langstar.logs import REQUEST_ID
 log = logging.getLogger("langstar.access")
 # A client's own request id is kept if it is a plain token; anything else is replaced.
 _GIVEN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Credentials, never logged whatever the patterns say.
+NEVER_LOGGED = frozenset(
+    {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie", b"x-api-key"}
+)
+
+
+class LoggedHeaders:
+    """Which headers an access line shows (`[http] logging_headers_*`): those an include
+    pattern matches and no exclude pattern does; none without an include pattern. A
+    pattern is a lower-case name in which `*` stands for any run of characters."""
+
+    def __init__(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
+        self._include = [_pattern(p) for p in include]
+        self._exclude = [_pattern(p) for p in exclude]
+        self.shown = functools.lru_cache(maxsize=512)(self._shown)
+
+    def _shown(self, name: bytes) -> bool:
+        if name in NEVER_LOGGED:
+            return False
+        text = name.decode("latin-1").lower()
+        if any(p.fullmatch(text) for p in self._exclude):
+            return False
+        return any(p.fullmatch(text) for p in self._include)
+
+    def pick(self, headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
+        """The headers to show, by name (a repeated one by its last value)."""
+        if not self._include:
+            return {}
+        return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers
+                if self.shown(k.lower())}  # fmt: skip
+
+
+def _pattern(pattern: str) -> re.Pattern[str]:
+    # Only `*` is special: a pattern never becomes a costly regular expression.
+    return re.compile(".*".join(re.escape(part) for part in pattern.lower().split("*")))
 
 
 class AccessLog:
     """Names each request (`x-request-id`, the client's or a new one) and logs its end:
-    method, path (never the query string or headers, where credentials travel),
-    status, duration and user."""
+    method, path (never the query string), status, duration and user, and the headers
+    `headers` picks (by default none: credentials travel there)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: LoggedHeaders | None = None) -> None:
         self.app = app
+        self.headers = headers or LoggedHeaders()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -34,37 +72,37 @@ class AccessLog:
         given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
         request_id = given if _GIVEN_ID.fullmatch(given) else uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
-        status = 500
+        answer: dict[str, Any] = {"status": 500, "headers": []}
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
             if message["type"] == "http.response.start":
-                status = message["status"]
                 MutableScopeHeaders.from_message(message)["x-request-id"] = request_id
+                answer.update(status=message["status"], headers=message.get("headers", []))
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            _log_request(scope, status, time.perf_counter() - started)
+            self._log(scope, answer, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
-
-def _log_request(scope: Scope, status: int, seconds: float) -> None:
-    user: Any = scope.get("user")
-    method = str(scope.get("method", ""))
-    log.info(
-        "%s %s %d %.1fms",
-        method,
-        scope["path"],
-        status,
-        seconds * 1000,
-        extra={
+    def _log(self, scope: Scope, answer: dict[str, Any], seconds: float) -> None:
+        user: Any = scope.get("user")
+        method, status = str(scope.get("method", "")), int(answer["status"])
+        extra: dict[str, Any] = {
             "method": method,
             "path": scope["path"],
             "status": status,
             "duration_ms": round(seconds * 1000, 1),
             "user": getattr(user, "user_id", None),
-        },
-    )
+        }
+        shown = ""
+        for key, headers in (("req_header", scope.get("headers", [])),
+                             ("res_header", answer["headers"])):  # fmt: skip
+            if picked := self.headers.pick(headers):
+                extra[key] = picked
+                shown += f" {key}={picked}"
+        log.info(
+            "%s %s %d %.1fms%s", method, scope["path"], status, seconds * 1000, shown, extra=extra
+        )

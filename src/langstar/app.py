@@ -15,13 +15,14 @@ from dishka.integrations.litestar import DishkaRouter, setup_dishka
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
+from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import Message, Scope
 
 from langstar import loopback, metrics
 from langstar.a2a.controllers import a2a_handlers
-from langstar.access_log import AccessLog
+from langstar.access_log import AccessLog, LoggedHeaders
 from langstar.assistants.controllers import AssistantController
 from langstar.assistants.providers import DefaultAssistants
 from langstar.auth.authenticators import Authenticator
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         route_handlers=routers(settings.http),
         lifespan=[_lifespan(container)],
         middleware=[
-            AccessLog,
+            DefineMiddleware(AccessLog, headers=logged_headers(settings.http)),
             *tracing,
             prometheus_config().middleware,
             authentication_middleware(),
@@ -102,6 +103,11 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
     setup_dishka(container, app)
     app.state[PROJECT_APP] = project
     return app
+
+
+def logged_headers(http: HttpSettings) -> LoggedHeaders:
+    """The headers each access line shows, as `[http] logging_headers_*` choose them."""
+    return LoggedHeaders(http.logging_headers_include, http.logging_headers_exclude)
 
 
 OPENAPI = OpenAPIConfig(

@@ -222,9 +222,6 @@ def _object(key: str, value: Any) -> dict[str, Any]:
 # http
 
 
-_HTTP_REFUSED = {
-    "logging_headers": "choosing which headers are logged is not supported yet",
-}
 _CORS_KEYS = {
     "allow_origins": "cors_allow_origins",
     "allow_methods": "cors_allow_methods",
@@ -242,15 +239,16 @@ def _http(settings: Settings, value: Any) -> Settings:
     for key, option in _object("http", value).items():
         if key == "cors":
             http = msgspec.structs.replace(http, **_cors_options(option))
-        elif key == "configurable_headers":
-            http = _configurable_headers(http, option)
+        elif key in ("configurable_headers", "logging_headers"):
+            include, exclude = _header_patterns(key, option)
+            http = msgspec.structs.replace(
+                http, **{f"{key}_include": include, f"{key}_exclude": exclude}
+            )
         elif key == "middleware_order":
             http = _middleware_order(http, option)
         elif key in _HTTP_APPLIED:
             http = _http_option(http, key, option, project)
-        elif key in _HTTP_REFUSED and option not in (None, False, {}, []):
-            raise ProjectError(f"langgraph.json http.{key}", _HTTP_REFUSED[key])
-        elif key not in _HTTP_REFUSED:
+        else:
             raise ProjectError(f"langgraph.json http.{key}", "unknown http option")
     return msgspec.structs.replace(settings, http=http)
 
@@ -296,21 +294,20 @@ def _http_option(http: HttpSettings, key: str, option: Any, project: Path) -> Ht
     return msgspec.structs.replace(http, **{key: option})
 
 
-def _configurable_headers(http: HttpSettings, value: Any) -> HttpSettings:
-    """`{includes|include, excludes|exclude}`: header name patterns copied into run config."""
-    given = {} if value is None else _object("http.configurable_headers", value)
+def _header_patterns(key: str, value: Any) -> tuple[list[str], list[str]]:
+    """`{includes|include, excludes|exclude}`: header name patterns, for the headers copied
+    into run config (`configurable_headers`) or shown in the access log (`logging_headers`)."""
+    given = {} if value is None else _object(f"http.{key}", value)
     unknown = sorted(set(given) - {"includes", "include", "excludes", "exclude"})
     if unknown:
-        raise ProjectError(f"langgraph.json http.configurable_headers.{unknown[0]}", "unknown")
+        raise ProjectError(f"langgraph.json http.{key}.{unknown[0]}", "unknown")
     include = given.get("includes", given.get("include")) or []
     exclude = given.get("excludes", given.get("exclude")) or []
     for name, patterns in (("include", include), ("exclude", exclude)):
         if not isinstance(patterns, list) or not all(isinstance(p, str) for p in patterns):
-            raise ProjectError(f"langgraph.json http.configurable_headers.{name}",
+            raise ProjectError(f"langgraph.json http.{key}.{name}",
                                "expected a list of header name patterns")  # fmt: skip
-    return msgspec.structs.replace(
-        http, configurable_headers_include=include, configurable_headers_exclude=exclude
-    )
+    return include, exclude
 
 
 def _middleware_order(http: HttpSettings, value: Any) -> HttpSettings:

@@ -182,6 +182,8 @@ class HttpSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tr
     mount_prefix: str = ""
     configurable_headers_include: list[str] = msgspec.field(default_factory=list)
     configurable_headers_exclude: list[str] = msgspec.field(default_factory=list)
+    logging_headers_include: list[str] = msgspec.field(default_factory=list)
+    logging_headers_exclude: list[str] = msgspec.field(default_factory=list)
     disable_assistants: bool = False
     disable_threads: bool = False
     disable_runs: bool = False

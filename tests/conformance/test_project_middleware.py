@@ -1,13 +1,17 @@
 """A project's middleware (`http.app`) wraps every route on langstar as on `langgraph dev`,
 the API's /runs/wait and SSE streams included: before authentication by default, after it
-with `"middleware_order": "auth_first"`, where it reads the user."""
+with `"middleware_order": "auth_first"`, where it reads the user. `http.logging_headers`
+choose the headers langstar's access log shows, and never a credential."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -123,3 +127,39 @@ async def test_auth_first_middleware_runs_after_authentication_and_reads_the_use
     for request in API_REQUESTS:
         assert answered[request].get("x-user-seen") == "alice", request
         assert answered[request].get("x-user-answered") == "alice", request
+
+
+def access_line(server: ServerProcess, request_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 10
+    while True:
+        for line in server.read_log().splitlines():
+            if request_id in line and '"langstar.access"' in line:
+                found: dict[str, Any] = json.loads(line)
+                if found.get("request_id") == request_id:
+                    return found
+        assert time.monotonic() < deadline, f"no access line for {request_id}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("servers", [AUTH_FIRST], indirect=True)
+def test_logging_headers_choose_the_headers_of_the_access_log_but_never_a_credential(
+    servers: Servers,
+) -> None:
+    urls, langstar = servers
+    sent = {
+        **ALICE,
+        "x-api-key": "key-that-must-not-be-logged",
+        "cookie": "session=cookie-that-must-not-be-logged",
+        "x-trace-id": "trace-42",
+        "x-trace-secret": "excluded-by-the-project",
+        "x-request-id": "logged-headers-1",
+        "user-agent": "not-included",
+    }
+    answer = httpx.post(urls["langstar"] + "/threads/search", json={}, headers=sent, timeout=30)
+    assert answer.status_code == 200
+    line = access_line(langstar, "logged-headers-1")
+    assert line["req_header"] == {"x-trace-id": "trace-42", "x-request-id": "logged-headers-1"}
+    assert line["res_header"]["x-request-id"] == "logged-headers-1"
+    log = langstar.read_log()
+    for secret in ("token-alice", "must-not-be-logged", "excluded-by-the-project"):
+        assert secret not in log

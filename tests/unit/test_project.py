@@ -59,10 +59,7 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"http": {"mount_prefix": "api/"}}, "langgraph.json http.mount_prefix"),
         ({"webhooks": {"headers": {"x-k": "v"}}}, "langgraph.json webhooks.headers"),
         ({"webhooks": {"url": {"allowed_ports": [443]}}}, "webhooks.url.allowed_ports"),
-        (
-            {"http": {"logging_headers": {"include": ["x-*"]}}},
-            "langgraph.json http.logging_headers",
-        ),
+        ({"http": {"logging_headers": {"include": "x-*"}}}, "http.logging_headers.include"),
         ({"http": {"middleware_order": "last"}}, "langgraph.json http.middleware_order"),
         ({"http": {"surprise": True}}, "langgraph.json http.surprise"),
         ({"http": {"cors": {"allow_everything": True}}}, "http.cors.allow_everything"),
@@ -184,6 +181,14 @@ def test_checkpointer_and_store_paths_name_the_projects_own_from_its_folder(
     assert settings.store.embedding_dims == 0  # the project's store has its own index
     custom = served(tmp_path, checkpointer={"backend": "custom", "path": "./saver.py:make"})
     assert custom.database.checkpointer == f"{tmp_path / 'saver.py'}:make"
+
+
+def test_logging_headers_become_the_http_patterns(tmp_path: Path) -> None:
+    http = served(
+        tmp_path, http={"logging_headers": {"includes": ["x-trace-*"], "excludes": ["x-trace-key"]}}
+    ).http
+    assert http.logging_headers_include == ["x-trace-*"]
+    assert http.logging_headers_exclude == ["x-trace-key"]
 
 
 def test_middleware_order_becomes_the_http_setting(tmp_path: Path) -> None:
