@@ -23,7 +23,9 @@ from typing import Any
 
 import msgspec
 from dotenv import dotenv_values
+from langgraph_sdk import Encryption
 
+from langstar.objects import LoadError, load_object
 from langstar.settings import (
     ENV_PREFIX,
     HttpSettings,
@@ -544,6 +546,8 @@ def _project_checkpointer(settings: Settings, given: dict[str, Any]) -> Settings
     if backend == "default":
         raise ProjectError("langgraph.json checkpointer.backend", "'default' is langstar's "
                            "own saver: make it 'custom' to use checkpointer.path")  # fmt: skip
+    if settings.database.encryption:
+        raise refusal(_SAVER_ENCRYPTION, "encryption.path")
     spec = _spec_in_project("checkpointer.path", path, Path(settings.graphs_from))
     if given.get("serde") is not None:
         why = IGNORED["checkpointer.serde (with checkpointer.path)"]
@@ -664,6 +668,46 @@ def _webhooks(settings: Settings, value: Any) -> Settings:
     )
 
 
+_JS_ENCRYPTION = "encryption.path (a JavaScript or TypeScript file)"
+_JSON_ENCRYPTION = "encryption.path (an Encryption with JSON handlers)"
+_SAVER_ENCRYPTION = "encryption.path (with checkpointer.path)"
+REFUSED[_JS_ENCRYPTION] = "langstar runs a Python langgraph_sdk.Encryption only"
+REFUSED[_JSON_ENCRYPTION] = (
+    "JSON handlers (encrypt.json, decrypt.json) are not supported yet: thread metadata and "
+    "values, run kwargs, assistant config and store items would be stored unencrypted"
+)
+REFUSED[_SAVER_ENCRYPTION] = (
+    "the project's own saver writes the checkpoints, so the blob handlers would not run"
+)
+
+
+def _encryption(settings: Settings, value: Any) -> Settings:
+    """`encryption.path`: the project's langgraph_sdk.Encryption, whose blob handlers
+    encrypt checkpoints; refused where what it asks for would not all be encrypted."""
+    given = _object("encryption", value)
+    for key in sorted(set(given) - {"path"}):
+        raise ProjectError(f"langgraph.json encryption.{key}", "unknown option")
+    if not given.get("path"):
+        return settings
+    _refuse_javascript(_JS_ENCRYPTION, "encryption.path", given["path"])
+    if settings.database.checkpointer:
+        raise refusal(_SAVER_ENCRYPTION, "encryption.path")
+    path = _spec_in_project("encryption.path", given["path"], Path(settings.graphs_from))
+    try:
+        found = load_object(path, Path(settings.graphs_from).parent)
+    except LoadError as exc:
+        raise ProjectError("langgraph.json encryption.path", str(exc)) from None
+    if not isinstance(found, Encryption):
+        raise ProjectError(
+            "langgraph.json encryption.path",
+            f"expected a langgraph_sdk.Encryption, not {type(found).__name__}",
+        )
+    if found._json_encryptor is not None or found._json_decryptor is not None:
+        raise refusal(_JSON_ENCRYPTION, "encryption.path")
+    database = msgspec.structs.replace(settings.database, encryption=path)
+    return msgspec.structs.replace(settings, database=database)
+
+
 def _refuse_unless_known(key: str) -> None:
     """Stop start-up on a key langstar does not apply: refused as `REFUSED` says, or unknown."""
     if key in REFUSED:
@@ -676,12 +720,7 @@ _HANDLERS: dict[str, Callable[[Settings, Any], Settings]] = {
     "store": _store,
     "checkpointer": _checkpointer,
     "auth": lambda settings, value: _auth(settings, value, base=Path(settings.graphs_from)),
-    "encryption": _refuse(
-        "encryption",
-        "a project's own langgraph_sdk.Encryption is not supported yet: its handlers would "
-        "not run, leaving thread, run, assistant and store data unencrypted; set "
-        "LANGGRAPH_AES_KEY to encrypt checkpoints at rest",
-    ),
+    "encryption": _encryption,
     "webhooks": _webhooks,
     "ui": _ignore("ui", "generative UI components are not served"),
     "ui_config": _ignore("ui_config", "generative UI components are not served"),

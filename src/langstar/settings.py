@@ -67,6 +67,7 @@ class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     prepared_statements: Literal["auto", "on", "off"] = "auto"
     poll_seconds: Annotated[float, msgspec.Meta(ge=0.1, le=60)] = 1.0
     checkpointer: str = ""
+    encryption: str = ""
 
 
 class ModelSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):

@@ -317,16 +317,29 @@ REFUSED_SAMPLES: dict[str, tuple[dict[str, Any], str]] = {
         {"webhooks": {"url": {"max_url_length": 512}}},
         "webhooks.url.max_url_length",
     ),
-    "encryption": ({"encryption": {"path": "./enc.py:enc"}}, "encryption"),
+    "encryption.path (a JavaScript or TypeScript file)": (
+        {"encryption": {"path": "./enc.ts:enc"}},
+        "encryption.path",
+    ),
+    "encryption.path (an Encryption with JSON handlers)": (
+        {"encryption": {"path": "tests.support.projects.encrypted.encryption:with_json"}},
+        "encryption.path",
+    ),
+    "encryption.path (with checkpointer.path)": (
+        {"checkpointer": {"path": "./saver.py:make"}, "encryption": {"path": "./enc.py:enc"}},
+        "encryption.path",
+    ),
 }
 
 
 def sample(form: str) -> tuple[dict[str, Any], str]:
-    return REFUSED_SAMPLES[form.partition(" (")[0]]
+    """The sample for the form, or (when a key has one form only) for its key."""
+    return REFUSED_SAMPLES.get(form) or REFUSED_SAMPLES[form.partition(" (")[0]]
 
 
 def test_every_refused_form_has_a_sample_here() -> None:
-    assert [form for form in REFUSED if form.partition(" (")[0] not in REFUSED_SAMPLES] == []
+    assert [form for form in REFUSED if form not in REFUSED_SAMPLES
+            and form.partition(" (")[0] not in REFUSED_SAMPLES] == []  # fmt: skip
 
 
 @pytest.mark.parametrize("form", sorted(REFUSED))

@@ -9,6 +9,8 @@ from litestar.middleware import AbstractAuthenticationMiddleware, Authentication
 from litestar.middleware.base import DefineMiddleware
 
 from langstar.auth.authenticators import Authenticator
+from langstar.auth.project import caller_of
+from langstar.db.encryption import CONTEXT_HEADER, ProjectEncryption, use_context
 from langstar.identity import ACTING_FOR, LOOPBACK_ROOT
 from langstar.logs import USER
 
@@ -27,6 +29,11 @@ class AuthenticationMiddleware(AbstractAuthenticationMiddleware):
         authenticator = await connection.app.state.dishka_container.get(Authenticator)
         identity = await authenticator.authenticate(connection)
         USER.set(identity.user_id)  # for the lines logged while the request is served
+        encryption = await connection.app.state.dishka_container.get(ProjectEncryption)
+        if encryption.encryption is not None:
+            # What the request writes is encrypted under the context its caller gives.
+            header = connection.headers.get(CONTEXT_HEADER)
+            use_context(await encryption.request_context(caller_of(identity), header))
         return AuthenticationResult(user=identity, auth=None)
 
 

@@ -265,14 +265,9 @@ class HandlerAuthorizer:
         handler = self._handler(resource, action)
         if handler is None:
             return {}
-        user: Any = self._identity.user
-        if not isinstance(user, ProjectUser):
-            user = ProjectUser(user or {"identity": self._identity.user_id})
-        if isinstance(user.__dict__.get("_source"), StudioCaller):
-            user = user.__dict__["_source"]  # so that `isinstance(ctx.user, StudioUser)`
         context = AuthContext(
             permissions=list(self._identity.permissions),
-            user=user,  # read by key or attribute, as LangGraph's own user object is
+            user=caller_of(self._identity),
             resource=resource,
             action=action,  # type: ignore[arg-type]  # the actions the resource has
         )
@@ -285,6 +280,17 @@ class HandlerAuthorizer:
         except AssertionError as exc:
             raise ForbiddenError(str(exc) or "Forbidden") from None
         return _filter(verdict, resource, action)
+
+
+def caller_of(identity: Identity) -> Any:
+    """The caller as a project's handlers get it: read by key or attribute, as LangGraph's
+    own user object is, and a `StudioUser` for Studio."""
+    user: Any = identity.user
+    if not isinstance(user, ProjectUser):
+        user = ProjectUser(user or {"identity": identity.user_id})
+    if isinstance(user.__dict__.get("_source"), StudioCaller):
+        user = user.__dict__["_source"]  # so that `isinstance(ctx.user, StudioUser)`
+    return user
 
 
 def _filter(verdict: Any, resource: str, action: str) -> Filter:

@@ -17,6 +17,7 @@ from langstar.assistants.service import AssistantService
 from langstar.clock import Clock
 from langstar.crons.schedule import next_fire
 from langstar.crons.service import identity_of, run_body
+from langstar.db.encryption import use_context
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.periodic import Periodic
@@ -88,6 +89,7 @@ class CronScheduler:
         at its next time, as on LangGraph's server.
         """
         assistants, runs = self._services_for(identity_of(cron["identity"]))
+        use_context(cron["identity"].get("encryption_context"))  # taken by the run it admits
         stateless = cron["thread_id"] is None
         try:
             graph = await assistants.resolve(str(cron["assistant_id"]))

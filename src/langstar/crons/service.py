@@ -21,6 +21,7 @@ from langstar.crons.schemas import (
     CronPatch,
     CronSearch,
 )
+from langstar.db.encryption import current_context
 from langstar.db.jsonb import jsonb
 from langstar.db.pool import Pool
 from langstar.errors import InvalidError, MalformedError, NotFoundError, check_page, selected_fields
@@ -46,6 +47,8 @@ def identity_record(identity: Identity) -> dict[str, Any]:
         "permissions": list(identity.permissions),
         "user": to_jsonable(dict(identity.user)),
         "shared": identity.shared,
+        # Its runs' checkpoints are encrypted under the context its creator's request gave.
+        "encryption_context": current_context(),
     }
 
 

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from dishka import Provider, Scope, provide
@@ -18,6 +19,7 @@ from langgraph.store.postgres.base import PostgresIndexConfig
 from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.custom import SaverCheckpoints, project_saver, project_store, shortfall
 from langstar.db.embedded import EmbeddedPostgres
+from langstar.db.encryption import ProjectEncryption, load_encryption
 from langstar.db.migrations import upgrade_async
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, Pooler, open_pool, pooler_of
@@ -25,7 +27,7 @@ from langstar.db.savers import PooledPostgresSaver, checkpoint_serializer
 from langstar.db.schema import require_schema_at_head
 from langstar.db.urls import redact, with_session_defaults
 from langstar.models.providers import build_embeddings
-from langstar.settings import Settings
+from langstar.settings import Settings, SettingsError
 
 log = logging.getLogger(__name__)
 
@@ -115,14 +117,31 @@ class DatabaseProvider(Provider):
             await notifications.aclose()
 
     @provide
+    def provide_encryption(self, settings: Settings) -> ProjectEncryption:
+        spec = settings.database.encryption
+        if not spec:
+            return ProjectEncryption()
+        encryption = load_encryption(spec, Path(settings.graphs_from).parent)
+        log.info("checkpoints are encrypted by the project's %r (%s)", encryption, spec)
+        return ProjectEncryption(encryption)
+
+    @provide
     async def provide_checkpointer(
-        self, pool: Pool, settings: Settings
+        self, pool: Pool, settings: Settings, encryption: ProjectEncryption
     ) -> AsyncIterator[BaseCheckpointSaver[Any]]:
         spec = settings.database.checkpointer
         if not spec:
             # No setup(): Alembic owns the schema.
-            yield PooledPostgresSaver(pool, checkpoint_serializer(settings.database))
+            blobs = encryption.blobs
+            own = blobs is not None and blobs.enabled
+            serde = checkpoint_serializer(settings.database, own_encryption=own)
+            yield PooledPostgresSaver(pool, serde, blobs)
             return
+        if encryption.encryption is not None:
+            raise SettingsError(
+                "database.encryption", "the project's own saver (database.checkpointer) writes "
+                "the checkpoints, so the blob handlers would not run"
+            )  # fmt: skip
         # The pool stays a dependency: runs, threads and their statuses live there still.
         async with project_saver(spec) as saver:
             log.info("checkpoints are kept by the project's %s (%s)", type(saver).__name__, spec)

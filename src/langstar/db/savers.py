@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from typing import Any, Literal, TypeVar
 
 from langchain_core.runnables import RunnableConfig
@@ -14,6 +15,7 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
+    DeltaChannelHistory,
     get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -27,10 +29,13 @@ from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
-from langstar.db.serializer import CheckpointCipher, CheckpointSerializer, aes_key
+from langstar.db.encryption import BlobEncryption
+from langstar.db.serializer import AesReader, CheckpointCipher, CheckpointSerializer, aes_key
 from langstar.settings import DatabaseSettings
 
 T = TypeVar("T")
+# Set while a delta history is read: the rows to build it from, decrypted first.
+_STAGED: ContextVar[list[dict[str, Any]] | None] = ContextVar("langstar_staged", default=None)
 
 # A checkpoint with its blobs and pending writes: the columns LangGraph's saver reads.
 # LangGraph's own query joins the checkpoint's channel versions to the thread's blobs,
@@ -145,6 +150,9 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     `tests/integration/test_savers.py` holds the two to that.
 
     It reads a checkpoint's blobs one lookup per channel (`SELECT_CHECKPOINT_SQL`).
+
+    With a project's `Encryption` (`blobs`), its blob handlers encrypt every value and write
+    once serialised, and decrypt them before they are read.
     """
 
     conn: AsyncConnectionPool[AsyncConnection[DictRow]]
@@ -154,8 +162,10 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         self,
         pool: AsyncConnectionPool[AsyncConnection[DictRow]],
         serde: SerializerProtocol | None = None,
+        blobs: BlobEncryption | None = None,
     ) -> None:
         super().__init__(pool, serde=serde)
+        self.blobs = blobs if blobs is not None and blobs.enabled else None
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
@@ -185,7 +195,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         configurable = config["configurable"]
         thread_id = configurable["thread_id"]
         namespace = configurable["checkpoint_ns"]
-        encrypted = isinstance(self.serde, EncryptedSerializer)
+        encrypted = isinstance(self.serde, EncryptedSerializer) or self.blobs is not None
         inline, blobs, versions = _split_values(checkpoint, new_versions, encrypted=encrypted)
         rows = (
             await _dump(
@@ -199,6 +209,8 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             if versions
             else []
         )
+        if self.blobs is not None:
+            rows = [(*row[:4], *await self.blobs.encrypt(row[4], row[5])) for row in rows]
         async with self._cursor(pipeline=True) as cur:
             if rows:
                 await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, rows)
@@ -242,21 +254,73 @@ class PooledPostgresSaver(AsyncPostgresSaver):
             task_path,
             writes,
         )
+        if self.blobs is not None:
+            sealed = [(*row[:7], *await self.blobs.encrypt(row[7], row[8])) for row in rows]
+            rows = sealed  # type: ignore[assignment]  # a write's blob is never None
         async with self._cursor(pipeline=True) as cur:
             await cur.executemany(query, rows)
 
     async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
+        if self.blobs is not None:
+            value = await self._decrypted(value)
         if len(value["pending_writes"] or ()) > INLINE_ITEMS:
             return await super()._load_checkpoint_tuple(value)
         # The synchronous saver builds the same tuple without the thread hand-off.
         return PostgresSaver._load_checkpoint_tuple(self, value)  # type: ignore[arg-type]
 
+    async def _decrypted(self, value: DictRow) -> DictRow:
+        """The row with its blobs and writes decrypted by the project's blob handlers."""
+        assert self.blobs is not None
+        blobs, writes = [], []
+        for channel, kind, blob in value["channel_values"] or ():
+            kind, blob = await self.blobs.decrypt(bytes(kind).decode(), blob)
+            blobs.append([channel, kind.encode(), blob])
+        for task, channel, kind, blob, *rest in value["pending_writes"] or ():
+            kind, blob = await self.blobs.decrypt(bytes(kind).decode(), blob)
+            writes.append([task, channel, kind.encode(), blob, *rest])
+        return {**value, "channel_values": blobs or None, "pending_writes": writes or None}
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        """LangGraph's delta history, its writes and seed blobs decrypted before use."""
+        if self.blobs is None:
+            return await super().aget_delta_channel_history(config=config, channels=channels)
+        staged: list[dict[str, Any]] = []
+        token = _STAGED.set(staged)
+        try:
+            found = await super().aget_delta_channel_history(config=config, channels=channels)
+        finally:
+            _STAGED.reset(token)
+        if not staged:
+            return found
+        (built,) = staged
+        rows = []
+        for row in built["stage2_rows"]:
+            kind, blob = await self.blobs.decrypt(row.get("type") or "", row.get("blob"))
+            rows.append({**row, "type": kind, "blob": blob})
+        built["stage2_rows"] = rows
+        return super()._build_delta_channels_writes_history(**built)
+
+    def _build_delta_channels_writes_history(
+        self, **kwargs: Any
+    ) -> dict[str, DeltaChannelHistory]:
+        staged = _STAGED.get()
+        if staged is None:
+            return super()._build_delta_channels_writes_history(**kwargs)
+        staged.append(kwargs)  # built once decrypted, by aget_delta_channel_history
+        return {}
+
 
 def checkpoint_serializer(
-    settings: DatabaseSettings, env: Mapping[str, str] | None = None
+    settings: DatabaseSettings,
+    env: Mapping[str, str] | None = None,
+    *,
+    own_encryption: bool = False,
 ) -> SerializerProtocol:
     """How checkpoints are written and read back: strict by default, encrypted when
     `LANGGRAPH_AES_KEY` is set (values written before it was set still read as they are).
+    With the project's own blob encryption (`own_encryption`), the key only reads.
 
     A checkpoint may name any Python type, which would be imported and called when it is
     loaded; strict mode only builds LangGraph's safe types (messages, documents, dates,
@@ -272,4 +336,8 @@ def checkpoint_serializer(
         allowed_msgpack_modules=allowed, read_pickles=settings.checkpoint_pickle_fallback
     )
     key = aes_key(env)
-    return serde if key is None else EncryptedSerializer(CheckpointCipher(key), serde)
+    if key is None:
+        return serde
+    if own_encryption:
+        return AesReader(CheckpointCipher(key), serde)
+    return EncryptedSerializer(CheckpointCipher(key), serde)

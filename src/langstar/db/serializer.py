@@ -14,6 +14,7 @@ from langgraph.checkpoint.serde.base import CipherProtocol
 from langgraph.checkpoint.serde.encrypted import EncryptedSerializer
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 
+from langstar.db.encryption import NOT_CONFIGURED, SUFFIX
 from langstar.errors import CheckpointReadError, CheckpointWriteError
 from langstar.settings import SettingsError
 
@@ -106,6 +107,8 @@ class CheckpointSerializer(JsonPlusSerializer):
         kind, payload = data
         if kind == PICKLE:
             return self._unpickle(payload)
+        if kind.endswith(SUFFIX):
+            raise CheckpointReadError(NOT_CONFIGURED)
         if "+" in kind:  # EncryptedSerializer removes its suffix when it has the key
             raise CheckpointReadError(
                 f"a checkpoint value is encrypted ({kind.partition('+')[2]}) and "
@@ -142,6 +145,8 @@ class CheckpointCipher(CipherProtocol):
         return self._aes.encrypt(plaintext)
 
     def decrypt(self, ciphername: str, ciphertext: bytes) -> bytes:
+        if f"+{ciphername}" == SUFFIX:
+            raise CheckpointReadError(NOT_CONFIGURED)
         if ciphername != "aes":
             raise CheckpointReadError(
                 f"a checkpoint value is encrypted with {ciphername!r}, which langstar cannot "
@@ -154,6 +159,15 @@ class CheckpointCipher(CipherProtocol):
                 f"a checkpoint value does not decrypt with {AES_KEY_ENV}: it was written with "
                 "another key, or altered"
             ) from None
+
+
+class AesReader(EncryptedSerializer):
+    """Reads values `LANGGRAPH_AES_KEY` encrypted, and writes them as they are: a project's
+    own blob handlers encrypt them instead, as on LangGraph's server, where checkpoints
+    written under the key stay readable after a move to custom encryption."""
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        return self.serde.dumps_typed(obj)
 
 
 def aes_key(env: Mapping[str, str] | None = None) -> bytes | None:

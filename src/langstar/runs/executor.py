@@ -23,6 +23,7 @@ from psycopg.rows import DictRow, dict_row
 
 from langstar import lifecycle, logs, metrics
 from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
+from langstar.db.encryption import current_context, use_context
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, patient
 from langstar.errors import UnavailableError
@@ -72,6 +73,8 @@ class RunJob:
     result: bytes | None = None  # the final values' JSON, `__interrupt__` included if any
     error: dict[str, str] | None = None
     identity: Identity = field(default_factory=Identity)  # whom the run acts for
+    # What its checkpoints are encrypted under: its request's, taken when it is admitted.
+    encryption_context: dict[str, Any] = field(default_factory=current_context)
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None  # when it claimed its thread's turn
 
@@ -295,6 +298,7 @@ class RunExecutor:
     async def _drive(self, job: RunJob, stream: RunStream) -> None:
         job.begun = True
         ACTING_FOR.set(job.identity)  # the task's own context: it ends with the task
+        use_context(job.encryption_context)
         logs.RUN_ID.set(str(job.run.run_id))
         logs.THREAD_ID.set(str(job.run.thread_id))
         logs.USER.set(job.identity.user_id)
