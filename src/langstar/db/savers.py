@@ -302,9 +302,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         built["stage2_rows"] = rows
         return super()._build_delta_channels_writes_history(**built)
 
-    def _build_delta_channels_writes_history(
-        self, **kwargs: Any
-    ) -> dict[str, DeltaChannelHistory]:
+    def _build_delta_channels_writes_history(self, **kwargs: Any) -> dict[str, DeltaChannelHistory]:
         staged = _STAGED.get()
         if staged is None:
             return super()._build_delta_channels_writes_history(**kwargs)
