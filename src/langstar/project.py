@@ -579,14 +579,25 @@ def _thread_ttl(settings: Settings, ttl: dict[str, Any]) -> Settings:
     return msgspec.structs.replace(settings, threads=threads)
 
 
+_SERDE_MODULES = ("allowed_json_modules", "allowed_msgpack_modules")
+
+
 def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
     """The types a checkpoint may hold beyond LangGraph's own, as `module.Class` names, and
     whether values stored pickled (msgpack could not encode them) are read back."""
+    unknown = sorted(set(serde) - {"pickle_fallback", *_SERDE_MODULES})
+    if unknown:
+        raise ProjectError(f"langgraph.json checkpointer.serde.{unknown[0]}", "unknown option")
     pickles = _pickle_fallback(settings, serde.get("pickle_fallback"))
     allowed = list(settings.database.checkpoint_allowed_types)
     strict = settings.database.strict_checkpoint_types
-    for key in ("allowed_json_modules", "allowed_msgpack_modules"):
+    for key in _SERDE_MODULES:
         modules = serde.get(key)
+        if modules not in (None, False, True) and not isinstance(modules, list):
+            raise ProjectError(
+                f"langgraph.json checkpointer.serde.{key}",
+                "expected a list of module paths, or true for any type",
+            )
         if modules is True:
             _note(
                 logging.WARNING,

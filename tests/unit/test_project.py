@@ -67,6 +67,8 @@ def test_keys_langstar_cannot_honour_yet_are_named_as_ignored(
         ({"checkpointer": {"ttl": {"forever": True}}}, "checkpointer.ttl.forever"),
         ({"checkpointer": {"backend": "mongo"}}, "langgraph.json checkpointer.backend"),
         ({"checkpointer": {"serde": {"pickle_fallback": "yes"}}}, "pickle_fallback"),
+        ({"checkpointer": {"serde": {"allowed_modules": ["app"]}}}, "serde.allowed_modules"),
+        ({"checkpointer": {"serde": {"allowed_json_modules": "app"}}}, "allowed_json_modules"),
         ({"store": {"path": 42}}, "langgraph.json store.path"),
         ({"checkpointer": {"path": "no_colon"}}, "langgraph.json checkpointer.path"),
         ({"checkpointer": {"backend": "custom"}}, "langgraph.json checkpointer.path"),
