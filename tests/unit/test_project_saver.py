@@ -124,6 +124,13 @@ def test_the_probe_names_the_methods_a_saver_lacks() -> None:
     assert "\n" not in line
 
 
+def test_an_operator_who_set_an_encryption_key_is_told_the_projects_saver_ignores_it() -> None:
+    line = shortfall(InMemorySaver(), keyed=True)
+    assert line.startswith("LANGGRAPH_AES_KEY encrypts langstar's own checkpoints only")
+    assert "InMemorySaver does not implement" in line
+    assert "LANGGRAPH_AES_KEY" not in shortfall(InMemorySaver())
+
+
 async def test_a_change_the_saver_cannot_make_is_refused_naming_its_method() -> None:
     checkpoints = SaverCheckpoints(InMemorySaver())
     conn = cast(AsyncConnection[DictRow], None)  # a project's saver is not in the transaction

@@ -51,8 +51,23 @@ def missing_methods(saver: BaseCheckpointSaver[Any]) -> tuple[str, ...]:
     return tuple(m for m in OPTIONAL_METHODS if not _implements(saver, m))
 
 
-def shortfall(saver: BaseCheckpointSaver[Any]) -> str:
-    """One sentence naming what will not work on this saver; empty if everything will."""
+def shortfall(saver: BaseCheckpointSaver[Any], *, keyed: bool = False) -> str:
+    """What will not work on this saver, in a sentence or two; empty if everything will.
+
+    `keyed`: `LANGGRAPH_AES_KEY` is set, and the operator expects encrypted checkpoints.
+    """
+    said = []
+    if keyed:
+        said.append(
+            f"LANGGRAPH_AES_KEY encrypts langstar's own checkpoints only: the project's "
+            f"checkpointer {type(saver).__name__} writes with its own serializer"
+        )
+    if missing := _shortfall_of_methods(saver):
+        said.append(missing)
+    return "; and ".join(said)
+
+
+def _shortfall_of_methods(saver: BaseCheckpointSaver[Any]) -> str:
     missing = missing_methods(saver)
     if not missing:
         return ""

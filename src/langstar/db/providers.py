@@ -25,6 +25,7 @@ from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, Pooler, open_pool, pooler_of
 from langstar.db.savers import PooledPostgresSaver, checkpoint_serializer
 from langstar.db.schema import require_schema_at_head
+from langstar.db.serializer import aes_key
 from langstar.db.urls import redact, with_session_defaults
 from langstar.models.providers import build_embeddings
 from langstar.settings import Settings, SettingsError
@@ -145,7 +146,7 @@ class DatabaseProvider(Provider):
         # The pool stays a dependency: runs, threads and their statuses live there still.
         async with project_saver(spec) as saver:
             log.info("checkpoints are kept by the project's %s (%s)", type(saver).__name__, spec)
-            if lacking := shortfall(saver):
+            if lacking := shortfall(saver, keyed=aes_key() is not None):
                 log.warning("%s", lacking)
             yield saver
 
