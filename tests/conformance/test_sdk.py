@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.pregel.remote import RemoteGraph
 from langgraph.types import Command
 from langgraph_sdk import get_client, get_sync_client
@@ -436,6 +437,27 @@ async def test_remote_graph(server: ServerProcess) -> None:
     assert final["messages"][-1]["content"] == "approved: ok"
     history = [s async for s in remote.aget_state_history(config, limit=3)]
     assert history
+
+
+async def test_a_remote_graph_runs_as_a_node_and_its_config_metadata_tags_the_run(
+    server: ServerProcess,
+) -> None:
+    """Inside a graph, a node's config carries LangGraph's metadata, and RemoteGraph sends it
+    as `config.metadata`, which LangGraph's server merges into the run's metadata."""
+    builder = StateGraph(MessagesState)
+    builder.add_node("remote", RemoteGraph("streamer", url=server.url))
+    builder.add_edge(START, "remote")
+    builder.add_edge("remote", END)
+    answer = await builder.compile().ainvoke(say("from a parent"))
+    assert answer["messages"][-1].content == "Noted. You said: from a parent"
+
+    client = get_client(url=server.url)
+    thread_id = (await client.threads.create(metadata={"from": "thread"}))["thread_id"]
+    config = {"configurable": {"thread_id": thread_id}, "metadata": {"team": "support"}}
+    await RemoteGraph("streamer", url=server.url).ainvoke(say("tagged"), config)
+    [run] = await client.runs.list(thread_id)
+    assert run["metadata"]["team"] == "support"
+    assert run["metadata"]["from"] == "thread"
 
 
 def test_a_stream_client_leaving_cancels_its_run_when_asked(server: ServerProcess) -> None:

@@ -28,6 +28,7 @@ RESERVED_CONFIGURABLE = frozenset(
     }
 )
 CONFIG_KEYS = frozenset({"configurable", "recursion_limit", "tags", "run_name", "max_concurrency"})
+RUN_CONFIG_KEYS = CONFIG_KEYS | {"metadata"}
 
 _declared: weakref.WeakKeyDictionary[object, frozenset[str]] = weakref.WeakKeyDictionary()
 _context_keys: weakref.WeakKeyDictionary[object, frozenset[str]] = weakref.WeakKeyDictionary()
@@ -112,11 +113,14 @@ def checked_limit(config: dict[str, Any], settings: RunSettings) -> int:
     return limit
 
 
-def check_keys(config: dict[str, Any]) -> None:
-    """Only the config keys the server acts on."""
-    unknown = sorted(set(config) - CONFIG_KEYS)
+def check_keys(config: dict[str, Any], *, run: bool = False) -> None:
+    """Only the config keys the server acts on; a run's may carry `metadata` too, which
+    tags the run (RemoteGraph sends its caller's there)."""
+    unknown = sorted(set(config) - (RUN_CONFIG_KEYS if run else CONFIG_KEYS))
     if unknown:
         raise InvalidError(f"config.{unknown[0]}", "not accepted by this server")
+    if not isinstance(config.get("metadata", {}), dict):
+        raise InvalidError("config.metadata", "must be an object")
     tags = config.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise InvalidError("config.tags", "must be a list of strings")

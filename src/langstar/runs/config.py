@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from langchain_core.runnables import RunnableConfig
 
 from langstar.errors import InvalidError
@@ -77,6 +78,15 @@ def refuse_unsupported(body: RunCreate, *, stateless: bool) -> None:
                 raise InvalidError("command.goto", "each target is a node name or a Send")
 
 
+def with_config_metadata(body: RunCreate) -> RunCreate:
+    """The run's `config.metadata` under its own `metadata`, as LangGraph's server merges
+    them into the run's (and a new thread's) metadata."""
+    extra = (body.config or {}).get("metadata")
+    if not isinstance(extra, dict) or not extra:
+        return body
+    return msgspec.structs.replace(body, metadata={**extra, **(body.metadata or {})})
+
+
 def build_config(
     body: RunCreate,
     *,
@@ -91,7 +101,7 @@ def build_config(
     """The assistant's config, then the client's (allow-listed) and the copied headers,
     then the server's own keys."""
     client = body.config or {}
-    check_keys(client)
+    check_keys(client, run=True)
     configurable = {
         **(graph.config.get("configurable") or {}),
         **checked_configurable(

@@ -35,7 +35,13 @@ from langstar.lifecycle import (
 )
 from langstar.limits import StreamSlots, check_input, check_metadata
 from langstar.runs import records
-from langstar.runs.config import RunHeaders, build_config, refuse_unsupported, run_kwargs
+from langstar.runs.config import (
+    RunHeaders,
+    build_config,
+    refuse_unsupported,
+    run_kwargs,
+    with_config_metadata,
+)
 from langstar.runs.executor import RunExecutor, RunJob
 from langstar.runs.records import RunRecords
 from langstar.runs.schemas import RunCancel, RunCreate
@@ -139,6 +145,7 @@ class RunService:
         """Record the run (in `conn`'s transaction when given); `start` sets it going once
         that transaction has committed."""
         stateless = thread_id is None
+        body = with_config_metadata(body)
         self._check(body, stateless=stateless)
         self._check_queue()
         if body.webhook is not None:
