@@ -31,7 +31,7 @@ from langstar.access import Filter, filter_sql
 from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.jsonb import jsonb, jsonb_encoded
 from langstar.db.pool import Pool
-from langstar.errors import ConflictError, NotFoundError, TooManyError
+from langstar.errors import ConflictError, NotFoundError, NotSupportedError, TooManyError
 
 RunStatus = Literal["pending", "running", "success", "error", "timeout", "interrupted"]
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
@@ -149,6 +149,9 @@ class NewRun:
     thread_filter: Filter = field(default_factory=dict)
     # The assistant's config: with the run's, it sets the config of a thread not busy.
     assistant_config: dict[str, Any] = field(default_factory=dict)
+    # Why a `rollback` cannot be done here (the checkpointer cannot delete a run's
+    # checkpoints): refused only when there is a run in flight to roll back.
+    rollback_refused: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -351,6 +354,8 @@ def _check_admission(
         )
     if inflight and new.strategy == "reject":
         raise ConflictError(f"Thread {new.thread_id} is already running a run; try again later")
+    if inflight and new.strategy == "rollback" and new.rollback_refused:
+        raise NotSupportedError(new.rollback_refused)
 
 
 def _tags(new: NewRun) -> dict[str, str]:

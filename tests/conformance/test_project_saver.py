@@ -6,7 +6,6 @@ on the route that needs it."""
 from __future__ import annotations
 
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -141,8 +140,25 @@ async def test_pruning_to_the_latest_checkpoint_answers_501_naming_aprune(
     assert len(history) == 6  # nothing was pruned
 
 
-async def test_a_rollback_answers_501_naming_adelete_for_runs(served: dict[str, Any]) -> None:
-    thread_id = await _thread_told(served["langstar"], "a")
+@BOTH
+async def test_a_rollback_strategy_on_an_idle_thread_is_a_plain_run(
+    served: dict[str, Any], server: str
+) -> None:
+    thread_id = await _thread_told(served[server], "a")
+    client = get_client(url=served[server])
+    answer = await client.runs.wait(
+        thread_id, "echo", input=_said("b"), multitask_strategy="rollback"
+    )
+    assert isinstance(answer, dict)
+    assert answer["messages"][-1]["content"] == "you said: b"
+
+
+async def test_a_rollback_of_a_run_in_flight_answers_501_naming_adelete_for_runs(
+    served: dict[str, Any],
+) -> None:
+    client = get_client(url=served["langstar"])
+    thread_id = (await client.threads.create())["thread_id"]
+    first = await client.runs.create(thread_id, "echo", input=_said("take your time"))
     async with httpx.AsyncClient(base_url=served["langstar"]) as http:
         answer = await http.post(
             f"/threads/{thread_id}/runs",
@@ -151,10 +167,12 @@ async def test_a_rollback_answers_501_naming_adelete_for_runs(served: dict[str, 
         assert answer.status_code == 501
         assert "adelete_for_runs" in answer.json()["detail"]
         cancel = await http.post(
-            f"/threads/{thread_id}/runs/{uuid.uuid4()}/cancel", params={"action": "rollback"}
+            f"/threads/{thread_id}/runs/{first['run_id']}/cancel", params={"action": "rollback"}
         )
     assert cancel.status_code == 501
     assert "adelete_for_runs" in cancel.json()["detail"]
+    await client.runs.join(thread_id, first["run_id"])  # neither stopped it nor queued a run
+    assert [r["status"] for r in await client.runs.list(thread_id)] == ["success"]
 
 
 async def test_an_item_with_a_ttl_answers_501_when_the_projects_store_has_no_ttl(

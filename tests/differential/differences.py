@@ -353,8 +353,9 @@ DIFFERENCES = (
         when=_more_left_to_do_in_the_reference,
     ),
     Difference(
-        '`multitask_strategy="rollback"`, or a cancel with `action="rollback"`, where the '
-        "project's own checkpointer (`checkpointer.path`) has no `adelete_for_runs`",
+        '`multitask_strategy="rollback"` on a thread with a run in flight, or a cancel with '
+        '`action="rollback"`, where the project\'s own checkpointer (`checkpointer.path`) has '
+        "no `adelete_for_runs`",
         "accepted: the run is rolled back but its checkpoints stay, so the thread's state "
         "may still show it",
         "501 naming `adelete_for_runs`",

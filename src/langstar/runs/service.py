@@ -20,7 +20,13 @@ from psycopg.rows import DictRow
 
 from langstar.access import Authorizer, Filter, OpenAccess
 from langstar.db.pool import Pool
-from langstar.errors import InvalidError, NotFoundError, UnavailableError, check_page
+from langstar.errors import (
+    InvalidError,
+    NotFoundError,
+    NotSupportedError,
+    UnavailableError,
+    check_page,
+)
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.lifecycle import (
@@ -183,6 +189,7 @@ class RunService:
             max_runs_per_owner=self._run_cap(),
             thread_filter=allowed,
             assistant_config=graph.config,
+            rollback_refused=self._rollback_refusal(body),
         )
         admission = await (admit(self._pool, new) if conn is None else admit_on(conn, new))
         # Its checkpoints take the run's metadata as recorded: its assistant's, its
@@ -246,8 +253,17 @@ class RunService:
         refuse_unsupported(body, stateless=stateless)
         check_input(body.input, self._settings.limits)
         check_metadata(body.metadata, self._settings.limits)
-        if body.multitask_strategy == "rollback":
+
+    def _rollback_refusal(self, body: RunCreate) -> str:
+        """Why this run's `rollback` strategy cannot be done here; empty if it can. The
+        admission refuses it only when there is a run in flight to roll back."""
+        if body.multitask_strategy != "rollback":
+            return ""
+        try:
             self._can_roll_back("multitask_strategy 'rollback'")
+        except NotSupportedError as exc:
+            return exc.detail
+        return ""
 
     def _can_roll_back(self, needed_for: str) -> None:
         """A rollback deletes the runs' checkpoints: refused up front if that cannot be."""

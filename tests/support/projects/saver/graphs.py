@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -14,6 +15,8 @@ async def _reply(
     state: MessagesState, config: RunnableConfig, *, store: BaseStore
 ) -> dict[str, Any]:
     said = str(state["messages"][-1].content)
+    if said == "take your time":
+        await asyncio.sleep(3)
     thread_id = str(config["configurable"]["thread_id"])
     await store.aput(("told", thread_id), said, {"said": said})
     return {"messages": [AIMessage(f"you said: {said}")]}
