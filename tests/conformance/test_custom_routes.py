@@ -10,9 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.langgraph_dev import langgraph_dev
+from tests.support.langgraph_dev import beside_langgraph_dev
 from tests.support.postgres import PostgresForTests
-from tests.support.server import ServerProcess
 
 PROJECTS = Path(__file__).resolve().parents[1] / "support" / "projects"
 PROJECT = PROJECTS / "routes"
@@ -39,17 +38,11 @@ def servers(
     url = postgres.create_database("routes")
     migrations.upgrade(url, settings_for(url))
     mode = "" if "auth" in config else "none"
-    server = ServerProcess(
-        {"DATABASE_URL": url, "LANGSTAR_AUTH__MODE": mode},
-        project,
-        "--langgraph-json",
-        str(project / config),
-    ).start()
+    env = {"DATABASE_URL": url, "LANGSTAR_AUTH__MODE": mode}
     try:
-        with langgraph_dev(project, config) as reference:
+        with beside_langgraph_dev(project, env, config) as (server, reference):
             yield config, {"langstar": server.url, "langgraph dev": reference}
     finally:
-        server.stop()
         postgres.drop_database(url)
 
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from langgraph_sdk import get_client
 
-from tests.support.langgraph_dev import langgraph_dev
+from tests.support.langgraph_dev import beside_langgraph_dev
 from tests.support.postgres import PostgresForTests
 from tests.support.server import ServerProcess
 
@@ -50,12 +50,10 @@ def servers(
     url = postgres.create_database("middleware")
     migrations.upgrade(url, settings_for(url))
     env = {"DATABASE_URL": url, "LANGSTAR_AUTH__MODE": "", "LANGSTAR_LOG_FORMAT": "json"}
-    server = ServerProcess(env, project, "--langgraph-json", str(project / config)).start()
     try:
-        with langgraph_dev(project, config) as reference:
+        with beside_langgraph_dev(project, env, config) as (server, reference):
             yield {"langstar": server.url, "langgraph dev": reference}, server
     finally:
-        server.stop()
         postgres.drop_database(url)
 
 

@@ -15,7 +15,7 @@ import psycopg
 import pytest
 from langgraph_sdk import get_client
 
-from tests.support.langgraph_dev import langgraph_dev
+from tests.support.langgraph_dev import beside_langgraph_dev
 from tests.support.postgres import PostgresForTests
 from tests.support.server import ServerProcess
 
@@ -29,16 +29,11 @@ def served(
 ) -> Iterator[dict[str, Any]]:
     project = tmp_path_factory.mktemp("saver")
     shutil.copytree(PROJECT, project, dirs_exist_ok=True)
-    with postgres.migrated("saver") as url:
-        env = {"DATABASE_URL": url}
-        server = ServerProcess(env, project, "--langgraph-json", str(project / "langgraph.json"))
-        server.start()
-        try:
-            with langgraph_dev(project) as reference:
-                yield {"langstar": server.url, "langgraph dev": reference, "db": url,
-                       "server": server}  # fmt: skip
-        finally:
-            server.stop()
+    with (
+        postgres.migrated("saver") as url,
+        beside_langgraph_dev(project, {"DATABASE_URL": url}) as (server, reference),
+    ):
+        yield {"langstar": server.url, "langgraph dev": reference, "db": url, "server": server}
 
 
 def _said(said: str) -> dict[str, Any]:

@@ -13,9 +13,8 @@ from pathlib import Path
 import pytest
 from langgraph_sdk import get_client
 
-from tests.support.langgraph_dev import langgraph_dev
+from tests.support.langgraph_dev import beside_langgraph_dev
 from tests.support.postgres import PostgresForTests
-from tests.support.server import ServerProcess
 
 PROJECTS = Path(__file__).resolve().parents[1] / "support" / "projects"
 PROJECT = PROJECTS / "memory"
@@ -40,12 +39,10 @@ def servers(
         timeout=120,
     )
     assert migrated.returncode == 0, migrated.stderr
-    server = ServerProcess(env, project, "--langgraph-json", config).start()
     try:
-        with langgraph_dev(project) as reference:
+        with beside_langgraph_dev(project, env) as (server, reference):
             yield {"langstar": server.url, "langgraph dev": reference}
     finally:
-        server.stop()
         postgres.drop_database(url)
 
 

@@ -8,14 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.server import free_port
+from tests.support.server import ServerProcess, free_port
 
 
 @contextmanager
@@ -50,3 +50,17 @@ def langgraph_dev(project: Path, config: str = "langgraph.json") -> Iterator[str
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+
+
+@contextmanager
+def beside_langgraph_dev(
+    project: Path, env: Mapping[str, str], config: str = "langgraph.json"
+) -> Iterator[tuple[ServerProcess, str]]:
+    """`langstar serve` (with `env`) and `langgraph dev` on the same project's `config`:
+    langstar's process, and the reference's URL."""
+    server = ServerProcess(env, project, "--langgraph-json", str(project / config)).start()
+    try:
+        with langgraph_dev(project, config) as reference:
+            yield server, reference
+    finally:
+        server.stop()
