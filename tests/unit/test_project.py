@@ -18,6 +18,19 @@ from langstar.project import IGNORED, REFUSED, ProjectError, apply_project
 from langstar.settings import Settings
 
 
+def langstar_in(project: Path, *command: str) -> subprocess.CompletedProcess[str]:
+    """`langstar <command> --langgraph-json langgraph.json` run in `project`, with nothing
+    of this process's environment but PATH."""
+    return subprocess.run(
+        [sys.executable, "-m", "langstar", *command, "--langgraph-json", "langgraph.json"],
+        env={"PATH": os.environ["PATH"], "LANGSTAR_DATA_DIR": str(project / "data")},
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def served(tmp_path: Path, **keys: Any) -> Settings:
     config = {"graphs": {"agent": "langstar.agents.chat:graph"}, **keys}
     (tmp_path / "langgraph.json").write_text(json.dumps(config))
@@ -282,14 +295,7 @@ def test_langstar_settings_in_a_projects_env_file_apply_but_its_database_url_doe
     (tmp_path / "langgraph.json").write_text(
         json.dumps({"graphs": {"agent": "langstar.agents.chat:graph"}, "env": ".env"})
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "langstar", "db", "check", "--langgraph-json", "langgraph.json"],
-        env={"PATH": os.environ["PATH"], "LANGSTAR_DATA_DIR": str(tmp_path / "data")},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = langstar_in(tmp_path, "db", "check")
     assert result.returncode == 2, result.stderr
     assert "database.pool_min_size: is larger than" in result.stderr
 
@@ -386,14 +392,7 @@ def test_langstar_serve_refuses_a_javascript_project_in_one_line(tmp_path: Path)
     (tmp_path / "src" / "graph.ts").write_text("export const graph = builder.compile();\n")
     config = {"node_version": "20", "graphs": {"agent": "./src/graph.ts:graph"}}
     (tmp_path / "langgraph.json").write_text(json.dumps(config))
-    result = subprocess.run(
-        [sys.executable, "-m", "langstar", "serve", "--langgraph-json", "langgraph.json"],
-        env={"PATH": os.environ["PATH"], "LANGSTAR_DATA_DIR": str(tmp_path / "data")},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = langstar_in(tmp_path, "serve")
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
     last = result.stderr.strip().splitlines()[-1]
