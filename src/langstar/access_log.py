@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
@@ -14,6 +13,7 @@ from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from langstar.headers import HeaderPatterns
 from langstar.logs import REQUEST_ID
 
 log = logging.getLogger("langstar.access")
@@ -21,39 +21,23 @@ log = logging.getLogger("langstar.access")
 _GIVEN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Credentials, never logged whatever the patterns say.
 NEVER_LOGGED = frozenset(
-    {b"authorization", b"proxy-authorization", b"cookie", b"set-cookie", b"x-api-key"}
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
 )
 
 
 class LoggedHeaders:
-    """Which headers an access line shows (`[http] logging_headers_*`): those an include
-    pattern matches and no exclude pattern does; none without an include pattern. A
-    pattern is a lower-case name in which `*` stands for any run of characters."""
+    """Which headers an access line shows (`[http] logging_headers_*`), as `HeaderPatterns`
+    choose them; credentials never."""
 
     def __init__(self, include: Sequence[str] = (), exclude: Sequence[str] = ()) -> None:
-        self._include = [_pattern(p) for p in include]
-        self._exclude = [_pattern(p) for p in exclude]
-        self.shown = functools.lru_cache(maxsize=512)(self._shown)
-
-    def _shown(self, name: bytes) -> bool:
-        if name in NEVER_LOGGED:
-            return False
-        text = name.decode("latin-1").lower()
-        if any(p.fullmatch(text) for p in self._exclude):
-            return False
-        return any(p.fullmatch(text) for p in self._include)
+        self.patterns = HeaderPatterns(include, exclude, never=NEVER_LOGGED)
 
     def pick(self, headers: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
         """The headers to show, by name (a repeated one by its last value)."""
-        if not self._include:
+        if not self.patterns:
             return {}
         return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in headers
-                if self.shown(k.lower())}  # fmt: skip
-
-
-def _pattern(pattern: str) -> re.Pattern[str]:
-    # Only `*` is special: a pattern never becomes a costly regular expression.
-    return re.compile(".*".join(re.escape(part) for part in pattern.lower().split("*")))
+                if self.patterns.matches(k.decode("latin-1"))}  # fmt: skip
 
 
 class AccessLog:

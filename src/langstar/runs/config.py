@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import fnmatch
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +20,7 @@ from langstar.graphs.config import (
     context_keys,
 )
 from langstar.graphs.registry import RegisteredGraph
+from langstar.headers import HeaderPatterns
 from langstar.identity import Identity
 from langstar.runs.schemas import UNSUPPORTED, RunCreate
 from langstar.serde import to_jsonable
@@ -39,17 +40,19 @@ class RunHeaders:
 def copied_headers(
     headers: Mapping[str, str], include: Sequence[str], exclude: Sequence[str]
 ) -> RunHeaders:
-    """The headers whose lower-cased names match an include pattern and no exclude one."""
-    if not include:
+    """The headers, by lower-cased name, that the patterns choose (`HeaderPatterns`)."""
+    patterns = _patterns(tuple(include), tuple(exclude))
+    if not patterns:
         return RunHeaders()
-    copied = {}
-    for name, value in headers.items():
-        name = name.lower()
-        if name in NEVER_COPIED or any(fnmatch.fnmatchcase(name, p) for p in exclude):
-            continue
-        if any(fnmatch.fnmatchcase(name, pattern.lower()) for pattern in include):
-            copied[name] = value
-    return RunHeaders(copied)
+    return RunHeaders(
+        {name.lower(): value for name, value in headers.items() if patterns.matches(name)}
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _patterns(include: tuple[str, ...], exclude: tuple[str, ...]) -> HeaderPatterns:
+    """Compiled once per setting, not once per run."""
+    return HeaderPatterns(include, exclude, never=NEVER_COPIED)
 
 
 def stream_modes(body: RunCreate) -> list[str]:
