@@ -41,7 +41,7 @@ class ThreadCheckpoints(Protocol):
         """Every checkpoint of `source`, again under `target`."""
 
     async def keep_latest(self, conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
-        """Only the newest checkpoint of each namespace."""
+        """Only the newest checkpoint of each namespace, and what its state is read from."""
 
 
 class PostgresCheckpoints:
@@ -79,13 +79,55 @@ async def delete_thread_checkpoints(conn: AsyncConnection[DictRow], thread_id: u
         )
 
 
+# What keep_latest keeps: the newest checkpoint of each namespace, and the ancestors its
+# `DeltaChannel`s are read from. Such a channel (named in the checkpoint's metadata,
+# `counters_since_delta_snapshot`) stores its value only every `snapshot_frequency`
+# updates; LangGraph rebuilds it by replaying the writes of each ancestor back to the
+# nearest one that stores it (`get_delta_channel_history`), so without them it reads empty.
+# The walk follows the parents as LangGraph's does while a channel has no value stored
+# (a blob, or inline) at the checkpoint reached, and keeps each one it passes.
+_KEPT_CHECKPOINTS = """
+WITH RECURSIVE kept AS (
+    SELECT h.checkpoint_ns, h.checkpoint_id, h.parent_checkpoint_id, h.checkpoint,
+        ARRAY(
+            SELECT k FROM jsonb_object_keys(CASE
+                WHEN jsonb_typeof(h.metadata -> 'counters_since_delta_snapshot') = 'object'
+                THEN h.metadata -> 'counters_since_delta_snapshot' ELSE '{}' END) AS k
+            WHERE h.checkpoint -> 'channel_versions' ? k
+        ) AS replayed
+    FROM (
+        SELECT DISTINCT ON (checkpoint_ns)
+            checkpoint_ns, checkpoint_id, parent_checkpoint_id, checkpoint, metadata
+        FROM checkpoints WHERE thread_id = %(t)s
+        ORDER BY checkpoint_ns DESC, checkpoint_id DESC
+    ) AS h
+    UNION ALL
+    SELECT p.checkpoint_ns, p.checkpoint_id, p.parent_checkpoint_id, p.checkpoint, unseeded.channels
+    FROM kept c
+    CROSS JOIN LATERAL (
+        SELECT array_agg(k) AS channels FROM unnest(c.replayed) AS k
+        WHERE coalesce(c.checkpoint -> 'channel_values' -> k, 'null') = 'null'
+        AND NOT EXISTS (
+            SELECT 1 FROM checkpoint_blobs b WHERE b.thread_id = %(t)s
+            AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = k
+            AND b.version = c.checkpoint -> 'channel_versions' ->> k AND b.type <> 'empty'
+        )
+    ) AS unseeded
+    JOIN checkpoints p ON p.thread_id = %(t)s AND p.checkpoint_ns = c.checkpoint_ns
+        AND p.checkpoint_id = c.parent_checkpoint_id AND p.checkpoint_id < c.checkpoint_id
+    WHERE unseeded.channels IS NOT NULL
+)
+"""
+
+
 async def keep_latest_checkpoint(conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> None:
-    """Keep only the newest checkpoint of each namespace, and the blobs it points to."""
+    """Keep only the newest checkpoint of each namespace, the ancestors its `DeltaChannel`
+    values are rebuilt from (`_KEPT_CHECKPOINTS`), and the blobs and writes of those."""
     params = {"t": str(thread_id)}
     await conn.execute(
-        "DELETE FROM checkpoints c WHERE thread_id = %(t)s AND checkpoint_id <> "
-        "(SELECT max(checkpoint_id) FROM checkpoints l WHERE l.thread_id = %(t)s "
-        "AND l.checkpoint_ns = c.checkpoint_ns)",
+        _KEPT_CHECKPOINTS + "DELETE FROM checkpoints c WHERE thread_id = %(t)s AND NOT EXISTS "
+        "(SELECT 1 FROM kept k WHERE k.checkpoint_ns = c.checkpoint_ns "
+        "AND k.checkpoint_id = c.checkpoint_id)",
         params,
     )
     await conn.execute(
