@@ -81,6 +81,11 @@ class CheckpointReadError(LangstarError):
     `detail` names the value's type or the setting to change."""
 
 
+class JsonEncryptionError(LangstarError):
+    """The project's JSON encryption handlers failed or broke their contract, or stored JSON
+    is encrypted and cannot be decrypted as configured; `detail` names the handler."""
+
+
 class CheckpointWriteError(LangstarError):
     """A state value that can be stored neither as msgpack nor pickled."""
 
