@@ -680,13 +680,8 @@ def _webhooks(settings: Settings, value: Any) -> Settings:
 
 
 _JS_ENCRYPTION = "encryption.path (a JavaScript or TypeScript file)"
-_JSON_ENCRYPTION = "encryption.path (an Encryption with JSON handlers)"
 _SAVER_ENCRYPTION = "encryption.path (with checkpointer.path)"
 REFUSED[_JS_ENCRYPTION] = "langstar runs a Python langgraph_sdk.Encryption only"
-REFUSED[_JSON_ENCRYPTION] = (
-    "JSON handlers (encrypt.json, decrypt.json) are not supported yet: thread metadata and "
-    "values, run kwargs, assistant config and store items would be stored unencrypted"
-)
 REFUSED[_SAVER_ENCRYPTION] = (
     "the project's own saver writes the checkpoints, so the blob handlers would not run"
 )
@@ -713,8 +708,12 @@ def _encryption(settings: Settings, value: Any) -> Settings:
             "langgraph.json encryption.path",
             f"expected a langgraph_sdk.Encryption, not {type(found).__name__}",
         )
-    if found._json_encryptor is not None or found._json_decryptor is not None:
-        raise refusal(_JSON_ENCRYPTION, "encryption.path")
+    if (found._json_encryptor is None) != (found._json_decryptor is None):
+        missing = "decrypt.json" if found._json_decryptor is None else "encrypt.json"
+        raise ProjectError(
+            "langgraph.json encryption.path",
+            f"{path} registers one JSON handler without the other: add @{missing}",
+        )
     database = msgspec.structs.replace(settings.database, encryption=path)
     return msgspec.structs.replace(settings, database=database)
 

@@ -1,8 +1,7 @@
 """A project's own `langgraph_sdk.Encryption` (langgraph.json `encryption.path`) encrypts
 checkpoints at rest as on LangGraph's server: its blob handlers seal every checkpoint value
 and pending write, each under the context its `@encryption.context` handler gave the
-request that wrote it, and open them under that same context whoever reads them later;
-JSON handlers, which langstar does not apply yet, are refused at start-up."""
+request that wrote it, and open them under that same context whoever reads them later."""
 
 from __future__ import annotations
 
@@ -152,11 +151,11 @@ async def test_a_malformed_encryption_context_header_is_refused_with_422(serve: 
             await client.threads.create()
 
 
-def test_an_encryption_with_json_handlers_stops_start_up_naming_them(
+def test_an_encryption_with_one_json_handler_without_the_other_stops_start_up(
     settings: Settings, make_app: MakeApp
 ) -> None:
-    project = msgspec.structs.replace(settings, graphs_from=str(PROJECT / "with_json.json"))
+    project = msgspec.structs.replace(settings, graphs_from=str(PROJECT / "half_json.json"))
     with pytest.raises(SettingsError) as refused:
         make_app(project)
-    assert str(refused.value).startswith("langgraph.json encryption.path: JSON handlers")
-    assert "stored unencrypted" in str(refused.value)
+    assert str(refused.value).startswith("langgraph.json encryption.path")
+    assert "add @decrypt.json" in str(refused.value)

@@ -11,6 +11,7 @@ from litestar import Request
 
 from langstar.access import Authorizer
 from langstar.assistants.service import AssistantService, sync_default_assistants
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.pool import Pool
 from langstar.errors import InvalidError, NotFoundError, parse_uuid
 from langstar.graphs.registry import GraphRegistry, RegisteredGraph, ThreadGraph
@@ -53,9 +54,12 @@ class AssistantsProvider(Provider):
         settings: Settings,
         defaults: DefaultAssistants,
         access: Authorizer,
+        cipher: JsonCipher,
     ) -> AssistantService:
         del defaults  # depended on so that the rows exist before any request reads them
-        return AssistantService(pool, identity, registry, settings.runs, settings.limits, access)
+        return AssistantService(
+            pool, identity, registry, settings.runs, settings.limits, access, cipher
+        )
 
     @provide(scope=Scope.REQUEST)
     async def provide_graph(

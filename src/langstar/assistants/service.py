@@ -22,6 +22,8 @@ from langstar.assistants.schemas import (
     AssistantVersionsSearch,
     GraphSchemas,
 )
+from langstar.db.json_encryption import ASSISTANT_FIELDS as SEALED_FIELDS
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, NotFoundError, check_page, selected_fields
 from langstar.graphs.config import check_config
@@ -73,7 +75,9 @@ class AssistantService:
         settings: RunSettings,
         limits: LimitSettings | None = None,
         access: Authorizer | None = None,
+        cipher: JsonCipher | None = None,
     ) -> None:
+        self._cipher = cipher or JsonCipher()  # the project's JSON encryption, if any
         self._limits = limits or LimitSettings()
         self._pool = pool
         self._identity = identity
@@ -110,7 +114,16 @@ class AssistantService:
             row = await cur.fetchone()
         if row is None:
             raise NotFoundError("assistant", assistant_id)
-        return dict(row)
+        return await self._opened(dict(row))
+
+    async def _opened(self, row: dict[str, Any]) -> dict[str, Any]:
+        return await self._cipher.open_fields("assistant", row, SEALED_FIELDS)
+
+    async def _assistant(self, row: dict[str, Any]) -> Assistant:
+        return Assistant(**await self._opened(row))
+
+    async def _sealed(self, field: str, value: Any) -> Jsonb:
+        return Jsonb(await self._cipher.seal("assistant", field, value))
 
     async def _owned(self, assistant_id: str, action: str) -> dict[str, Any]:
         row = await self._row(assistant_id, action)
@@ -154,9 +167,9 @@ class AssistantService:
             body.graph_id,
             body.name or body.graph_id,
             body.description,
-            Jsonb(body.config),
-            Jsonb(body.context),
-            Jsonb(value["metadata"]),
+            await self._sealed("config", body.config),
+            await self._sealed("context", body.context),
+            await self._sealed("metadata", value["metadata"]),
         )
         async with self._pool.connection() as conn, conn.transaction():
             cur = await conn.execute(
@@ -168,7 +181,7 @@ class AssistantService:
             row = await cur.fetchone()
             if row is not None:
                 await self._record_version(conn, assistant_id)
-                return Assistant(**row)
+                return await self._assistant(row)
         if body.if_exists == "do_nothing":
             return await self.get(str(assistant_id))
         raise ConflictError(f"Assistant {assistant_id} already exists")
@@ -199,9 +212,11 @@ class AssistantService:
                 {
                     "id": row["assistant_id"],
                     "graph": graph_id,
-                    "config": Jsonb(config),
-                    "context": None if body.context is None else Jsonb(body.context),
-                    "metadata": Jsonb(body.metadata or {}),
+                    "config": await self._sealed("config", config),
+                    "context": None
+                    if body.context is None
+                    else await self._sealed("context", body.context),
+                    "metadata": await self._sealed("metadata", body.metadata or {}),
                     "name": body.name,
                     "description": body.description,
                 },
@@ -209,7 +224,7 @@ class AssistantService:
             updated = await cur.fetchone()
             assert updated is not None
             await self._record_version(conn, row["assistant_id"])
-        return Assistant(**updated)
+        return await self._assistant(updated)
 
     async def delete(self, assistant_id: str) -> None:
         row = await self._owned(assistant_id, "delete")
@@ -247,7 +262,8 @@ class AssistantService:
                 f"LIMIT %s OFFSET %s",
                 [*params, body.limit, body.offset],
             )
-            return list(await cur.fetchall())
+            rows = await cur.fetchall()
+        return [await self._opened(row) for row in rows]
 
     async def count(self, body: AssistantCount) -> int:
         where, params = await self._filters(body)
@@ -268,7 +284,7 @@ class AssistantService:
                 (row["assistant_id"], Jsonb(body.metadata or {}), body.limit, body.offset),
             )
             rows = await cur.fetchall()
-        return [Assistant(**r) for r in rows]
+        return [await self._assistant(r) for r in rows]
 
     async def set_latest(self, assistant_id: str, version: int) -> Assistant:
         row = await self._owned(assistant_id, "update")
@@ -287,7 +303,7 @@ class AssistantService:
             raise NotFoundError(
                 "assistant", assistant_id, f"Assistant {assistant_id} has no version {version}"
             )
-        return Assistant(**updated)
+        return await self._assistant(updated)
 
     async def graph(self, assistant_id: str, xray: bool | int) -> dict[str, Any]:
         resolved = await self.resolve(assistant_id)

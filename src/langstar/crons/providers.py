@@ -16,6 +16,7 @@ from langstar.clock import Clock, SystemClock
 from langstar.crons.scheduler import CronScheduler
 from langstar.crons.service import CronService
 from langstar.db.checkpoints import ThreadCheckpoints
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.pool import Pool
 from langstar.graphs.registry import GraphRegistry
 from langstar.identity import Identity
@@ -50,6 +51,7 @@ class CronsProvider(Provider):
         defaults: DefaultAssistants,
         webhooks: WebhookPolicy,
         checkpoints: ThreadCheckpoints,
+        cipher: JsonCipher,
     ) -> AsyncIterator[CronScheduler]:
         """Fires runs as each cron's owner, through the services a request of theirs gets."""
         del defaults  # depended on so that the assistants exist before the first fire
@@ -57,10 +59,10 @@ class CronsProvider(Provider):
         def services_for(identity: Identity) -> tuple[AssistantService, RunService]:
             access = authorizer_for(authenticator, identity)
             threads = ThreadService(
-                pool, identity, settings.limits, access, settings.threads, checkpoints
+                pool, identity, settings.limits, access, settings.threads, checkpoints, cipher
             )
             assistants = AssistantService(
-                pool, identity, registry, settings.runs, settings.limits, access
+                pool, identity, registry, settings.runs, settings.limits, access, cipher
             )
             runs = RunService(
                 pool, threads, executor, bus, settings, identity, store, slots, access,

@@ -94,8 +94,10 @@ class CronScheduler:
         try:
             graph = await assistants.resolve(str(cron["assistant_id"]))
             keep = cron["on_run_completed"] == "keep"
-            body = run_body(cron["payload"], cron["cron_id"], stateless=stateless, keep=keep)
-            metadata = {**(body.metadata or {}), **cron["metadata"]}
+            payload = await runs.cipher.open("cron", "payload", cron["payload"])
+            body = run_body(payload, cron["cron_id"], stateless=stateless, keep=keep)
+            given = await runs.cipher.open("cron", "metadata", cron["metadata"])
+            metadata = {**(body.metadata or {}), **given}
             body = msgspec.structs.replace(body, metadata=metadata)
             admitted = await runs.admit(
                 cron["thread_id"], body, graph, cron_id=cron["cron_id"], conn=conn

@@ -22,6 +22,7 @@ from langstar.crons.schemas import (
     CronSearch,
 )
 from langstar.db.encryption import current_context
+from langstar.db.json_encryption import CRON_FIELDS as SEALED_FIELDS
 from langstar.db.jsonb import jsonb
 from langstar.db.pool import Pool
 from langstar.errors import InvalidError, MalformedError, NotFoundError, check_page, selected_fields
@@ -95,6 +96,7 @@ class CronService:
         webhooks: WebhookPolicy | None = None,
     ) -> None:
         self._webhooks = webhooks or WebhookPolicy(settings.webhooks)
+        self._cipher = threads.cipher  # the project's JSON encryption, if any
         self._pool = pool
         self._identity = identity
         self._owner = identity.owner
@@ -148,14 +150,14 @@ class CronService:
                     as_utc(body.end_time),
                     body.enabled,
                     next_fire(schedule, timezone, self._clock.now()),
-                    jsonb(payload),
-                    jsonb(value["metadata"]),
+                    jsonb(await self._cipher.seal("cron", "payload", payload)),
+                    jsonb(await self._cipher.seal("cron", "metadata", value["metadata"])),
                     None if thread_id is not None else keep,
                 ),
             )
             row = await cur.fetchone()
         assert row is not None
-        return Cron(**row)
+        return await self._cron(row)
 
     def _payload(
         self, body: CronCreate, graph: RegisteredGraph, cron_id: uuid.UUID, *, stateless: bool
@@ -206,7 +208,10 @@ class CronService:
             row = await cur.fetchone()
         if row is None:
             raise NotFoundError("cron", cron_id)
-        return Cron(**row)
+        return await self._cron(row)
+
+    async def _cron(self, row: dict[str, Any]) -> Cron:
+        return Cron(**await self._cipher.open_fields("cron", row, SEALED_FIELDS))
 
     async def update(self, cron_id: uuid.UUID, body: CronPatch) -> Cron:
         """Change the cron; a new schedule or timezone moves its next run from now."""
@@ -247,8 +252,8 @@ class CronService:
                     "end_time" in given,
                     as_utc(given.get("end_time")),
                     body.enabled,
-                    jsonb(payload),
-                    jsonb(body.metadata or {}),
+                    jsonb(await self._cipher.seal("cron", "payload", payload)),
+                    jsonb(await self._cipher.seal("cron", "metadata", body.metadata or {})),
                     body.on_run_completed,
                     cron_id,
                     self._owner,
@@ -257,7 +262,7 @@ class CronService:
             row = await cur.fetchone()
         if row is None:
             raise NotFoundError("cron", cron_id)
-        return Cron(**row)
+        return await self._cron(row)
 
     def _patched_payload(
         self, cron: Cron, body: CronPatch, given: dict[str, Any]
@@ -326,7 +331,8 @@ class CronService:
                 f"ORDER BY {order} LIMIT %s OFFSET %s",
                 [*params, body.limit, body.offset],
             )
-            return list(await cur.fetchall())
+            rows = await cur.fetchall()
+        return [await self._cipher.open_fields("cron", row, SEALED_FIELDS) for row in rows]
 
     async def count(self, body: CronCount) -> int:
         found = await self._filters(body, "search")

@@ -1,5 +1,6 @@
-"""A project's own `langgraph_sdk.Encryption` (langgraph.json `encryption.path`), applied to
-checkpoint blobs and pending writes as LangGraph's server applies its blob handlers.
+"""A project's own `langgraph_sdk.Encryption` (langgraph.json `encryption.path`): its blob
+handlers applied to checkpoint blobs and pending writes as LangGraph's server applies them
+(its JSON handlers are applied by `json_encryption`).
 
 Each encrypted value carries the encryption context it was written under (what the
 project's `@encryption.context` handler, or the `X-Encryption-Context` header, gave for
@@ -21,6 +22,7 @@ from typing import Any
 from langgraph_sdk import Encryption, EncryptionContext
 from langgraph_sdk.encryption.types import DecryptResult
 
+from langstar.db.json_encryption import JsonCipher
 from langstar.errors import CheckpointReadError, CheckpointWriteError, InvalidError
 from langstar.objects import LoadError, load_object
 from langstar.settings import SettingsError
@@ -73,9 +75,11 @@ def load_encryption(spec: str, base: Path) -> Encryption:
         raise SettingsError(
             SETTING, f"{spec} is a {type(found).__name__}, not a langgraph_sdk.Encryption"
         )
-    if found._json_encryptor is not None or found._json_decryptor is not None:
-        # Accepting it would keep in plaintext what the project asked to have encrypted.
-        raise SettingsError(SETTING, JSON_REFUSAL)
+    if (found._json_encryptor is None) != (found._json_decryptor is None):
+        missing = "decrypt.json" if found._json_decryptor is None else "encrypt.json"
+        raise SettingsError(
+            SETTING, f"{spec} registers one JSON handler without the other: add @{missing}"
+        )
     if (found._blob_encryptor is None) != (found._blob_decryptor is None):
         missing = "decrypt.blob" if found._blob_decryptor is None else "encrypt.blob"
         raise SettingsError(
@@ -91,6 +95,7 @@ class ProjectEncryption:
     def __init__(self, encryption: Encryption | None = None) -> None:
         self.encryption = encryption
         self.blobs = BlobEncryption(encryption) if encryption is not None else None
+        self.json = JsonCipher(encryption, current_context)
 
     async def request_context(self, user: object, header: str | None) -> dict[str, Any]:
         """The header's context, as the project's `@encryption.context` handler makes it
@@ -110,13 +115,6 @@ class ProjectEncryption:
                       type(derived).__name__)  # fmt: skip
             return context
         return derived
-
-
-JSON_REFUSAL = (
-    "JSON handlers (@encryption.encrypt.json, @encryption.decrypt.json) are not supported "
-    "yet: thread metadata and values, run kwargs, assistant config and store items would be "
-    "stored unencrypted; langstar applies the blob and context handlers only"
-)
 
 
 class BlobEncryption:

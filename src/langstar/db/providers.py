@@ -20,6 +20,7 @@ from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.custom import SaverCheckpoints, project_saver, project_store, shortfall
 from langstar.db.embedded import EmbeddedPostgres
 from langstar.db.encryption import ProjectEncryption, load_encryption
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.migrations import upgrade_async
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, Pooler, open_pool, pooler_of
@@ -123,8 +124,14 @@ class DatabaseProvider(Provider):
         if not spec:
             return ProjectEncryption()
         encryption = load_encryption(spec, Path(settings.graphs_from).parent)
-        log.info("checkpoints are encrypted by the project's %r (%s)", encryption, spec)
+        sealed = "checkpoints and JSON" if encryption._json_encryptor else "checkpoints"
+        log.info("%s are encrypted by the project's %r (%s)", sealed, encryption, spec)
         return ProjectEncryption(encryption)
+
+    @provide
+    def provide_json_cipher(self, encryption: ProjectEncryption) -> JsonCipher:
+        """The project's JSON handlers, for every service that stores JSON."""
+        return encryption.json
 
     @provide
     async def provide_checkpointer(
@@ -136,7 +143,7 @@ class DatabaseProvider(Provider):
             blobs = encryption.blobs
             own = blobs is not None and blobs.enabled
             serde = checkpoint_serializer(settings.database, own_encryption=own)
-            yield PooledPostgresSaver(pool, serde, blobs)
+            yield PooledPostgresSaver(pool, serde, blobs, encryption.json)
             return
         if encryption.encryption is not None:
             raise SettingsError(

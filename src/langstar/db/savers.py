@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from langstar.db.encryption import BlobEncryption
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.serializer import AesReader, CheckpointCipher, CheckpointSerializer, aes_key
 from langstar.settings import DatabaseSettings
 
@@ -163,9 +164,11 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         pool: AsyncConnectionPool[AsyncConnection[DictRow]],
         serde: SerializerProtocol | None = None,
         blobs: BlobEncryption | None = None,
+        cipher: JsonCipher | None = None,
     ) -> None:
         super().__init__(pool, serde=serde)
         self.blobs = blobs if blobs is not None and blobs.enabled else None
+        self.cipher = cipher or JsonCipher()  # the project's JSON handlers, for the metadata
 
     @asynccontextmanager
     async def _cursor(self, *, pipeline: bool = False) -> AsyncIterator[AsyncCursor[DictRow]]:
@@ -211,6 +214,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         )
         if self.blobs is not None:
             rows = [(*row[:4], *await self.blobs.encrypt(row[4], row[5])) for row in rows]
+        kept = await self.cipher.seal("checkpoint", "metadata", _metadata(config, metadata))
         async with self._cursor(pipeline=True) as cur:
             if rows:
                 await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, rows)
@@ -222,7 +226,7 @@ class PooledPostgresSaver(AsyncPostgresSaver):
                     checkpoint["id"],
                     configurable.get("checkpoint_id"),
                     Jsonb({**checkpoint, "channel_values": inline}),
-                    Jsonb(_metadata(config, metadata)),
+                    Jsonb(kept),
                 ),
             )
         return {
@@ -263,6 +267,9 @@ class PooledPostgresSaver(AsyncPostgresSaver):
     async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:
         if self.blobs is not None:
             value = await self._decrypted(value)
+        if value.get("metadata"):
+            metadata = await self.cipher.open("checkpoint", "metadata", value["metadata"])
+            value = {**value, "metadata": metadata}
         if len(value["pending_writes"] or ()) > INLINE_ITEMS:
             return await super()._load_checkpoint_tuple(value)
         # The synchronous saver builds the same tuple without the thread hand-off.

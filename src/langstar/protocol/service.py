@@ -307,9 +307,10 @@ class ProtocolService:
                 row = await cur.fetchone()
             if row is None:
                 raise NotFoundError("thread", thread_id)
+            interrupts = await self._runs.cipher.open("thread", "interrupts", row["interrupts"])
             pending = {
                 item["id"]
-                for items in (row["interrupts"] or {}).values()
+                for items in (interrupts or {}).values()
                 for item in items
                 if isinstance(item, dict) and isinstance(item.get("id"), str)
             }

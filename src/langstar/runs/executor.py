@@ -24,6 +24,7 @@ from psycopg.rows import DictRow, dict_row
 from langstar import lifecycle, logs, metrics
 from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.encryption import current_context, use_context
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, patient
 from langstar.errors import UnavailableError
@@ -32,7 +33,7 @@ from langstar.identity import ACTING_FOR, Identity
 from langstar.lifecycle import Run, RunStatus, ThreadStatus
 from langstar.runs import records
 from langstar.runs.config import run_context
-from langstar.serde import dumps, encode_error, shown_interrupts
+from langstar.serde import dumps, encode_error, shown_interrupts, to_jsonable
 from langstar.streaming.events import EventBus, RunStream, run_done
 from langstar.streaming.output import RunOutput
 from langstar.streaming.relay import StreamRelay
@@ -130,8 +131,10 @@ class RunExecutor:
         conninfo: str = "",
         poll_seconds: float = 1.0,
         checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS,
+        cipher: JsonCipher | None = None,
     ) -> None:
         self._checkpoints = checkpoints  # what a rollback or a deleted thread's run deletes
+        self._cipher = cipher or JsonCipher()  # seals the thread's values as a run ends
         self._conninfo = conninfo  # for its own connection; empty: the pool's
         self._poll = poll_seconds
         self._run_timeout = run_timeout_seconds
@@ -535,8 +538,11 @@ class RunExecutor:
         if isinstance(values, dict) and "__interrupt__" in values:
             values = {k: v for k, v in values.items() if k != "__interrupt__"}
             encoded = None
+        if self._cipher.sealing and isinstance(values, dict):
+            encoded = dumps(await self._cipher.seal("thread", "values", to_jsonable(values)))
         if encoded is None and values is not None:
             encoded = dumps(values)
+        interrupts = await self._cipher.seal("thread", "interrupts", interrupts)
         await lifecycle.finish(
             self._pool,
             job.run,

@@ -10,6 +10,7 @@ from litestar import Request
 
 from langstar.access import Authorizer
 from langstar.db.checkpoints import ThreadCheckpoints
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool
 from langstar.db.providers import Database
@@ -60,6 +61,7 @@ class RunsProvider(Provider):
         relay: StreamRelay,
         database: Database,
         checkpoints: ThreadCheckpoints,
+        cipher: JsonCipher,
     ) -> AsyncIterator[RunExecutor]:
         # Taking the pool makes the container close the executor (draining runs) before it.
         executor = RunExecutor(
@@ -75,6 +77,7 @@ class RunsProvider(Provider):
             conninfo=database.conninfo(direct=True),
             poll_seconds=settings.database.poll_seconds,
             checkpoints=checkpoints,
+            cipher=cipher,
         )
         executor.open()
         yield executor

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from langstar.access import Filter, filter_sql
+from langstar.db.json_encryption import RUN_FIELDS, JsonCipher
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, NotFoundError
 from langstar.lifecycle import INFLIGHT_SQL, RUN_COLUMNS, CancelAction, Run, request_cancel
@@ -17,9 +18,17 @@ from langstar.lifecycle import INFLIGHT_SQL, RUN_COLUMNS, CancelAction, Run, req
 class RunRecords:
     """Run rows of one owner; every statement takes its own pooled connection."""
 
-    def __init__(self, pool: Pool, owner: str) -> None:
+    def __init__(self, pool: Pool, owner: str, cipher: JsonCipher | None = None) -> None:
         self._pool = pool
         self._owner = owner
+        self._cipher = cipher or JsonCipher()
+
+    async def opened(self, run: Run) -> Run:
+        """`run` (changed in place) with its metadata and kwargs as they were given, for a
+        row the project's JSON handlers sealed."""
+        for field in RUN_FIELDS:
+            setattr(run, field, await self._cipher.open("run", field, getattr(run, field)))
+        return run
 
     async def get(self, thread_id: uuid.UUID, run_id: uuid.UUID) -> Run:
         async with self._pool.connection() as conn:
@@ -31,7 +40,7 @@ class RunRecords:
             row = await cur.fetchone()
         if row is None:
             raise NotFoundError("run", run_id)
-        return Run(**row)
+        return await self.opened(Run(**row))
 
     async def get_by_id(self, run_id: uuid.UUID) -> Run | None:
         async with self._pool.connection() as conn:
@@ -40,7 +49,7 @@ class RunRecords:
                 (run_id, self._owner),
             )
             row = await cur.fetchone()
-        return None if row is None else Run(**row)
+        return None if row is None else await self.opened(Run(**row))
 
     async def error_of(self, run_id: uuid.UUID) -> dict[str, Any] | None:
         async with self._pool.connection() as conn:
@@ -59,7 +68,7 @@ class RunRecords:
         sql += " ORDER BY created_at DESC, run_id LIMIT %s OFFSET %s"
         async with self._pool.connection() as conn:
             cur = await conn.execute(sql, [*params, limit, offset])
-            return [Run(**row) for row in await cur.fetchall()]
+            return [await self.opened(Run(**row)) for row in await cur.fetchall()]
 
     async def ids_with_status(
         self,

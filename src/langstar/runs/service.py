@@ -113,7 +113,8 @@ class RunService:
         self._bus = bus
         self._settings = settings
         self._identity = identity
-        self._records = RunRecords(pool, identity.owner)
+        self.cipher = threads.cipher  # the project's JSON encryption, if any
+        self._records = RunRecords(pool, identity.owner, self.cipher)
         self._access = access or OpenAccess()
 
     async def create_batch(
@@ -179,8 +180,8 @@ class RunService:
             user_id=self._identity.user_id,
             assistant_id=graph.assistant_id,
             graph_id=graph.graph_id,
-            metadata=body.metadata or {},
-            kwargs=kwargs,
+            metadata=await self.cipher.seal("run", "metadata", body.metadata or {}),
+            kwargs=await self.cipher.seal("run", "kwargs", kwargs),
             strategy=body.multitask_strategy,
             worker=self._executor.worker,
             lease_seconds=self._executor.lease_seconds,
@@ -188,10 +189,11 @@ class RunService:
             delayed=bool(body.after_seconds),
             max_runs_per_owner=self._run_cap(),
             thread_filter=allowed,
-            assistant_config=graph.config,
+            assistant_config=await self.cipher.seal("thread", "config", graph.config),
             rollback_refused=self._rollback_refusal(body),
         )
         admission = await (admit(self._pool, new) if conn is None else admit_on(conn, new))
+        await self._records.opened(admission.run)
         # Its checkpoints take the run's metadata as recorded: its assistant's, its
         # thread's, then its own, as LangGraph's server gives a run's config.
         config["metadata"] = dict(admission.run.metadata)

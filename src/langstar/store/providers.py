@@ -6,6 +6,7 @@ from dishka import Provider, Scope, provide
 from langgraph.store.base import BaseStore
 
 from langstar.access import Authorizer
+from langstar.db.json_encryption import JsonCipher
 from langstar.identity import Identity
 from langstar.store.scoped import store_for
 from langstar.store.service import StoreService
@@ -18,6 +19,6 @@ class StoreProvider(Provider):
 
     @provide
     def provide_store_service(
-        self, store: BaseStore, identity: Identity, access: Authorizer
+        self, store: BaseStore, identity: Identity, access: Authorizer, cipher: JsonCipher
     ) -> StoreService:
-        return StoreService(store_for(store, identity), access)
+        return StoreService(store_for(store, identity), access, cipher)

@@ -8,6 +8,7 @@ from langgraph.store.base import BaseStore, Item
 from langgraph.store.base import SearchItem as StoreSearchItem
 
 from langstar.access import Authorizer, OpenAccess
+from langstar.db.json_encryption import JsonCipher
 from langstar.errors import InvalidError, NotSupportedError, check_page
 from langstar.store.schemas import (
     Namespaces,
@@ -61,7 +62,10 @@ class StoreService:
     see the value put; what they return is not used, as on LangGraph's server.
     """
 
-    def __init__(self, store: BaseStore, access: Authorizer | None = None) -> None:
+    def __init__(
+        self, store: BaseStore, access: Authorizer | None = None, cipher: JsonCipher | None = None
+    ) -> None:
+        self._cipher = cipher or JsonCipher()  # the project's JSON encryption, if any
         self._store = store
         self._access = access or OpenAccess()
 
@@ -82,8 +86,9 @@ class StoreService:
             {"namespace": _namespace(body.namespace), "key": body.key, "value": body.value,
              "index": body.index},
         )  # fmt: skip
+        sealed = await self._cipher.seal("store", "value", value["value"])
         await self._store.aput(
-            _namespace(value["namespace"]), value["key"], value["value"], index=value["index"],
+            _namespace(value["namespace"]), value["key"], sealed, index=value["index"],
             ttl=body.ttl,
         )  # fmt: skip
 
@@ -93,7 +98,10 @@ class StoreService:
         item = await self._store.aget(
             _namespace(value["namespace"]), value["key"], refresh_ttl=refresh_ttl
         )
-        return None if item is None else _item(item)
+        if item is None:
+            return None
+        item.value = await self._cipher.open("store", "value", item.value)
+        return _item(item)
 
     async def delete(self, body: StoreDelete) -> None:
         value = await self._authorized(
@@ -119,6 +127,8 @@ class StoreService:
             )
         except ValueError as exc:  # the store's verdict on a filter it cannot apply
             raise InvalidError("filter", str(exc)) from None
+        for item in items:
+            item.value = await self._cipher.open("store", "value", item.value)
         return SearchItems(items=[_search_item(item) for item in items])
 
     async def list_namespaces(self, body: StoreListNamespaces) -> Namespaces:

@@ -111,6 +111,18 @@ class Extraction:
     def reads_interrupts(self) -> bool:
         return any(root == "interrupts" for root, _ in self._paths.values())
 
+    def roots(self) -> tuple[str, ...]:
+        """The thread fields the paths read."""
+        return tuple(sorted({root for root, _ in self._paths.values()}))
+
+    def extracted_from(self, roots: Mapping[str, Any]) -> dict[str, Any]:
+        """Every alias, in the order asked, with its value read from `roots` (each thread
+        field the paths read, as stored)."""
+        return {
+            alias: None if steps is None else walk(roots.get(root), steps)
+            for alias, (root, steps) in self._paths.items()
+        }
+
     def sql(self) -> tuple[str, list[Any]]:
         """A jsonb object of each alias read in SQL and its value (null when missing)."""
         items, params = [], []

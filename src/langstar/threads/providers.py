@@ -8,6 +8,7 @@ from dishka import Provider, Scope, provide
 
 from langstar.access import Authorizer
 from langstar.db.checkpoints import ThreadCheckpoints
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.settings import Settings
@@ -37,5 +38,8 @@ class ThreadsProvider(Provider):
         settings: Settings,
         access: Authorizer,
         checkpoints: ThreadCheckpoints,
+        cipher: JsonCipher,
     ) -> ThreadService:
-        return ThreadService(pool, identity, settings.limits, access, settings.threads, checkpoints)
+        return ThreadService(
+            pool, identity, settings.limits, access, settings.threads, checkpoints, cipher
+        )

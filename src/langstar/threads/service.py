@@ -16,6 +16,8 @@ from psycopg.rows import DictRow
 from langstar import lifecycle
 from langstar.access import Authorizer, OpenAccess, filter_sql
 from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
+from langstar.db.json_encryption import THREAD_FIELDS as SEALED_FIELDS
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.jsonb import jsonb
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, InvalidError, NotFoundError, check_page, selected_fields
@@ -60,8 +62,10 @@ class ThreadService:
         access: Authorizer | None = None,
         expiry: ThreadSettings | None = None,
         checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS,
+        cipher: JsonCipher | None = None,
     ) -> None:
         self.checkpoints = checkpoints  # where the threads' checkpoints are changed
+        self.cipher = cipher or JsonCipher()  # the project's JSON encryption, if any
         self._pool = pool
         self._identity = identity
         self._owner = identity.owner
@@ -94,18 +98,19 @@ class ThreadService:
         value = {"thread_id": thread_id, "metadata": dict(body.metadata or {}),
                  "if_exists": body.if_exists}  # fmt: skip
         await self._access.authorize("threads", "create", value)
+        metadata = await self.cipher.seal("thread", "metadata", value["metadata"])
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 "INSERT INTO threads (thread_id, owner, metadata, ttl_minutes, ttl_strategy) "
                 "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (thread_id) DO NOTHING "
                 f"RETURNING {_COLUMNS}",
-                (thread_id, self._owner, jsonb(value["metadata"]), *(ttl or (None, None))),
+                (thread_id, self._owner, jsonb(metadata), *(ttl or (None, None))),
             )
             row = await cur.fetchone()
             if row is not None and ttl is not None:  # never an existing thread's expiry
                 await self._start_expiry(conn, thread_id)
         if row is not None:
-            return Thread(**row)
+            return await self._thread(row)
         if body.if_exists == "do_nothing":
             return await self.get(thread_id)
         raise ConflictError(f"Thread {thread_id} already exists")
@@ -138,7 +143,7 @@ class ThreadService:
         if row is None:
             raise _not_found(thread_id)
         ttl = {key: row.pop(key) for key in ("ttl_strategy", "ttl_minutes", "expires_at")}
-        thread = Thread(**row)
+        thread = await self._thread(row)
         if "ttl" in include and ttl["ttl_minutes"] is not None:
             thread.ttl = {"strategy": ttl["ttl_strategy"], "ttl_minutes": ttl["ttl_minutes"],
                           "expires_at": ttl["expires_at"]}  # fmt: skip
@@ -162,11 +167,12 @@ class ThreadService:
         check_metadata(body.metadata, self._limits)
         ttl = ttl_of(body.ttl)
         value = await self.allowed(thread_id, "update", metadata=dict(body.metadata or {}))
+        metadata = await self.cipher.seal("thread", "metadata", value["metadata"])
         async with self._pool.connection() as conn:
             cur = await conn.execute(
                 f"UPDATE threads SET metadata = metadata || %s, updated_at = now() "
                 f"WHERE thread_id = %s AND owner = %s RETURNING {_COLUMNS}",
-                (jsonb(value["metadata"]), thread_id, self._owner),
+                (jsonb(metadata), thread_id, self._owner),
             )
             row = await cur.fetchone()
             if row is not None and ttl is not None:
@@ -177,7 +183,10 @@ class ThreadService:
                 await self._start_expiry(conn, thread_id)
         if row is None:
             raise _not_found(thread_id)
-        return Thread(**row)
+        return await self._thread(row)
+
+    async def _thread(self, row: dict[str, Any]) -> Thread:
+        return Thread(**await self.cipher.open_fields("thread", row, SEALED_FIELDS))
 
     async def delete(self, thread_id: uuid.UUID) -> None:
         """Delete the thread, its runs and its checkpoints together, cancelling the runs in
@@ -245,10 +254,14 @@ class ThreadService:
         selected = ", ".join(selected_fields(body.select, THREAD_FIELDS))
         select_params: list[Any] = []
         if extraction is not None:
-            extracted, select_params = extraction.sql()
-            selected += f", {extracted} AS extracted"
-            if extraction.reads_interrupts:
-                selected += ", interrupts AS extract_interrupts"
+            # Sealed documents are read whole and picked from once opened.
+            roots = extraction.roots() if self.cipher.sealing else ()
+            if extraction.reads_interrupts and not self.cipher.sealing:
+                roots = ("interrupts",)
+            selected += "".join(f", {root} AS extract_{root}" for root in roots)
+            if not self.cipher.sealing:
+                extracted, select_params = extraction.sql()
+                selected += f", {extracted} AS extracted"
         where, params = await self._filters(body)
         if body.ids is not None:
             where += " AND thread_id = ANY(%s)"
@@ -261,12 +274,26 @@ class ThreadService:
             )
             rows = await cur.fetchall()
         for row in rows:
+            await self.cipher.open_fields("thread", row, SEALED_FIELDS)
             if row.get("interrupts"):
                 row["interrupts"] = shown_interrupt_map(row["interrupts"])
             if extraction is not None:
-                shown = shown_interrupt_map(row.pop("extract_interrupts", {}))
-                row["extracted"] = extraction.extracted(row["extracted"], shown)
+                await self._extract(extraction, row)
         return list(rows)
+
+    async def _extract(self, extraction: Extraction, row: dict[str, Any]) -> None:
+        """Put what `extract` picks out of the thread under the row's `extracted`."""
+        roots = {
+            key.removeprefix("extract_"): row.pop(key)
+            for key in list(row)
+            if key.startswith("extract_")
+        }
+        await self.cipher.open_fields("thread", roots, SEALED_FIELDS)
+        shown = shown_interrupt_map(roots.get("interrupts") or {})
+        if "extracted" in row:
+            row["extracted"] = extraction.extracted(row["extracted"], shown)
+        else:
+            row["extracted"] = extraction.extracted_from({**roots, "interrupts": shown})
 
     async def count(self, body: ThreadCount) -> int:
         where, params = await self._filters(body)
@@ -284,7 +311,7 @@ class ThreadService:
             if row is None:
                 raise _not_found(thread_id)
             await self.checkpoints.copy_thread(conn, thread_id, new_id)
-        return Thread(**row)
+        return await self._thread(row)
 
     async def state(
         self,
@@ -381,8 +408,8 @@ class ThreadService:
             # As after a run, and as on LangGraph's server: a thread with a next step
             # to take waits for input.
             status="interrupted" if interrupts or latest.next else "idle",
-            values=to_jsonable(latest.values),
-            interrupts=interrupts,
+            values=await self.cipher.seal("thread", "values", to_jsonable(latest.values)),
+            interrupts=await self.cipher.seal("thread", "interrupts", interrupts),
         )
 
 

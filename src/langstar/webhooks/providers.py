@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide
 
+from langstar.db.json_encryption import JsonCipher
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.settings import Settings
@@ -24,9 +25,9 @@ class WebhooksProvider(Provider):
 
     @provide(scope=Scope.APP)
     async def provide_sender(
-        self, settings: Settings, pool: Pool, policy: WebhookPolicy
+        self, settings: Settings, pool: Pool, policy: WebhookPolicy, cipher: JsonCipher
     ) -> AsyncIterator[WebhookSender]:
-        sender = WebhookSender(pool, settings.webhooks, policy)
+        sender = WebhookSender(pool, settings.webhooks, policy, cipher)
         if not settings.http.disable_webhooks:
             sender.open()
         yield sender

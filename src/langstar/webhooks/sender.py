@@ -20,6 +20,7 @@ import httpx
 from standardwebhooks import Webhook
 
 from langstar import metrics
+from langstar.db.json_encryption import RUN_FIELDS, JsonCipher
 from langstar.db.pool import Pool
 from langstar.periodic import Periodic
 from langstar.serde import dumps
@@ -38,7 +39,14 @@ CONCURRENT_SENDS = 16
 class WebhookSender:
     """Every `poll_seconds`, sends the due deliveries of the outbox (any server's)."""
 
-    def __init__(self, pool: Pool, settings: WebhookSettings, policy: WebhookPolicy) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        settings: WebhookSettings,
+        policy: WebhookPolicy,
+        cipher: JsonCipher | None = None,
+    ) -> None:
+        self._cipher = cipher or JsonCipher()  # opens what the project's JSON handlers sealed
         self._pool = pool
         self._settings = settings
         self._policy = policy
@@ -91,7 +99,9 @@ class WebhookSender:
         except (OSError, TimeoutError) as exc:
             return None, f"could not resolve: {exc or type(exc).__name__}"
         now = datetime.now(UTC)
-        body = dumps({**item.payload, "webhook_sent_at": now.isoformat()}).decode()
+        payload = await self._cipher.open_fields("run", dict(item.payload), RUN_FIELDS)
+        payload["values"] = await self._cipher.open("thread", "values", payload.get("values"))
+        body = dumps({**payload, "webhook_sent_at": now.isoformat()}).decode()
         headers = {"content-type": "application/json"}
         if traceparent := (item.payload.get("kwargs") or {}).get("traceparent"):
             headers["traceparent"] = traceparent  # the receiver's work joins the run's trace
