@@ -618,19 +618,13 @@ def _serde(settings: Settings, serde: dict[str, Any]) -> Settings:
 
 
 def _pickle_fallback(settings: Settings, value: Any) -> bool:
-    """`pickle_fallback`: LangGraph's server reads pickles back unless a project says false;
-    langstar reads them only when told to (here or in settings), as unpickling runs code."""
+    """`pickle_fallback`: values stored pickled are read back unless the project (or, when it
+    says nothing, the operator) says false, as on LangGraph's server."""
     if value is None:
         return settings.database.checkpoint_pickle_fallback
     if not isinstance(value, bool):
         raise ProjectError(
             "langgraph.json checkpointer.serde.pickle_fallback", "expected true or false"
-        )
-    if value:
-        _note(
-            logging.WARNING,
-            "langgraph.json: checkpointer.serde.pickle_fallback is true: checkpoint values "
-            "stored pickled are unpickled, which runs any code the stored bytes name",
         )
     return value
 

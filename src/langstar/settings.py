@@ -61,7 +61,7 @@ class DatabaseSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_onl
     pool_max_idle_seconds: Positive = 180.0
     strict_checkpoint_types: bool = True
     checkpoint_allowed_types: list[str] = msgspec.field(default_factory=list)
-    checkpoint_pickle_fallback: bool = False
+    checkpoint_pickle_fallback: bool = True
     direct_url: str = ""
     pooler: Literal["auto", "none", "session", "transaction"] = "auto"
     prepared_statements: Literal["auto", "on", "off"] = "auto"

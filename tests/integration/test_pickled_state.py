@@ -1,5 +1,5 @@
 """A state value msgpack cannot encode is stored pickled, as LangGraph's server stores it, and
-is read back only when the project's `checkpointer.serde.pickle_fallback` allows it."""
+is read back unless the project's `checkpointer.serde.pickle_fallback` forbids it."""
 
 from __future__ import annotations
 
@@ -41,10 +41,11 @@ async def turn(sdk: LangGraphClient, thread: str, word: str) -> Any:
     return await sdk.runs.wait(thread, "tally", input={"word": word}, raise_error=False)
 
 
-async def test_an_object_msgpack_cannot_encode_round_trips_when_pickle_fallback_is_on(
-    serve: Serve,
+@pytest.mark.parametrize("config", ["langgraph.json", "plain.json"])
+async def test_an_object_msgpack_cannot_encode_round_trips_unless_pickle_fallback_is_off(
+    serve: Serve, config: str
 ) -> None:
-    async with serve("langgraph.json") as sdk:
+    async with serve(config) as sdk:
         thread = (await sdk.threads.create())["thread_id"]
         assert (await turn(sdk, thread, "one"))["said"] == "one"
         # The second turn reads the first turn's object back from its checkpoint.
@@ -53,11 +54,10 @@ async def test_an_object_msgpack_cannot_encode_round_trips_when_pickle_fallback_
         assert state["values"]["said"] == "one two"
 
 
-@pytest.mark.parametrize("config", ["refused.json", "plain.json"])
-async def test_a_pickled_value_is_stored_but_not_read_back_unless_the_project_allows_it(
-    serve: Serve, config: str
+async def test_a_pickled_value_is_stored_but_not_read_back_when_the_project_forbids_it(
+    serve: Serve,
 ) -> None:
-    async with serve(config) as sdk:
+    async with serve("refused.json") as sdk:
         thread = (await sdk.threads.create())["thread_id"]
         assert (await turn(sdk, thread, "one"))["said"] == "one"
         failed = await turn(sdk, thread, "two")

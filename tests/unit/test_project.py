@@ -117,7 +117,7 @@ def test_store_ttl_and_serde_become_settings(tmp_path: Path) -> None:
     assert settings.store.ttl_sweep_interval_minutes == 5
     assert settings.database.checkpoint_allowed_types == ["my_app.state.Note"]
     assert settings.database.strict_checkpoint_types is True
-    assert settings.database.checkpoint_pickle_fallback is False
+    assert settings.database.checkpoint_pickle_fallback is True  # as on LangGraph's server
 
 
 def test_pickle_fallback_says_whether_pickled_checkpoint_values_are_read_back(
