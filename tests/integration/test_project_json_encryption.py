@@ -8,6 +8,7 @@ named error."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -78,8 +79,14 @@ async def readable(url: str) -> list[str]:
     return found
 
 
-async def thread_with_a_run(sdk: LangGraphClient) -> tuple[str, dict[str, Any]]:
-    thread = await sdk.threads.create(metadata={"topic": MARKER, "owner": "alice"})
+def an_owner() -> str:
+    """A value of the field the project's handler leaves readable, new for each test, so
+    that a search by it finds only that test's objects."""
+    return f"alice-{uuid.uuid4().hex[:8]}"
+
+
+async def thread_with_a_run(sdk: LangGraphClient, owner: str = "") -> tuple[str, dict[str, Any]]:
+    thread = await sdk.threads.create(metadata={"topic": MARKER, "owner": owner or an_owner()})
     run = await sdk.runs.create(
         thread["thread_id"],
         "diary",
@@ -94,8 +101,9 @@ async def thread_with_a_run(sdk: LangGraphClient) -> tuple[str, dict[str, Any]]:
 async def test_threads_and_runs_read_back_as_given_and_no_table_holds_them(
     serve: Serve, migrated_url: str
 ) -> None:
+    owner = an_owner()
     async with serve() as sdk:
-        thread, run = await thread_with_a_run(sdk)
+        thread, run = await thread_with_a_run(sdk, owner)
         assert run["metadata"]["note"] == MARKER
         assert run["kwargs"]["input"] == {"entry": MARKER}
         shown = await sdk.threads.get(thread)
@@ -110,7 +118,7 @@ async def test_threads_and_runs_read_back_as_given_and_no_table_holds_them(
         await sdk.threads.update(thread, metadata={"mood": MARKER})
         # The readable field still filters; what `extract` picks is read once opened.
         found = await sdk.threads.search(
-            metadata={"owner": "alice"}, extract={"said": "values.said", "mood": "metadata.mood"}
+            metadata={"owner": owner}, extract={"said": "values.said", "mood": "metadata.mood"}
         )
         assert [(t["thread_id"], t["extracted"]) for t in found] == [
             (thread, {"said": MARKER, "mood": MARKER})
@@ -124,12 +132,13 @@ async def test_threads_and_runs_read_back_as_given_and_no_table_holds_them(
 async def test_assistants_crons_and_store_items_read_back_as_given_and_no_table_holds_them(
     serve: Serve, migrated_url: str
 ) -> None:
+    owner = an_owner()
     async with serve() as sdk:
         assistant = await sdk.assistants.create(
             "diary",
             config={"configurable": {"secret": MARKER}},
             context={"voice": MARKER},
-            metadata={"label": MARKER, "owner": "alice"},
+            metadata={"label": MARKER, "owner": owner},
         )
         assert assistant["config"]["configurable"]["secret"] == MARKER
         assistant_id = assistant["assistant_id"]
@@ -139,7 +148,7 @@ async def test_assistants_crons_and_store_items_read_back_as_given_and_no_table_
         assert shown["context"] == {"voice": MARKER}
         versions = await sdk.assistants.get_versions(assistant_id)
         assert [v["metadata"]["label"] for v in versions] == [MARKER, MARKER]
-        found = await sdk.assistants.search(metadata={"owner": "alice"})
+        found = await sdk.assistants.search(metadata={"owner": owner})
         assert [a["config"]["configurable"]["secret"] for a in found] == [MARKER]
         # A run on it takes the assistant's config and metadata, opened.
         thread = (await sdk.threads.create())["thread_id"]
@@ -156,11 +165,11 @@ async def test_assistants_crons_and_store_items_read_back_as_given_and_no_table_
         ]
         updated = await sdk.crons.update(cron["cron_id"], input={"entry": f"{MARKER}!"})
         assert updated["payload"]["input"] == {"entry": f"{MARKER}!"}
-        await sdk.store.put_item(["notes"], "first", {"text": MARKER, "owner": "alice"})
+        await sdk.store.put_item(["notes"], "first", {"text": MARKER, "owner": owner})
         item = await sdk.store.get_item(["notes"], "first")
         assert item is not None
-        assert item["value"] == {"text": MARKER, "owner": "alice"}
-        searched = await sdk.store.search_items(["notes"], filter={"owner": "alice"})
+        assert item["value"] == {"text": MARKER, "owner": owner}
+        searched = await sdk.store.search_items(["notes"], filter={"owner": owner})
         assert [i["value"]["text"] for i in searched["items"]] == [MARKER]
     assert await readable(migrated_url) == []
 
