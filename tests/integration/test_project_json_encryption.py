@@ -24,6 +24,7 @@ from langstar.settings import Settings
 from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
 from tests.support.sdk import sdk_for
+from tests.support.settings import settings_for
 
 PROJECT = Path(__file__).resolve().parents[1] / "support" / "projects" / "encrypted"
 MARKER = "quokka-saffron-3318"
@@ -35,6 +36,13 @@ TABLES = (
 )  # fmt: skip
 
 Serve = Callable[..., AbstractAsyncContextManager[LangGraphClient]]
+
+
+@pytest.fixture
+def settings(migrated_database: str, tmp_path: Path) -> Settings:
+    """A database of its own: what these tests seal cannot be read by a server without the
+    project's Encryption, as other tests' servers are."""
+    return settings_for(migrated_database, tmp_path)
 
 
 @pytest.fixture
@@ -99,7 +107,7 @@ async def thread_with_a_run(sdk: LangGraphClient, owner: str = "") -> tuple[str,
 
 
 async def test_threads_and_runs_read_back_as_given_and_no_table_holds_them(
-    serve: Serve, migrated_url: str
+    serve: Serve, settings: Settings
 ) -> None:
     owner = an_owner()
     async with serve() as sdk:
@@ -126,11 +134,11 @@ async def test_threads_and_runs_read_back_as_given_and_no_table_holds_them(
         history = await sdk.threads.get_history(thread)
         assert history[0]["values"]["said"] == MARKER
         assert history[0]["metadata"]["note"] == MARKER
-    assert await readable(migrated_url) == []
+    assert await readable(settings.database.url) == []
 
 
 async def test_assistants_crons_and_store_items_read_back_as_given_and_no_table_holds_them(
-    serve: Serve, migrated_url: str
+    serve: Serve, settings: Settings
 ) -> None:
     owner = an_owner()
     async with serve() as sdk:
@@ -171,7 +179,7 @@ async def test_assistants_crons_and_store_items_read_back_as_given_and_no_table_
         assert item["value"] == {"text": MARKER, "owner": owner}
         searched = await sdk.store.search_items(["notes"], filter={"owner": owner})
         assert [i["value"]["text"] for i in searched["items"]] == [MARKER]
-    assert await readable(migrated_url) == []
+    assert await readable(settings.database.url) == []
 
 
 async def test_what_was_written_before_the_json_handlers_were_set_still_reads(
