@@ -20,7 +20,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import Message, Scope
 
-from langstar import loopback, metrics
+from langstar import draining, loopback, metrics
 from langstar.a2a.controllers import a2a_handlers
 from langstar.access_log import AccessLog, LoggedHeaders
 from langstar.assistants.controllers import AssistantController
@@ -32,6 +32,7 @@ from langstar.crons.controllers import CronController, ThreadCronController
 from langstar.crons.scheduler import CronScheduler
 from langstar.custom_routes import PROJECT_APP, after_authentication, project_app
 from langstar.db.pool import Pool
+from langstar.draining import drain_on_sigterm
 from langstar.http_errors import exception_handlers
 from langstar.ioc import get_providers
 from langstar.limits import StreamSlots
@@ -46,6 +47,7 @@ from langstar.runs.controllers import (
     ThreadStreamController,
 )
 from langstar.runs.executor import RunExecutor
+from langstar.runs.resumer import RunResumer
 from langstar.serde import encode_default
 from langstar.settings import HttpSettings, Settings, SettingsError, load_settings
 from langstar.store.controllers import StoreController
@@ -162,7 +164,8 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             # Resolve the APP resources now, so a bad database or graph stops startup
             # instead of failing the first request.
             await container.get(DefaultAssistants)
-            await container.get(RunExecutor)
+            executor = await container.get(RunExecutor)
+            await container.get(RunResumer)
             await container.get(ThreadSweeper)
             await container.get(CronScheduler)
             await container.get(WebhookSender)
@@ -170,9 +173,12 @@ def _lifespan(container: AsyncContainer) -> Callable[[Litestar], AbstractAsyncCo
             await container.get(Authenticator)
             unwatch = metrics.watch(await _readings(container))
             publisher = _publisher()
+            undrain = drain_on_sigterm(executor) if draining.wanted(app.state) else None
             try:
                 yield
             finally:
+                if undrain is not None:
+                    undrain()
                 unwatch()
                 if publisher is not None:
                     await publisher.aclose()

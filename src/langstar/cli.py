@@ -18,6 +18,8 @@ from langstar.settings import MAX_WORKERS, Settings, SettingsError, load_setting
 from langstar.tracing.setup import configure as configure_tracing
 
 log = logging.getLogger("langstar")
+# How long requests still open may take once the server stops listening.
+SHUTDOWN_REQUESTS_SECONDS = 5
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -205,7 +207,9 @@ def _uvicorn_config(settings: Settings, app: Any, workers: int = 1) -> Any:
         log_config=None,  # langstar's own handler (text or JSON) writes uvicorn's lines
         access_log=False,  # langstar writes one line per request itself
         lifespan="on",
-        timeout_graceful_shutdown=int(settings.server.shutdown_grace_seconds) + 5,
+        # Runs were finished or handed off before (on SIGTERM) or after (lifespan): this
+        # only bounds how long requests still open may take once the server stops.
+        timeout_graceful_shutdown=SHUTDOWN_REQUESTS_SECONDS,
     )
 
 

@@ -3,8 +3,11 @@
 A run is admitted `pending`, or `running` when nothing is ahead of it on its thread; a
 pending run is claimed `running` when its turn comes. It ends `success`, `error`,
 `timeout` or `interrupted`, or is deleted when it is rolled back or its thread is
-deleted. A run whose server died is failed `error` (`RunLost`) by any server once its
-lease lapses.
+deleted. A run goes back to `pending`, held by no server, when its server hands it off
+at shutdown, or when its server died (its lease lapsed: a new attempt, up to
+`runs.max_attempts`; past that it fails `error`, `RunLost`); any server then takes it
+and resumes it from its last checkpoint. Every write a run's executor makes is fenced by
+its server and attempt, so a server that lost a run cannot write after another took it.
 
 A thread is `busy` exactly while a run is in flight on it (or a state update holds it);
 otherwise it shows how its last run ended: `idle`, `interrupted` (waiting for input) or
@@ -22,6 +25,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 import msgspec
+import psycopg
 from psycopg import AsyncConnection, AsyncCursor, OperationalError
 from psycopg.errors import UniqueViolation
 from psycopg.pq import PipelineStatus, TransactionStatus
@@ -29,6 +33,7 @@ from psycopg.rows import DictRow
 
 from langstar.access import Filter, filter_sql
 from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
+from langstar.db.fencing import FENCED
 from langstar.db.jsonb import jsonb, jsonb_encoded
 from langstar.db.pool import Pool
 from langstar.errors import ConflictError, NotFoundError, NotSupportedError, TooManyError
@@ -40,7 +45,7 @@ CancelAction = Literal["interrupt", "rollback"]
 # Every move a status may make; the statements below move only from a status listed here.
 RUN_MOVES: dict[RunStatus, frozenset[RunStatus]] = {
     "pending": frozenset({"running", "error", "interrupted"}),
-    "running": frozenset({"success", "error", "timeout", "interrupted"}),
+    "running": frozenset({"success", "error", "timeout", "interrupted", "pending"}),
     "success": frozenset(),
     "error": frozenset(),
     "timeout": frozenset(),
@@ -96,10 +101,6 @@ THREAD_DELETED = {
 }
 # `NewRun.max_runs_per_owner` for a caller with no cap on runs in flight.
 UNCAPPED = 2**31 - 1
-LOST = {
-    "error": "RunLost",
-    "message": "the server process running it stopped before it finished",
-}
 # How long an admission whose answer was lost asks whether it was recorded: about as long
 # as PostgreSQL takes to restart or a managed one to fail over.
 UNKNOWN_OUTCOME_SECONDS = 15.0
@@ -152,6 +153,8 @@ class NewRun:
     # Why a `rollback` cannot be done here (the checkpointer cannot delete a run's
     # checkpoints): refused only when there is a run in flight to roll back.
     rollback_refused: str = ""
+    # Whom it acts for, kept so that any server can resume it (`runs.acting`).
+    identity: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,9 +279,6 @@ async def _write(
                 new.graph_id,
             ),
         )
-    # A run whose server died must neither block nor be cancelled by this one.
-    if found["lost"]:
-        await _fail(conn, found["lost"], LOST)
     if cancelled:
         await conn.execute(
             "UPDATE runs SET cancel_action = %s WHERE run_id = ANY(%s)",
@@ -315,13 +315,11 @@ async def _lock_and_look(
             [*visible_params, new.thread_id],
         )
         # The owner's live runs, counted only up to the cap, and this thread's in-flight
-        # runs: live ones take their turn first, lapsed ones are lost.
+        # runs, which take their turn first: one whose server died is resumed by another.
         inflight_cur = await conn.execute(
             f"SELECT {_LIVE_SQL if new.max_runs_per_owner < UNCAPPED else '0'} AS live, "
-            "coalesce(array_agg(run_id) FILTER (WHERE NOT coalesce(lease_expires_at < "
-            "now(), false)), '{}') AS inflight, "
-            "coalesce(array_agg(run_id) FILTER (WHERE lease_expires_at < now()), '{}') "
-            "AS lost FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
+            "coalesce(array_agg(run_id), '{}') AS inflight "
+            "FROM runs WHERE owner = %(owner)s AND thread_id = %(thread)s "
             f"AND status IN {INFLIGHT_SQL}",
             {
                 "owner": new.owner,
@@ -419,10 +417,11 @@ async def _insert_run(
 ) -> AsyncCursor[DictRow]:
     return await conn.execute(
         "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, user_id, "
-        "metadata, kwargs, multitask_strategy, worker, lease_expires_at, status, started_at) "
+        "metadata, kwargs, multitask_strategy, worker, lease_expires_at, status, started_at, "
+        "identity) "
         "VALUES (%s, %s, %s, %s, %s, %s, coalesce((SELECT metadata FROM assistants WHERE "
         "assistant_id = %s), '{}') || %s, %s, %s, %s, now() + make_interval(secs => %s), "
-        "%s, CASE WHEN %s = 'running' THEN now() END) "
+        "%s, CASE WHEN %s = 'running' THEN now() END, %s) "
         f"RETURNING {RUN_COLUMNS}",
         (
             new.run_id,
@@ -439,6 +438,7 @@ async def _insert_run(
             new.lease_seconds,
             status,
             status,
+            None if new.identity is None else jsonb(new.identity),
         ),
     )
 
@@ -448,33 +448,36 @@ async def _insert_run(
 Claim = Literal["claimed", "waiting", "busy", "gone", "cancelled"]
 
 
-async def claim(pool: Pool, run: Run) -> Claim:
+async def claim(pool: Pool, run: Run, worker: str) -> Claim:
     """Start a pending run if it is its thread's turn: `claimed`, else why not.
 
     The ordering clause keeps queued runs first-in first-out; the unique index on
-    running runs refuses a second one (`busy`).
+    running runs refuses a second one (`busy`). Only while `worker` holds the run:
+    `gone` once another server took it over.
     """
     async with pool.connection() as conn:
         try:
             cur = await conn.execute(
-                "UPDATE runs SET status = 'running', updated_at = now(), started_at = now() "
-                f"WHERE run_id = %(run)s AND status IN {_from('running')} "
+                "UPDATE runs SET status = 'running', updated_at = now(), "
+                "started_at = coalesce(started_at, now()) "
+                f"WHERE run_id = %(run)s AND status IN {_from('running')} AND worker = %(worker)s "
                 "AND cancel_action IS NULL "
                 "AND NOT EXISTS (SELECT 1 FROM runs o WHERE o.thread_id = %(thread)s "
                 "AND o.status = 'pending' AND o.run_id <> %(run)s "
                 "AND (o.created_at, o.run_id) < (%(created)s, %(run)s)) "
                 "RETURNING 1",
-                {"run": run.run_id, "thread": run.thread_id, "created": run.created_at},
-            )
+                {"run": run.run_id, "thread": run.thread_id, "created": run.created_at,
+                 "worker": worker},
+            )  # fmt: skip
             if await cur.fetchone() is not None:
                 return "claimed"
         except UniqueViolation:
             return "busy"
         cur = await conn.execute(
-            "SELECT status, cancel_action FROM runs WHERE run_id = %s", (run.run_id,)
+            "SELECT status, cancel_action, worker FROM runs WHERE run_id = %s", (run.run_id,)
         )
         row = await cur.fetchone()
-    if row is None:
+    if row is None or row["worker"] != worker:
         return "gone"
     if row["cancel_action"] is not None:
         return "cancelled"
@@ -490,29 +493,36 @@ async def finish(
     values: bytes | None,
     interrupts: dict[str, Any],
     error: dict[str, str] | None,
+    fence: tuple[str, int] | None = None,
 ) -> None:
     """Record how the run ended and what the thread now holds: one transaction, one trip.
 
     `values` is the thread's new values as JSON; `None` keeps the old ones. A run already
     failed as lost keeps that verdict, and leaves its thread alone: it may have moved on.
+    With `fence` (the server and attempt executing it), nothing is written unless that
+    server still holds that attempt of the run.
     """
+    params = _finish_params(run, status, thread_status, values, interrupts, error)
+    sql = _FINISH_SQL[status]
+    if fence is not None:
+        sql = sql.replace(_FINISH_WHERE, f"{_FINISH_WHERE} {_FENCE_SQL}")
+        params |= {"worker": fence[0], "attempt": fence[1]}
     # Autocommit, in a pipeline: the statements up to its one Sync are one transaction.
     async with pool.connection() as conn, conn.pipeline():
         await lock_thread(conn, run.thread_id)
-        await conn.execute(
-            _FINISH_SQL[status],
-            _finish_params(run, status, thread_status, values, interrupts, error),
-        )
+        await conn.execute(sql, params)
         if run.kwargs.get("webhook"):
             await enqueue_webhooks(conn, [run.run_id])
 
 
 # The run's end and the thread's new state, in one statement that touches the thread only
 # if the run was still in flight.
+_FINISH_WHERE = "WHERE run_id = %(run)s"
+_FENCE_SQL = "AND worker = %(worker)s AND attempt = %(attempt)s"
 _FINISH_SQL = {
     status: (
         "WITH ended AS (UPDATE runs SET status = %(run_status)s, error = %(error)s, "
-        f"updated_at = now() WHERE run_id = %(run)s AND status IN {_from(status)} "
+        f"updated_at = now() {_FINISH_WHERE} AND status IN {_from(status)} "
         "RETURNING thread_id, graph_id) "
         f"UPDATE threads SET status = {thread_status_after_run('%(status)s', besides='%(run)s')}, "
         # The thread names the graph that ran last, as on LangGraph's server.
@@ -585,30 +595,37 @@ async def lock_thread(conn: AsyncConnection[DictRow], thread_id: uuid.UUID) -> N
     await conn.execute("SELECT 1 FROM threads WHERE thread_id = %s FOR UPDATE", (thread_id,))
 
 
-async def _fail(
-    conn: AsyncConnection[DictRow], run_ids: list[uuid.UUID], error: dict[str, str]
-) -> None:
-    await conn.execute(
-        "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-        f"WHERE run_id = ANY(%s) AND status IN {_from('error')}",
-        (jsonb(error), run_ids),
-    )
-    await enqueue_webhooks(conn, run_ids)
-
-
 # Leases: who holds a run, and what happens when that server dies
 
 
 async def renew(
     conn: AsyncConnection[DictRow], worker: str, run_ids: list[uuid.UUID], lease_seconds: float
-) -> None:
-    """Extend this process's hold on the runs it executes."""
-    if run_ids:
-        await conn.execute(
-            "UPDATE runs SET lease_expires_at = now() + make_interval(secs => %s) "
-            f"WHERE run_id = ANY(%s) AND worker = %s AND status IN {INFLIGHT_SQL}",
-            (lease_seconds, run_ids, worker),
-        )
+) -> set[uuid.UUID]:
+    """Extend this process's hold on the runs it executes; returns those it still holds
+    (another server took over a run whose lease lapsed while this one could not renew)."""
+    if not run_ids:
+        return set()
+    cur = await conn.execute(
+        "UPDATE runs SET lease_expires_at = now() + make_interval(secs => %s) "
+        f"WHERE run_id = ANY(%s) AND worker = %s AND status IN {INFLIGHT_SQL} RETURNING run_id",
+        (lease_seconds, run_ids, worker),
+    )
+    return {row["run_id"] for row in await cur.fetchall()}
+
+
+async def taken_from(
+    conn: AsyncConnection[DictRow], worker: str, run_ids: set[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Which of these runs another server took over (this one's lease on them lapsed):
+    held by it, queued again, or even ended by it. This server must stop them, writing
+    nothing."""
+    if not run_ids:
+        return []
+    cur = await conn.execute(
+        "SELECT run_id FROM runs WHERE run_id = ANY(%s) AND worker IS DISTINCT FROM %s",
+        (list(run_ids), worker),
+    )
+    return [row["run_id"] for row in await cur.fetchall()]
 
 
 async def reap(
@@ -616,14 +633,15 @@ async def reap(
     thread_id: uuid.UUID | None = None,
     *,
     alive: list[uuid.UUID],
+    max_attempts: int = 3,
 ) -> int:
-    """Fail the in-flight runs whose process died (their lease lapsed), freeing their threads.
+    """Queue again, for any server to resume, the in-flight runs whose server died (their
+    lease lapsed): a running one as its next attempt; one that has had `max_attempts`
+    fails `RunLost` instead, freeing its thread. Returns how many runs were found.
 
     `alive` names runs the caller itself is executing: their lease may have lapsed while
-    the database was out of reach, but they are not lost, and never failed here.
-    Returns how many threads had lost runs.
+    the database was out of reach, but they are not lost, and never touched here.
     """
-    failed = thread_status_after_run("'error'")
     lapsed = f"status IN {INFLIGHT_SQL} AND lease_expires_at < now() AND run_id <> ALL(%s)"
     params: list[Any] = [alive]
     if thread_id is not None:
@@ -636,21 +654,98 @@ async def reap(
             f"WHERE {lapsed}) ORDER BY thread_id FOR UPDATE",
             params,
         )
+        exhausted = f"{lapsed} AND status = 'running' AND attempt >= %s"
+        failed = await _fail_lost(conn, exhausted, [*params, max_attempts])
         cur = await conn.execute(
-            "UPDATE runs SET status = 'error', error = %s, updated_at = now() "
-            f"WHERE {lapsed} RETURNING thread_id, run_id",
-            [jsonb(LOST), *params],
+            "UPDATE runs SET status = 'pending', worker = NULL, lease_expires_at = NULL, "
+            "attempt = attempt + CASE WHEN status = 'running' THEN 1 ELSE 0 END, "
+            f"updated_at = now() WHERE {lapsed} RETURNING run_id",
+            params,
         )
-        failed_runs = await cur.fetchall()
-        threads = list({row["thread_id"] for row in failed_runs})
-        if threads:
-            await enqueue_webhooks(conn, [row["run_id"] for row in failed_runs])
+        queued = await cur.fetchall()
+        if queued:
+            await conn.execute("SELECT pg_notify(%s, '')", (QUEUE_CHANNEL,))
+        return failed + len(queued)
+
+
+async def _fail_lost(conn: AsyncConnection[DictRow], where: str, params: list[Any]) -> int:
+    """Fail the runs `where` names as lost, naming their attempts; returns how many."""
+    cur = await conn.execute(
+        "UPDATE runs SET status = 'error', updated_at = now(), error = jsonb_build_object("
+        "'error', 'RunLost', 'message', 'the server running it stopped before it finished, "
+        "on each of its ' || attempt || ' attempt(s) (runs.max_attempts)') "
+        f"WHERE {where} RETURNING thread_id, run_id, error",
+        params,
+    )
+    rows = await cur.fetchall()
+    if rows:
+        await enqueue_webhooks(conn, [row["run_id"] for row in rows])
+        failed = thread_status_after_run("'error'")
+        for row in rows:
             await conn.execute(
                 f"UPDATE threads SET status = {failed}, error = %s, updated_at = now() "
-                "WHERE thread_id = ANY(%s)",
-                (jsonb(LOST), threads),
+                "WHERE thread_id = %s",
+                (jsonb(row["error"]), row["thread_id"]),
             )
-        return len(threads)
+    return len(rows)
+
+
+# Hand-offs: a run goes back to the queue, and any server takes it
+
+QUEUE_CHANNEL = "langstar_queue"
+QUEUED_COLUMNS = f"{RUN_COLUMNS}, attempt, identity, started_at"
+
+
+def fenced(exc: BaseException | None) -> bool:
+    """Whether a write failed because its run's server or attempt was not the writer's."""
+    while exc is not None:
+        if isinstance(exc, psycopg.Error) and exc.sqlstate == FENCED:
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+async def hand_off(pool: Pool, run_id: uuid.UUID, worker: str) -> bool:
+    """Give back a run this server was executing (it is shutting down): `pending`, held by
+    no server, its attempt unchanged (a hand-off is not a failure). False if it was not
+    this server's any more."""
+    async with pool.connection() as conn, conn.transaction():
+        cur = await conn.execute(
+            "UPDATE runs SET status = 'pending', worker = NULL, lease_expires_at = NULL, "
+            f"updated_at = now() WHERE run_id = %s AND worker = %s AND status IN {INFLIGHT_SQL} "
+            "RETURNING 1",
+            (run_id, worker),
+        )
+        handed = await cur.fetchone() is not None
+        if handed:
+            await conn.execute("SELECT pg_notify(%s, '')", (QUEUE_CHANNEL,))
+    return handed
+
+
+async def take_queued(
+    conn: AsyncConnection[DictRow], worker: str, lease_seconds: float, limit: int
+) -> list[DictRow]:
+    """Take up to `limit` queued runs (handed off, or left by a server that died), oldest
+    first, for this server: their rows, with their attempt and whom they act for."""
+    if limit <= 0:
+        return []
+    cur = await conn.execute(
+        "UPDATE runs SET worker = %s, lease_expires_at = now() + make_interval(secs => %s) "
+        "WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'pending' AND worker IS NULL "
+        "ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+        f"RETURNING {QUEUED_COLUMNS}",
+        (worker, lease_seconds, limit),
+    )
+    return sorted(await cur.fetchall(), key=lambda row: row["created_at"])
+
+
+async def count_inflight(conn: AsyncConnection[DictRow]) -> dict[str, int]:
+    """The cluster's runs in flight, by status: what an autoscaler scales on."""
+    cur = await conn.execute(
+        f"SELECT status, count(*) AS n FROM runs WHERE status IN {INFLIGHT_SQL} GROUP BY status"
+    )
+    found = {row["status"]: int(row["n"]) for row in await cur.fetchall()}
+    return {status: found.get(status, 0) for status in INFLIGHT}
 
 
 # Cancels

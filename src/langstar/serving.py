@@ -25,6 +25,7 @@ import msgspec
 from langstar import logs
 from langstar.app import create_app
 from langstar.custom_routes import with_custom_routes
+from langstar.draining import DRAIN_ON_SIGTERM
 from langstar.project import load_env, read_project
 from langstar.settings import Settings
 from langstar.tracing.setup import configure as configure_tracing
@@ -48,6 +49,7 @@ def workers_for(settings: Settings) -> int:
 def build_app(settings: Settings) -> Any:
     """The ASGI app: langstar, with a project's own routes around it when it has some."""
     app: Any = create_app(settings)
+    app.state[DRAIN_ON_SIGTERM] = True  # `serve` owns the process: SIGTERM drains it
     if settings.http.app:
         app = with_custom_routes(
             app, settings.http.app, authenticate=settings.http.enable_custom_route_auth

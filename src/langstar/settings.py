@@ -103,6 +103,7 @@ class RunSettings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=Tru
     configurable_keys: list[str] = msgspec.field(default_factory=lambda: ["user_id"])
     heartbeat_seconds: Positive = 5.0
     lease_seconds: Annotated[float, msgspec.Meta(ge=3)] = 30.0
+    max_attempts: Annotated[int, msgspec.Meta(ge=1)] = 3
     stream_retention_seconds: Positive = 300.0
     database_wait_seconds: Positive = 120.0
 

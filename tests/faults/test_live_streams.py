@@ -190,7 +190,7 @@ async def _status_is(client: LangGraphClient, thread: str, run: str, status: str
     return bool((await client.runs.get(thread, run))["status"] == status)
 
 
-async def test_a_follower_whose_runs_server_dies_is_not_left_hanging(
+async def test_a_follower_whose_runs_server_dies_follows_its_next_attempt_elsewhere(
     database: str, pair: tuple[ServerProcess, ServerProcess], tmp_path: Path
 ) -> None:
     _, b = pair
@@ -202,18 +202,26 @@ async def test_a_follower_whose_runs_server_dies_is_not_left_hanging(
         run = await on_doomed.runs.create(
             thread, "talker", stream_mode="messages-tuple", **talk(600, 0.1)
         )
-        tokens = 0
-        started = time.monotonic()
+        before = after = 0
+        killed = 0.0
         async with asyncio.timeout(40):
             async for part in on_b.runs.join_stream(thread, run["run_id"]):
-                if part.event == "messages":
-                    tokens += 1
-                    if tokens == 5:
+                if part.event != "messages":
+                    continue
+                if not killed:
+                    before += 1
+                    if before == 5:
                         os.kill(doomed.proc.pid, signal.SIGKILL)
                         killed = time.monotonic()
-        assert tokens >= 5
-        # Failed as lost once its lease lapsed (3 s), then noticed by the follower.
-        assert time.monotonic() - killed < 15, time.monotonic() - started
-        assert (await on_b.runs.get(thread, run["run_id"]))["status"] == "error"
+                elif time.monotonic() - killed > 1:  # the dead server's last words are past
+                    after += 1
+                    if after == 5:
+                        break
+        # Queued again once its lease lapsed (3 s), resumed by a live server, and its
+        # tokens reach the follower again.
+        assert time.monotonic() - killed < 15
+        again = await on_b.runs.get(thread, run["run_id"])
+        assert again["status"] == "running"
+        await on_b.runs.cancel(thread, run["run_id"], wait=True)
     finally:
         doomed.stop()

@@ -1,5 +1,5 @@
-"""Random sequences of run admissions, claims, cancels, ends, deaths and reaps keep the
-lifecycle's invariants after every step, on a real database."""
+"""Random sequences of run admissions, claims, cancels, ends, deaths, reaps, hand-offs and
+take-overs keep the lifecycle's invariants after every step, on a real database."""
 
 from __future__ import annotations
 
@@ -76,11 +76,14 @@ async def check_invariants(pool: Pool) -> None:
         assert wrong == [], "a thread is busy without a run in flight, or idle with one"
         unleased = await (
             await conn.execute(
-                "SELECT run_id FROM runs WHERE status IN ('pending', 'running') "
-                "AND (worker IS NULL OR lease_expires_at IS NULL)"
+                "SELECT run_id, status, worker, lease_expires_at FROM runs "
+                "WHERE status IN ('pending', 'running') "
+                "AND (worker IS NULL OR lease_expires_at IS NULL) "
+                # Queued for any server: pending, held by none.
+                "AND NOT (status = 'pending' AND worker IS NULL AND lease_expires_at IS NULL)"
             )
         ).fetchall()
-        assert unleased == [], "a run in flight without a lease"
+        assert unleased == [], f"a run in flight neither held with a lease nor queued: {unleased}"
 
 
 def check_moves(
@@ -130,7 +133,9 @@ class World:
 
     async def claim(self) -> str:
         run = await self.pick("pending")
-        return "claim: none" if run is None else f"claim: {await lifecycle.claim(self.pool, run)}"
+        if run is None:
+            return "claim: none"
+        return f"claim: {await lifecycle.claim(self.pool, run, 'test-worker')}"
 
     async def finish(self) -> str:
         run = await self.pick()
@@ -178,7 +183,9 @@ class World:
             return "die: none"
         async with self.pool.connection() as conn:
             await conn.execute(
-                "UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE run_id = %s",
+                # Only a run some server holds has a lease to lapse.
+                "UPDATE runs SET lease_expires_at = now() - interval '1 second' "
+                "WHERE run_id = %s AND worker IS NOT NULL",
                 (run.run_id,),
             )
         return "die"
@@ -186,8 +193,21 @@ class World:
     async def reap(self) -> str:
         thread = self.rng.choice([None, *self.threads])
         async with self.pool.connection() as conn:
-            lost = await lifecycle.reap(conn, thread, alive=[])
+            lost = await lifecycle.reap(conn, thread, alive=[], max_attempts=2)
         return f"reap: {lost}"
+
+    async def hand_off(self) -> str:
+        """The server holding a run stops, and gives it back to the queue."""
+        run = await self.pick()
+        if run is None:
+            return "hand off: none"
+        return f"hand off: {await lifecycle.hand_off(self.pool, run.run_id, 'test-worker')}"
+
+    async def take(self) -> str:
+        """A server takes queued runs (as the one that admitted them did: one name)."""
+        async with self.pool.connection() as conn:
+            taken = await lifecycle.take_queued(conn, "test-worker", 60, self.rng.randint(1, 3))
+        return f"take: {len(taken)}"
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -196,6 +216,8 @@ async def test_random_sequences_keep_the_lifecycle_invariants(pool: Pool, seed: 
     operations = [world.admit] * 3 + [
         world.claim,
         world.claim,
+        world.claim,
+        world.finish,
         world.finish,
         world.finish,
         world.cancel,
@@ -203,10 +225,12 @@ async def test_random_sequences_keep_the_lifecycle_invariants(pool: Pool, seed: 
         world.discard,
         world.die,
         world.reap,
+        world.hand_off,
+        world.take,
     ]
     history: list[str] = []
     statuses: set[str] = set()
-    for _ in range(150):
+    for _ in range(220):
         before = await snapshot(pool)
         history.append(await world.rng.choice(operations)())
         after = await snapshot(pool)
@@ -217,18 +241,66 @@ async def test_random_sequences_keep_the_lifecycle_invariants(pool: Pool, seed: 
     assert {"success", "error", "interrupted"} <= statuses, history
 
 
-async def test_a_run_failed_as_lost_leaves_its_thread_to_the_next_run(pool: Pool) -> None:
-    thread = uuid.uuid4()
-    first = (await lifecycle.admit(pool, new_run(thread, "enqueue"))).run
+async def lapse(pool: Pool, run: Run) -> None:
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE runs SET lease_expires_at = now() - interval '1 second' WHERE run_id = %s",
-            (first.run_id,),
+            (run.run_id,),
         )
-    second = (await lifecycle.admit(pool, new_run(thread, "enqueue"))).run
-    assert second.status == "running"  # the lost run neither blocks it nor is cancelled by it
 
-    # The first run's server comes back and records its end: too late to count.
+
+async def row_of(pool: Pool, run: Run) -> dict[str, Any]:
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT status, worker, attempt, error FROM runs WHERE run_id = %s", (run.run_id,)
+        )
+        found = await cur.fetchone()
+    assert found is not None
+    return dict(found)
+
+
+async def test_a_run_whose_server_died_is_queued_again_as_its_next_attempt(pool: Pool) -> None:
+    thread = uuid.uuid4()
+    first = (await lifecycle.admit(pool, new_run(thread, "enqueue"))).run
+    await lapse(pool, first)
+    # A run admitted meanwhile waits behind it: it is still in flight, to be resumed.
+    second = (await lifecycle.admit(pool, new_run(thread, "enqueue"))).run
+    assert second.status == "pending"
+    async with pool.connection() as conn:
+        assert await lifecycle.reap(conn, alive=[], max_attempts=3) == 1
+        taken = await lifecycle.take_queued(conn, "server-b", 60, 10)
+    assert [row["run_id"] for row in taken] == [first.run_id]
+    assert (await row_of(pool, first))["attempt"] == 2
+    assert await lifecycle.claim(pool, first, "server-b") == "claimed"
+
+
+async def test_a_run_past_its_attempts_fails_naming_them(pool: Pool) -> None:
+    thread = uuid.uuid4()
+    run = (await lifecycle.admit(pool, new_run(thread, "enqueue"))).run
+    for attempt in (1, 2):
+        await lapse(pool, run)
+        async with pool.connection() as conn:
+            await lifecycle.reap(conn, alive=[], max_attempts=2)
+            await lifecycle.take_queued(conn, f"server-{attempt}", 60, 10)
+        await lifecycle.claim(pool, run, f"server-{attempt}")
+    found = await row_of(pool, run)
+    assert (found["status"], found["error"]["error"]) == ("error", "RunLost")
+    assert "2 attempt(s)" in found["error"]["message"]
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT status FROM threads WHERE thread_id = %s", (thread,))
+        assert (await cur.fetchone() or {})["status"] == "error"
+
+
+async def test_a_server_that_lost_its_run_writes_neither_its_end_nor_the_thread(
+    pool: Pool,
+) -> None:
+    thread = uuid.uuid4()
+    first = (await lifecycle.admit(pool, new_run(thread, "enqueue"))).run
+    await lapse(pool, first)
+    async with pool.connection() as conn:
+        await lifecycle.reap(conn, alive=[], max_attempts=3)
+        await lifecycle.take_queued(conn, "server-b", 60, 10)
+    # The first server comes back and records the end of its attempt: too late to count.
     await lifecycle.finish(
         pool,
         first,
@@ -237,16 +309,27 @@ async def test_a_run_failed_as_lost_leaves_its_thread_to_the_next_run(pool: Pool
         values=b'{"stale": true}',
         interrupts={},
         error=None,
+        fence=("test-worker", 1),
     )
+    assert await lifecycle.claim(pool, first, "test-worker") == "gone"
+    found = await row_of(pool, first)
+    assert (found["status"], found["worker"], found["attempt"]) == ("pending", "server-b", 2)
     async with pool.connection() as conn:
-        run = await (
-            await conn.execute("SELECT status, error FROM runs WHERE run_id = %s", (first.run_id,))
-        ).fetchone()
-        row = await (
-            await conn.execute("SELECT status, values FROM threads WHERE thread_id = %s", (thread,))
-        ).fetchone()
-    assert run is not None
+        cur = await conn.execute(
+            "SELECT status, values FROM threads WHERE thread_id = %s", (thread,)
+        )
+        row = await cur.fetchone()
     assert row is not None
-    assert (run["status"], run["error"]["error"]) == ("error", "RunLost")
-    assert row["status"] == "busy"  # the second run still has it
-    assert row["values"] is None  # and nothing of the lost run was written over it
+    assert (row["status"], row["values"]) == ("busy", None)
+
+
+async def test_a_handed_off_run_keeps_its_attempt_and_any_server_takes_it(pool: Pool) -> None:
+    thread = uuid.uuid4()
+    run = (await lifecycle.admit(pool, new_run(thread, "enqueue"))).run
+    assert await lifecycle.hand_off(pool, run.run_id, "someone-else") is False
+    assert await lifecycle.hand_off(pool, run.run_id, "test-worker") is True
+    async with pool.connection() as conn:
+        taken = await lifecycle.take_queued(conn, "server-b", 60, 10)
+        assert await lifecycle.take_queued(conn, "server-c", 60, 10) == []
+    assert [row["attempt"] for row in taken] == [1]
+    assert await lifecycle.claim(pool, run, "server-b") == "claimed"

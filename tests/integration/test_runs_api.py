@@ -20,6 +20,7 @@ from langstar.streaming.events import EventBus
 from tests.support.apps import MakeApp
 from tests.support.asgi import asgi_client
 from tests.support.graphs import TEST_GRAPHS
+from tests.support.sdk import eventually
 from tests.support.sse import Event, parse
 
 Client = httpx.AsyncClient
@@ -465,32 +466,40 @@ async def test_bad_run_requests(graphs_client: Client) -> None:
     ).status_code == 422
 
 
-async def test_a_run_left_by_a_dead_server_is_failed_and_frees_its_thread(
-    graphs_client: Client, settings: Any
+async def test_a_run_left_by_a_dead_server_that_cannot_be_resumed_fails_naming_why(
+    graphs_app_with: GraphsAppWith, settings: Any
 ) -> None:
-    import psycopg
+    async with graphs_app_with(lease_seconds=3.0) as client:
+        thread = await new_thread(client)
+        first = await client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "a"))
+        assert first.status_code == 200
+        orphan = uuid.uuid4()
+        with psycopg.connect(settings.database.url, autocommit=True) as conn:
+            # What a server killed mid-run leaves behind: a running run nobody renews,
+            # here on an assistant deleted since, so it cannot be resumed.
+            conn.execute(
+                "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, status, "
+                "multitask_strategy, worker, lease_expires_at) SELECT %s, thread_id, %s, "
+                "'streamer', owner, 'running', 'enqueue', 'gone:1', "
+                "now() - interval '1 second' FROM threads WHERE thread_id = %s",
+                (orphan, uuid.uuid4(), thread),
+            )
+            conn.execute("UPDATE threads SET status = 'busy' WHERE thread_id = %s", (thread,))
 
-    thread = await new_thread(graphs_client)
-    first = await graphs_client.post(f"/threads/{thread}/runs/wait", json=body("streamer", "a"))
-    assert first.status_code == 200
-    orphan = uuid.uuid4()
-    with psycopg.connect(settings.database.url, autocommit=True) as conn:
-        # What a server killed mid-run leaves behind: a running run nobody renews.
-        conn.execute(
-            "INSERT INTO runs (run_id, thread_id, assistant_id, graph_id, owner, status, "
-            "multitask_strategy, worker, lease_expires_at) SELECT %s, thread_id, "
-            "%s, 'streamer', owner, 'running', 'enqueue', 'gone:1', now() - interval '1 second' "
-            "FROM threads WHERE thread_id = %s",
-            (orphan, uuid.uuid4(), thread),
-        )
-        conn.execute("UPDATE threads SET status = 'busy' WHERE thread_id = %s", (thread,))
-    rejecting = body("streamer", "b", multitask_strategy="reject")
-    response = await graphs_client.post(f"/threads/{thread}/runs/wait", json=rejecting)
-    assert response.status_code == 200, response.text
-    assert response.json()["messages"][-1]["content"] == "echo: b"
-    lost = (await graphs_client.get(f"/threads/{thread}/runs/{orphan}")).json()
-    assert lost["status"] == "error"
-    assert (await graphs_client.get(f"/threads/{thread}")).json()["status"] == "idle"
+        async def ended() -> Any:
+            found = (await client.get(f"/threads/{thread}/runs/{orphan}")).json()
+            return found if found["status"] not in ("pending", "running") else None
+
+        lost = await eventually(ended, seconds=20)
+        assert lost["status"] == "error"
+        shown = (await client.get(f"/threads/{thread}")).json()
+        assert shown["error"]["error"] == "RunNotResumable"
+        # Its thread takes new runs again.
+        rejecting = body("streamer", "b", multitask_strategy="reject")
+        response = await client.post(f"/threads/{thread}/runs/wait", json=rejecting)
+        assert response.status_code == 200, response.text
+        assert response.json()["messages"][-1]["content"] == "echo: b"
+        assert (await client.get(f"/threads/{thread}")).json()["status"] == "idle"
 
 
 async def test_a_long_run_keeps_its_lease(graphs_app_with: GraphsAppWith) -> None:

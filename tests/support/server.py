@@ -34,7 +34,7 @@ class ServerProcess:
         self.output = ""
 
     def start(self, timeout: float = 90) -> ServerProcess:
-        log = open(self._cwd / f"server-{self.port}.log", "w")  # noqa: SIM115
+        log = open(self._cwd / f"server-{self.port}.log", "a")  # noqa: SIM115  # restarts add
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "langstar", "serve", "--port", str(self.port), *self._args],
             env=self._env,

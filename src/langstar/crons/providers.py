@@ -5,26 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 from dishka import Provider, Scope, provide
-from langgraph.store.base import BaseStore
 
 from langstar.access import Authorizer
 from langstar.assistants.providers import DefaultAssistants
 from langstar.assistants.service import AssistantService
-from langstar.auth.authenticators import Authenticator
-from langstar.auth.providers import authorizer_for
 from langstar.clock import Clock, SystemClock
 from langstar.crons.scheduler import CronScheduler
 from langstar.crons.service import CronService
-from langstar.db.checkpoints import ThreadCheckpoints
-from langstar.db.json_encryption import JsonCipher
 from langstar.db.pool import Pool
-from langstar.graphs.registry import GraphRegistry
 from langstar.identity import Identity
-from langstar.limits import StreamSlots
-from langstar.runs.executor import RunExecutor
-from langstar.runs.service import RunService
+from langstar.runs.resumer import ActingServices
 from langstar.settings import Settings
-from langstar.streaming.events import EventBus
 from langstar.threads.service import ThreadService
 from langstar.webhooks.policy import WebhookPolicy
 
@@ -42,35 +33,12 @@ class CronsProvider(Provider):
         settings: Settings,
         pool: Pool,
         clock: Clock,
-        executor: RunExecutor,
-        bus: EventBus,
-        slots: StreamSlots,
-        store: BaseStore,
-        registry: GraphRegistry,
-        authenticator: Authenticator,
+        services: ActingServices,
         defaults: DefaultAssistants,
-        webhooks: WebhookPolicy,
-        checkpoints: ThreadCheckpoints,
-        cipher: JsonCipher,
     ) -> AsyncIterator[CronScheduler]:
         """Fires runs as each cron's owner, through the services a request of theirs gets."""
         del defaults  # depended on so that the assistants exist before the first fire
-
-        def services_for(identity: Identity) -> tuple[AssistantService, RunService]:
-            access = authorizer_for(authenticator, identity)
-            threads = ThreadService(
-                pool, identity, settings.limits, access, settings.threads, checkpoints, cipher
-            )
-            assistants = AssistantService(
-                pool, identity, registry, settings.runs, settings.limits, access, cipher
-            )
-            runs = RunService(
-                pool, threads, executor, bus, settings, identity, store, slots, access,
-                webhooks=webhooks,
-            )  # fmt: skip
-            return assistants, runs
-
-        scheduler = CronScheduler(pool, clock, settings.crons, services_for)
+        scheduler = CronScheduler(pool, clock, settings.crons, services)
         if not settings.http.disable_crons:
             scheduler.open()
         yield scheduler

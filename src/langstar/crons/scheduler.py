@@ -16,11 +16,12 @@ from langstar import metrics
 from langstar.assistants.service import AssistantService
 from langstar.clock import Clock
 from langstar.crons.schedule import next_fire
-from langstar.crons.service import identity_of, run_body
+from langstar.crons.service import run_body
 from langstar.db.encryption import use_context
 from langstar.db.pool import Pool
 from langstar.identity import Identity
 from langstar.periodic import Periodic
+from langstar.runs.acting import identity_of
 from langstar.runs.service import Admitted, RunService
 from langstar.settings import CronSettings
 

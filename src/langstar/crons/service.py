@@ -21,7 +21,6 @@ from langstar.crons.schemas import (
     CronPatch,
     CronSearch,
 )
-from langstar.db.encryption import current_context
 from langstar.db.json_encryption import CRON_FIELDS as SEALED_FIELDS
 from langstar.db.jsonb import jsonb
 from langstar.db.pool import Pool
@@ -29,6 +28,7 @@ from langstar.errors import InvalidError, MalformedError, NotFoundError, check_p
 from langstar.graphs.registry import RegisteredGraph
 from langstar.identity import Identity
 from langstar.limits import check_input, check_metadata
+from langstar.runs.acting import identity_record
 from langstar.runs.config import build_config, refuse_unsupported
 from langstar.runs.schemas import RunCreate
 from langstar.runs.service import check_webhook
@@ -38,30 +38,6 @@ from langstar.threads.service import ThreadService
 from langstar.webhooks.policy import WebhookPolicy
 
 _COLUMNS = ", ".join(CRON_FIELDS)
-
-
-def identity_record(identity: Identity) -> dict[str, Any]:
-    """Who a cron's runs act for, as its row keeps them."""
-    return {
-        "user_id": identity.user_id,
-        "is_authenticated": identity.is_authenticated,
-        "permissions": list(identity.permissions),
-        "user": to_jsonable(dict(identity.user)),
-        "shared": identity.shared,
-        # Its runs' checkpoints are encrypted under the context its creator's request gave.
-        "encryption_context": current_context(),
-    }
-
-
-def identity_of(record: dict[str, Any]) -> Identity:
-    """The identity a cron's row keeps, for the runs it fires."""
-    return Identity(
-        user_id=str(record.get("user_id") or "anonymous"),
-        is_authenticated=bool(record.get("is_authenticated")),
-        permissions=tuple(record.get("permissions") or ()),
-        user=dict(record.get("user") or {}),
-        shared=bool(record.get("shared")),
-    )
 
 
 def run_body(

@@ -30,6 +30,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from langstar.db.encryption import BlobEncryption
+from langstar.db.fencing import FENCE_SQL, current_fence
 from langstar.db.json_encryption import JsonCipher
 from langstar.db.serializer import AesReader, CheckpointCipher, CheckpointSerializer, aes_key
 from langstar.settings import DatabaseSettings
@@ -215,7 +216,10 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         if self.blobs is not None:
             rows = [(*row[:4], *await self.blobs.encrypt(row[4], row[5])) for row in rows]
         kept = await self.cipher.seal("checkpoint", "metadata", _metadata(config, metadata))
+        fence = current_fence()
         async with self._cursor(pipeline=True) as cur:
+            if fence is not None:  # in the write's transaction: a lost run writes nothing
+                await cur.execute(FENCE_SQL, fence)
             if rows:
                 await cur.executemany(self.UPSERT_CHECKPOINT_BLOBS_SQL, rows)
             await cur.execute(
@@ -261,7 +265,10 @@ class PooledPostgresSaver(AsyncPostgresSaver):
         if self.blobs is not None:
             sealed = [(*row[:7], *await self.blobs.encrypt(row[7], row[8])) for row in rows]
             rows = sealed  # type: ignore[assignment]  # a write's blob is never None
+        fence = current_fence()
         async with self._cursor(pipeline=True) as cur:
+            if fence is not None:
+                await cur.execute(FENCE_SQL, fence)
             await cur.executemany(query, rows)
 
     async def _load_checkpoint_tuple(self, value: DictRow) -> CheckpointTuple:

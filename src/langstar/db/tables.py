@@ -133,6 +133,13 @@ runs = Table(
     Column("lease_expires_at", DateTime(timezone=True), nullable=True),
     Column("user_id", Text, nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("attempt", Integer, nullable=False, server_default=text("1")),
+    Column("identity", JSONB, nullable=True),
+    Index(
+        "ix_runs_queued",
+        "created_at",
+        postgresql_where=text("status = 'pending' AND worker IS NULL"),
+    ),
     Index(
         "ix_runs_inflight_lease",
         "lease_expires_at",

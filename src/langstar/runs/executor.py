@@ -10,7 +10,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
@@ -24,6 +24,7 @@ from psycopg.rows import DictRow, dict_row
 from langstar import lifecycle, logs, metrics
 from langstar.db.checkpoints import OWN_CHECKPOINTS, ThreadCheckpoints
 from langstar.db.encryption import current_context, use_context
+from langstar.db.fencing import fence_writes
 from langstar.db.json_encryption import JsonCipher
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool, patient
@@ -47,6 +48,14 @@ T = TypeVar("T")
 
 FINISH_ATTEMPTS = 20
 READERS_TURN_SECONDS = 0.005
+# Cancel actions of langstar's own: the server is shutting down and gives the run to
+# another (`HAND_OFF`), or another server took the run over (`TAKEN`); neither ends it.
+HAND_OFF = "hand_off"
+TAKEN = "taken"
+# Queued runs one server takes at a time.
+TAKE_AT_ONCE = 8
+# How long a hand-off waits for the runs it stopped to be given back.
+HAND_OFF_SECONDS = 5.0
 
 
 @dataclass(slots=True)
@@ -78,6 +87,9 @@ class RunJob:
     encryption_context: dict[str, Any] = field(default_factory=current_context)
     submitted_at: float = field(default_factory=time.monotonic)
     started_at: float | None = None  # when it claimed its thread's turn
+    attempt: int = 1  # its attempt: every write it makes is fenced by this and the server
+    resuming: bool = False  # taken from the queue: resumed from its own last checkpoint
+    handed_off: bool = False  # given back to the queue: another server goes on with it
 
     @classmethod
     def from_record(
@@ -132,7 +144,15 @@ class RunExecutor:
         poll_seconds: float = 1.0,
         checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS,
         cipher: JsonCipher | None = None,
+        max_attempts: int = 3,
     ) -> None:
+        self.max_attempts = max_attempts
+        # Takes a queued run's row and submits it here (set once the services exist).
+        self.adopter: Callable[[DictRow], Awaitable[None]] | None = None
+        self.draining = False  # shutting down: not ready, and no run starts here any more
+        self.drain_begun = False  # runs are being finished or handed off
+        self.stopped = asyncio.Event()  # drained: streams and waits here end for clients to move
+        self._queued = asyncio.Event()  # a run was queued somewhere
         self._checkpoints = checkpoints  # what a rollback or a deleted thread's run deletes
         self._cipher = cipher or JsonCipher()  # seals the thread's values as a run ends
         self._conninfo = conninfo  # for its own connection; empty: the pool's
@@ -148,6 +168,8 @@ class RunExecutor:
         # Names this process in the runs it holds.
         self.worker = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._keeper: asyncio.Task[None] | None = None
+        self._taker: asyncio.Task[None] | None = None
+        self._unqueue: Callable[[], None] | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self._jobs: dict[uuid.UUID, tuple[RunJob, asyncio.Task[Any]]] = {}
         self._running = 0  # of the jobs above, those that have started
@@ -158,11 +180,38 @@ class RunExecutor:
         self._unsubscribe: Callable[[], None] | None = None
 
     def open(self) -> None:
-        """Start renewing leases, failing runs whose process died, and hearing cancels."""
+        """Start renewing leases, queueing again the runs whose server died, taking queued
+        runs, and hearing cancels."""
         self._keeper = asyncio.create_task(self._keep_leases())
+        self._taker = asyncio.create_task(self._take_queued())
         self._unsubscribe = self._notifications.subscribe(
             lifecycle.CANCEL_CHANNEL, self._heard_cancel
         )
+        self._unqueue = self._notifications.subscribe(
+            lifecycle.QUEUE_CHANNEL, lambda _: self._queued.set()
+        )
+
+    async def _take_queued(self) -> None:
+        """Take the runs waiting for any server (handed off, or left by one that died) and
+        resume them here: when told one was queued, and every `poll_seconds` anyway."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._queued.wait(), timeout=self._poll)
+            self._queued.clear()
+            if self.draining or self.adopter is None:
+                continue
+            try:
+                async with self._pool.connection() as conn:
+                    rows = await lifecycle.take_queued(
+                        conn, self.worker, self.lease_seconds, TAKE_AT_ONCE
+                    )
+                for row in rows:
+                    log.info("resuming run %s (attempt %d)", row["run_id"], row["attempt"])
+                    await self.adopter(row)
+                if len(rows) == TAKE_AT_ONCE:
+                    self._queued.set()  # more may be waiting
+            except Exception as exc:  # the database may be restarting; look again
+                log.warning("could not take queued runs: %s", exc)
 
     def _heard_cancel(self, payload: str) -> None:
         """Cancel a run held here when any process (this one included) asks for it.
@@ -209,11 +258,16 @@ class RunExecutor:
 
     async def _tend_leases(self, conn: AsyncConnection[DictRow]) -> None:
         alive = list(self._jobs)
-        await lifecycle.renew(conn, self.worker, alive, self.lease_seconds)
+        held = await lifecycle.renew(conn, self.worker, alive, self.lease_seconds)
+        for run_id in await lifecycle.taken_from(conn, self.worker, set(alive) - held):
+            # Its lease lapsed (the database was out of reach) and another server took
+            # it: stop it here, writing nothing.
+            log.warning("run %s was taken over by another server; stopping it here", run_id)
+            self.cancel(run_id, TAKEN)
         # Runs flagged while a notification could not arrive are cancelled here too.
         await self._look_for_cancels(conn)
-        if lost := await lifecycle.reap(conn, alive=alive):
-            log.warning("failed the runs of %d thread(s) whose server died", lost)
+        if lost := await lifecycle.reap(conn, alive=alive, max_attempts=self.max_attempts):
+            log.warning("found %d run(s) whose server died: queued again or failed", lost)
 
     async def _own_connection(self) -> AsyncConnection[DictRow]:
         conninfo = self._conninfo or self._pool.conninfo
@@ -285,12 +339,14 @@ class RunExecutor:
         if job.run.status == "running":  # admitted running: nothing was ahead of it
             return "claimed"
         while True:
-            claimed = await lifecycle.claim(self._pool, job.run)
+            claimed = await lifecycle.claim(self._pool, job.run, self.worker)
             if claimed not in ("waiting", "busy"):
                 return claimed
             # A run left by a dead process must not block the thread for good.
             async with self._pool.connection() as conn:
-                lost = await lifecycle.reap(conn, job.run.thread_id, alive=list(self._jobs))
+                lost = await lifecycle.reap(
+                    conn, job.run.thread_id, alive=list(self._jobs), max_attempts=self.max_attempts
+                )
             if lost:
                 continue
             turn = self._turn(job.run.thread_id)
@@ -316,9 +372,17 @@ class RunExecutor:
             if run.run_id in self._cancel_requested:  # before it began
                 await self._cancelled(job, stream, None)
                 return
-            await self._publish(job, stream, "metadata", {"run_id": str(run.run_id), "attempt": 1})
-            if job.after_seconds:
+            if job.resuming and job.resumable:
+                # Its stored events go on from where the last attempt left them.
+                stream.skip_to(await records.last_seq(self._pool, run.run_id))
+            await self._publish(
+                job, stream, "metadata", {"run_id": str(run.run_id), "attempt": job.attempt}
+            )
+            if job.after_seconds and not job.resuming:
                 await asyncio.sleep(job.after_seconds)
+            if self.draining:  # admitted as this server stops: another one runs it
+                await self._hand_off(job)
+                return
             claimed = await self._wait_for_turn(job)
             if claimed == "cancelled":
                 await self._cancelled(job, stream, None)
@@ -351,11 +415,12 @@ class RunExecutor:
 
     async def _close(self, job: RunJob, stream: RunStream) -> None:
         run = job.run
-        done = run_done(run.run_id)
-        for feed in self._bus.watchers(run.thread_id):
-            await feed.publish("metadata", done)
         await stream.close()
-        self.relay.ended(run.run_id, run.thread_id)
+        if not job.handed_off:  # one handed off goes on elsewhere: its readers follow it
+            done = run_done(run.run_id)
+            for feed in self._bus.watchers(run.thread_id):
+                await feed.publish("metadata", done)
+            self.relay.ended(run.run_id, run.thread_id)
         self._pass_turn(job.run.thread_id)
         job.done.set()
 
@@ -376,6 +441,12 @@ class RunExecutor:
         self._cancel_requested.add(job.run.run_id)  # no later cancel cuts this short
         action = self._cancel_actions.pop(job.run.run_id, "interrupt")
         with contextlib.suppress(Exception):
+            if action == HAND_OFF:
+                await self._hand_off(job)
+                return
+            if action == TAKEN:
+                job.handed_off = True  # another server goes on with it
+                return
             if action == lifecycle.GONE:
                 await self._gone(job, stream)
                 return
@@ -386,6 +457,14 @@ class RunExecutor:
             await self._finish(job, status="interrupted", values=None)
             if output is not None:
                 await output.finished("interrupted")
+
+    async def _hand_off(self, job: RunJob) -> None:
+        """Give the run back to the queue for another server, with nothing written of its
+        end: it is resumed from its last checkpoint."""
+        job.handed_off = await lifecycle.hand_off(self._pool, job.run.run_id, self.worker)
+        if job.handed_off:
+            log.info("handed run %s off to another server", job.run.run_id)
+            metrics.RUNS.labels("handed_off").inc()
 
     async def _gone(self, job: RunJob, stream: RunStream) -> None:
         """A run stopped because its row is gone: what it wrote goes too, and its readers
@@ -401,7 +480,9 @@ class RunExecutor:
         encoded = dumps(data)
         item = await stream.publish(event, encoded)
         if job.resumable and store:
-            await records.save_event(self._pool, job.run.run_id, item.seq, event, encoded)
+            await records.save_event(
+                self._pool, job.run.run_id, item.seq, event, encoded, (self.worker, job.attempt)
+            )
         for feed in self._bus.watchers(job.run.thread_id):
             await feed.publish(event, encoded)
         self.relay.offer(job.run.run_id, job.run.thread_id, item)
@@ -464,6 +545,10 @@ class RunExecutor:
             await self._run_graph(job, stream)
 
     async def _run_graph(self, job: RunJob, stream: RunStream) -> None:
+        if job.resuming:
+            await _resume_from_own_checkpoint(job)
+        # Its checkpoints are written only while this server holds this attempt of it.
+        fence_writes(job.run.run_id, self.worker, job.attempt)
         output = self._output(job, stream)
         await output.started()
         deadline = asyncio.timeout(self._run_timeout)
@@ -477,6 +562,10 @@ class RunExecutor:
             await self._cancelled(job, stream, output)
             raise
         except Exception as exc:
+            if lifecycle.fenced(exc):
+                log.warning("run %s was taken over by another server", job.run.run_id)
+                job.handed_off = True  # it writes nothing more; the other server goes on
+                return
             await self._failed(job, stream, output, exc, timed_out=deadline.expired())
             return
         # Encoded once, for the answer and the thread's row (a long thread's values are
@@ -551,25 +640,56 @@ class RunExecutor:
             values=encoded,
             interrupts=interrupts,
             error=error,
+            fence=(self.worker, job.attempt),
         )
         _count_end(job, status)
         return thread_status
 
-    async def aclose(self) -> None:
-        self._closing = True
-        if self._keeper is not None:
-            self._keeper.cancel()
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-        if not self._tasks:
+    async def drain(self) -> None:
+        """Stop taking runs; let those in flight finish within the grace period, then hand
+        the rest off to other servers, to be resumed from their last checkpoint."""
+        if self.drain_begun:
             return
-        log.info("waiting up to %.0fs for %d run(s) to finish", self._grace, len(self._tasks))
-        _, pending = await asyncio.wait(set(self._tasks), timeout=self._grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            log.warning("cancelled %d run(s) still going after the grace period", len(pending))
-            await asyncio.wait(pending, timeout=5)
+        self.drain_begun = self.draining = True
+        tasks = {task for _, task in self._jobs.values()}
+        if tasks:
+            log.info("draining: waiting up to %.0fs for %d run(s)", self._grace, len(tasks))
+            await asyncio.wait(tasks, timeout=self._grace)
+        left = list(self._jobs.values())
+        for job, _ in left:
+            self.cancel(job.run.run_id, HAND_OFF)
+        if left:
+            await asyncio.wait({task for _, task in left}, timeout=HAND_OFF_SECONDS)
+            handed = sum(job.handed_off for job, _ in left)
+            log.info("handed %d of %d run(s) off to other servers", handed, len(left))
+        self.stopped.set()
+
+    async def aclose(self) -> None:
+        await self.drain()
+        self._closing = True
+        for task in (self._keeper, self._taker):
+            if task is not None:
+                task.cancel()
+        for unsubscribe in (self._unsubscribe, self._unqueue):
+            if unsubscribe is not None:
+                unsubscribe()
+        if self._tasks:  # what the executor started besides runs (cleanups, cancels)
+            _, pending = await asyncio.wait(set(self._tasks), timeout=HAND_OFF_SECONDS)
+            for task in pending:
+                task.cancel()
+
+
+async def _resume_from_own_checkpoint(job: RunJob) -> None:
+    """A run taken from the queue goes on from its own last checkpoint, if it wrote one
+    (its input was applied then); otherwise it starts from its input, as first asked."""
+    latest: RunnableConfig = {"configurable": {"thread_id": str(job.run.thread_id)}}
+    snapshot = await job.graph.compiled.aget_state(latest)
+    if (snapshot.metadata or {}).get("run_id") != str(job.run.run_id):
+        return
+    job.input, job.command = None, None
+    configurable = job.config.get("configurable") or {}
+    for key in ("checkpoint_id", "checkpoint_ns"):  # a fork it began from is behind it
+        configurable.pop(key, None)
 
 
 def _graph_input(job: RunJob) -> Any:

@@ -9,15 +9,21 @@ from langgraph.store.base import BaseStore
 from litestar import Request
 
 from langstar.access import Authorizer
+from langstar.assistants.providers import DefaultAssistants
+from langstar.assistants.service import AssistantService
+from langstar.auth.authenticators import Authenticator
+from langstar.auth.providers import authorizer_for
 from langstar.db.checkpoints import ThreadCheckpoints
 from langstar.db.json_encryption import JsonCipher
 from langstar.db.notifications import Notifications
 from langstar.db.pool import Pool
 from langstar.db.providers import Database
+from langstar.graphs.registry import GraphRegistry
 from langstar.identity import Identity
 from langstar.limits import StreamSlots
 from langstar.runs.config import RunHeaders, copied_headers
 from langstar.runs.executor import RunExecutor
+from langstar.runs.resumer import ActingServices, RunResumer
 from langstar.runs.service import RunService
 from langstar.settings import Settings
 from langstar.streaming.events import EventBus
@@ -78,10 +84,58 @@ class RunsProvider(Provider):
             poll_seconds=settings.database.poll_seconds,
             checkpoints=checkpoints,
             cipher=cipher,
+            max_attempts=settings.runs.max_attempts,
         )
         executor.open()
         yield executor
         await executor.aclose()
+
+    @provide(scope=Scope.APP)
+    def provide_acting_services(
+        self,
+        settings: Settings,
+        pool: Pool,
+        executor: RunExecutor,
+        bus: EventBus,
+        slots: StreamSlots,
+        store: BaseStore,
+        registry: GraphRegistry,
+        authenticator: Authenticator,
+        webhooks: WebhookPolicy,
+        checkpoints: ThreadCheckpoints,
+        cipher: JsonCipher,
+    ) -> ActingServices:
+        """The services a request of a given caller gets, for crons and resumed runs."""
+
+        def services_for(identity: Identity) -> tuple[AssistantService, RunService]:
+            access = authorizer_for(authenticator, identity)
+            threads = ThreadService(
+                pool, identity, settings.limits, access, settings.threads, checkpoints, cipher
+            )
+            assistants = AssistantService(
+                pool, identity, registry, settings.runs, settings.limits, access, cipher
+            )
+            runs = RunService(
+                pool, threads, executor, bus, settings, identity, store, slots, access,
+                webhooks=webhooks,
+            )  # fmt: skip
+            return assistants, runs
+
+        return ActingServices(services_for)
+
+    @provide(scope=Scope.APP)
+    def provide_resumer(
+        self,
+        executor: RunExecutor,
+        services: ActingServices,
+        pool: Pool,
+        defaults: DefaultAssistants,
+    ) -> RunResumer:
+        """Resumes here the runs this server's executor takes from the queue."""
+        del defaults  # depended on so that the assistants exist before the first resume
+        resumer = RunResumer(services, pool, executor.worker)
+        executor.adopter = resumer
+        return resumer
 
     @provide(scope=Scope.REQUEST)
     def provide_run_service(

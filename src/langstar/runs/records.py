@@ -110,12 +110,26 @@ class RunRecords:
         return await request_cancel(self._pool, run_ids, self._owner, action)
 
 
-async def save_event(pool: Pool, run_id: uuid.UUID, seq: int, event: str, data: bytes) -> None:
-    async with pool.connection() as conn:
-        await conn.execute(
-            "INSERT INTO run_events (run_id, seq, event, data) VALUES (%s, %s, %s, %s)",
-            (run_id, seq, event, data.decode()),
+async def save_event(
+    pool: Pool,
+    run_id: uuid.UUID,
+    seq: int,
+    event: str,
+    data: bytes,
+    fence: tuple[str, int] | None = None,
+) -> None:
+    """Store a resumable run's event; with `fence` (the server and attempt executing it),
+    only while that server holds that attempt, so a server that lost the run stores none."""
+    if fence is None:
+        sql, params = "VALUES (%s, %s, %s, %s)", [run_id, seq, event, data.decode()]
+    else:
+        sql = (
+            "SELECT %s, %s, %s, %s WHERE EXISTS (SELECT 1 FROM runs WHERE run_id = %s "
+            "AND worker = %s AND attempt = %s)"
         )
+        params = [run_id, seq, event, data.decode(), run_id, *fence]
+    async with pool.connection() as conn:
+        await conn.execute(f"INSERT INTO run_events (run_id, seq, event, data) {sql}", params)
 
 
 async def saved_events(pool: Pool, run_id: uuid.UUID, after: int) -> list[tuple[int, str, bytes]]:
@@ -125,3 +139,13 @@ async def saved_events(pool: Pool, run_id: uuid.UUID, after: int) -> list[tuple[
             (run_id, after),
         )
         return [(r["seq"], r["event"], r["data"].encode()) for r in await cur.fetchall()]
+
+
+async def last_seq(pool: Pool, run_id: uuid.UUID) -> int:
+    """The sequence number of the run's last stored event (0: none)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT coalesce(max(seq), 0) AS seq FROM run_events WHERE run_id = %s", (run_id,)
+        )
+        row = await cur.fetchone()
+    return int(row["seq"]) if row else 0

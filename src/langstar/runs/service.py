@@ -19,6 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 
 from langstar.access import Authorizer, Filter, OpenAccess
+from langstar.db.encryption import use_context
 from langstar.db.pool import Pool
 from langstar.errors import (
     InvalidError,
@@ -41,6 +42,7 @@ from langstar.lifecycle import (
 )
 from langstar.limits import StreamSlots, check_input, check_metadata
 from langstar.runs import records
+from langstar.runs.acting import identity_record
 from langstar.runs.config import (
     RunHeaders,
     build_config,
@@ -54,7 +56,7 @@ from langstar.runs.schemas import RunCancel, RunCreate
 from langstar.serde import dumps
 from langstar.settings import Settings
 from langstar.store.scoped import store_for
-from langstar.streaming.events import EventBus, RunEvent
+from langstar.streaming.events import EventBus, RunEvent, RunStream
 from langstar.streaming.relay import RemoteFeed
 from langstar.streaming.sse import HEARTBEAT, frame
 from langstar.threads.service import ThreadService
@@ -164,15 +166,9 @@ class RunService:
             kwargs["traceparent"] = traceparent
         body, allowed = await self._authorize(thread, run_id, body, graph, kwargs)
         config = build_config(
-            body,
-            thread_id=thread,
-            run_id=run_id,
-            graph=graph,
-            identity=self._identity,
-            settings=self._settings.runs,
-            headers=self._headers,
-            cron_id=cron_id,
-        )
+            body, thread_id=thread, run_id=run_id, graph=graph, identity=self._identity,
+            settings=self._settings.runs, headers=self._headers, cron_id=cron_id,
+        )  # fmt: skip
         new = NewRun(
             run_id=run_id,
             thread_id=thread,
@@ -191,6 +187,7 @@ class RunService:
             thread_filter=allowed,
             assistant_config=await self.cipher.seal("thread", "config", graph.config),
             rollback_refused=self._rollback_refusal(body),
+            identity=identity_record(self._identity),
         )
         admission = await (admit(self._pool, new) if conn is None else admit_on(conn, new))
         await self._records.opened(admission.run)
@@ -279,9 +276,41 @@ class RunService:
         return dataclasses.replace(graph, compiled=graph.compiled.copy({"store": scoped}))
 
     async def _delete_when_done(self, job: RunJob) -> None:
-        """A stateless run's thread goes once the run is over."""
+        """A stateless run's thread goes once the run is over (not when it was handed off:
+        it goes on elsewhere)."""
         await job.done.wait()
-        await self._threads.delete_temporary(job.run.thread_id)
+        if not job.handed_off:
+            await self._threads.delete_temporary(job.run.thread_id)
+
+    async def resume(self, row: dict[str, Any], graph: RegisteredGraph) -> RunJob:
+        """Start here a run taken from the queue (handed off by a server that stopped, or
+        left by one that died): as its record says, for whom it acts, from its own last
+        checkpoint if it wrote one."""
+        acting = row.get("identity") or {}
+        use_context(acting.get("encryption_context"))  # its checkpoints' context
+        run = await self._records.opened(Run(**{k: row[k] for k in Run.__struct_fields__}))
+        kwargs = run.kwargs
+        client = dict(kwargs.get("config") or {})
+        configurable = dict(client.get("configurable") or {})
+        cron_id = configurable.pop("cron_id", None)  # stamped by the server, not the client
+        client["configurable"] = configurable
+        body = RunCreate(
+            assistant_id=str(run.assistant_id), input=kwargs.get("input"),
+            command=kwargs.get("command"), config=client, context=kwargs.get("context"),
+            metadata=run.metadata, interrupt_before=kwargs.get("interrupt_before"),
+            interrupt_after=kwargs.get("interrupt_after"), durability=kwargs.get("durability"),
+        )  # fmt: skip
+        graph = self._for_caller(graph)
+        config = build_config(
+            body, thread_id=run.thread_id, run_id=run.run_id, graph=graph,
+            identity=self._identity, settings=self._settings.runs,
+            cron_id=None if cron_id is None else uuid.UUID(str(cron_id)),
+        )  # fmt: skip
+        config["metadata"] = dict(run.metadata)
+        job = RunJob.from_record(run, graph, config, self._identity)
+        job.attempt, job.resuming = int(row["attempt"]), row.get("started_at") is not None
+        self.start(Admitted(job, [], run.multitask_strategy))
+        return job
 
     async def wait(
         self, thread_id: uuid.UUID | None, body: RunCreate, graph: RegisteredGraph
@@ -309,8 +338,9 @@ class RunService:
             silent = min(WHOLE_ANSWER_SECONDS, silent)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(job.done.wait(), silent)
-        if job.done.is_set():
+        if job.done.is_set() and not job.handed_off:
             return await self._outcome_json(run, job)
+        # Still going, or handed off to another server: it is followed there.
         return self._json_when_done(
             run, job, cancel_on_disconnect=cancel_on_disconnect, silent=silent
         )
@@ -337,6 +367,7 @@ class RunService:
                 done, _ = await asyncio.wait({waiter}, timeout=max(heartbeat - silent, 0))
                 silent = 0.0
                 if done:
+                    waiter.result()  # cut off (this server stops): the client joins elsewhere
                     break
                 yield b"\n"
             finished = True
@@ -350,9 +381,13 @@ class RunService:
         """Until the run has ended, or gone (rolled back, or deleted with its thread)."""
         if job is not None:
             await job.done.wait()
-            return
+            if not job.handed_off:
+                return
         found: Run | None = run
         while found is not None and found.status in INFLIGHT:  # executed by another process
+            if self._executor.stopped.is_set():
+                # This server stops: the answer is cut off, and the client joins elsewhere.
+                raise UnavailableError("the server is shutting down; join the run again")
             await asyncio.sleep(poll)
             found = await self._records.get_by_id(run.run_id)
 
@@ -428,6 +463,11 @@ class RunService:
         if stream is None or (stream.closed and after is None):
             # Held elsewhere, ended long ago, or ended with nothing kept to replay.
             return self._sse_from(None, run_id, after or 0, resumable, cancel_on_disconnect, wanted)
+        if resumable and after is not None and after < stream.first:
+            # Resumed here from the queue: what earlier attempts sent is stored.
+            return self._sse_from(
+                None, run_id, after, resumable, cancel_on_disconnect, wanted, stream=stream
+            )
         batches = stream.read(after, idle=self._settings.runs.heartbeat_seconds)
         return self._sse_from(batches, run_id, 0, resumable, cancel_on_disconnect, wanted)
 
@@ -439,9 +479,17 @@ class RunService:
         resumable: bool,
         cancel_on_disconnect: bool,
         wanted: Callable[[str], bool],
+        stream: RunStream | None = None,
     ) -> AsyncIterator[bytes]:
+        """`batches` as SSE; without them, the run followed as held elsewhere; with a
+        `stream` held here, its stored events after `after` first, then the stream."""
         finished = False
         try:
+            if stream is not None:
+                cursor = _Cursor(after)
+                if chunk := await self._stored(run_id, cursor, wanted):
+                    yield chunk
+                batches = stream.read(cursor.position, idle=self._settings.runs.heartbeat_seconds)
             if batches is None:
                 async for chunk in self._follow_elsewhere(run_id, after, resumable, wanted):
                     yield chunk
@@ -486,6 +534,8 @@ class RunService:
                     yield chunk
             finally:
                 feed.close()
+            if self._executor.stopped.is_set():
+                return  # cut off while in flight: the client follows it elsewhere
             run = await self._records.get_by_id(run_id)
         chunk = await self._stored(run_id, cursor, wanted)
         if chunk:
@@ -516,7 +566,8 @@ class RunService:
         if resumable and (chunk := await self._stored(run_id, cursor, wanted)):
             yield chunk
         heard = False  # anything relayed since the last look at the row
-        while not feed.ended:
+        # Until the run ends, or this server stops (the client follows it elsewhere then).
+        while not feed.ended and not self._executor.stopped.is_set():
             items = await feed.take(patience=min(END_CHECK_SECONDS, heartbeat))
             heard = heard or bool(items)
             missing = resumable and _missing(items, cursor.position)

@@ -51,12 +51,22 @@ class RunStream:
         return self.closed_at is not None
 
     @property
+    def first(self) -> int:
+        """The sequence number after which the stream holds every event."""
+        return self._dropped
+
+    @property
     def held(self) -> int:
         """How many events the stream holds now."""
         return len(self._events)
 
     async def publish(self, event: str, data: bytes) -> RunEvent:
         return self.put(event, data)
+
+    def skip_to(self, seq: int) -> None:
+        """Number the next event after `seq` (a run resumed: its earlier events are stored)."""
+        if not self._events and seq > self._published:
+            self._published = self._dropped = seq
 
     def put(self, event: str, data: bytes) -> RunEvent:
         """`publish`, for a caller that cannot await (it never waits anyway)."""

@@ -10,6 +10,7 @@ from litestar import MediaType, Request, Response, get
 
 from langstar.db.pool import Pool
 from langstar.db.schema import schema_status
+from langstar.runs.executor import RunExecutor
 from langstar.settings import Settings
 from langstar.system.openapi import PROJECT_OPENAPI, merged_openapi
 
@@ -22,10 +23,16 @@ async def ok() -> dict[str, bool]:
 @get(
     "/ready",
     tags=["System"],
-    summary="Readiness: the database answers and is at head",
+    summary="Readiness: the database answers and is at head, and the server is not stopping",
     exclude_from_auth=True,
 )
-async def ready(pool: FromDishka[Pool], settings: FromDishka[Settings]) -> Response[dict[str, Any]]:
+async def ready(
+    pool: FromDishka[Pool], settings: FromDishka[Settings], executor: FromDishka[RunExecutor]
+) -> Response[dict[str, Any]]:
+    if executor.draining:
+        # Shutting down: load balancers stop sending work here; requests still in flight
+        # are served, and the runs are finished or handed off.
+        return Response({"detail": "shutting down"}, status_code=503)
     try:
         async with pool.connection(timeout=settings.database.pool_timeout_seconds) as conn:
             status = await schema_status(conn, settings)
