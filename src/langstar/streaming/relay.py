@@ -121,14 +121,20 @@ class StreamRelay:
     # The executing side
 
     def offer(self, run_id: uuid.UUID, thread_id: uuid.UUID, item: RunEvent) -> None:
-        """Relay a run's event to the processes that follow the run or its thread."""
+        """Relay a run's event to the processes that follow the run or its thread, and to
+        readers here that followed it while another process executed it (it was handed
+        off, or its server died, and this one took it over)."""
+        for feed in self._feeds.get(run_id, ()):
+            feed.put(item)
         if self._interest:
             self._queue(
                 Outgoing("E", thread_id, run_id, item), ("run", run_id), ("thread", thread_id)
             )
 
     def ended(self, run_id: uuid.UUID, thread_id: uuid.UUID) -> None:
-        """The run's stream is over: tell the processes that follow it."""
+        """The run's stream is over: tell the processes that follow it, and readers here."""
+        for feed in self._feeds.get(run_id, ()):
+            feed.end()
         if self._interest:
             self._queue(Outgoing("D", thread_id, run_id), ("run", run_id), ("thread", thread_id))
 
