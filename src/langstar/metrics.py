@@ -37,6 +37,13 @@ CRON_FIRES = Counter(
     "langstar_cron_fires", "Crons fired: `started` a run, or `skipped` (it could not)",
     ["outcome"],
 )  # fmt: skip
+CLUSTER_RUNS = Gauge(
+    "langstar_cluster_runs",
+    "Runs in flight on every server of the cluster, pending (queued) or running, as the "
+    "database counts them; the same on every server: scale on it",
+    ["status"],
+    multiprocess_mode="mostrecent",
+)
 WEBHOOK_DELIVERIES = Counter(
     "langstar_webhook_deliveries",
     "Webhook attempts: `delivered`, `retried` later, or `failed` for good",
