@@ -494,8 +494,9 @@ async def finish(
     interrupts: dict[str, Any],
     error: dict[str, str] | None,
     fence: tuple[str, int] | None = None,
-) -> None:
-    """Record how the run ended and what the thread now holds: one transaction, one trip.
+) -> bool:
+    """Record how the run ended and what the thread now holds: one transaction, one trip;
+    False when nothing was recorded (it had ended, or its fence no longer holds).
 
     `values` is the thread's new values as JSON; `None` keeps the old ones. A run already
     failed as lost keeps that verdict, and leaves its thread alone: it may have moved on.
@@ -510,9 +511,10 @@ async def finish(
     # Autocommit, in a pipeline: the statements up to its one Sync are one transaction.
     async with pool.connection() as conn, conn.pipeline():
         await lock_thread(conn, run.thread_id)
-        await conn.execute(sql, params)
+        cur = await conn.execute(sql, params)
         if run.kwargs.get("webhook"):
             await enqueue_webhooks(conn, [run.run_id])
+    return cur.rowcount > 0
 
 
 # The run's end and the thread's new state, in one statement that touches the thread only
@@ -696,6 +698,24 @@ QUEUE_CHANNEL = "langstar_queue"
 QUEUED_COLUMNS = f"{RUN_COLUMNS}, attempt, identity, started_at"
 
 
+async def held_elsewhere(pool: Pool, run_id: uuid.UUID, worker: str) -> bool:
+    """Whether the run went on without this server: held by another, or queued again."""
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT 1 FROM runs WHERE run_id = %s AND worker IS DISTINCT FROM %s",
+            (run_id, worker),
+        )
+        return await cur.fetchone() is not None
+
+
+async def cancel_action_of(pool: Pool, run_id: uuid.UUID) -> str:
+    """How a run flagged for cancellation is to stop (`interrupt` when gone or unflagged)."""
+    async with pool.connection() as conn:
+        cur = await conn.execute("SELECT cancel_action FROM runs WHERE run_id = %s", (run_id,))
+        row = await cur.fetchone()
+    return str(row["cancel_action"]) if row and row["cancel_action"] else "interrupt"
+
+
 def fenced(exc: BaseException | None) -> bool:
     """Whether a write failed because its run's server or attempt was not the writer's."""
     while exc is not None:
@@ -723,18 +743,23 @@ async def hand_off(pool: Pool, run_id: uuid.UUID, worker: str) -> bool:
 
 
 async def take_queued(
-    conn: AsyncConnection[DictRow], worker: str, lease_seconds: float, limit: int
+    conn: AsyncConnection[DictRow],
+    worker: str,
+    lease_seconds: float,
+    limit: int,
+    held: list[uuid.UUID] | None = None,
 ) -> list[DictRow]:
     """Take up to `limit` queued runs (handed off, or left by a server that died), oldest
-    first, for this server: their rows, with their attempt and whom they act for."""
+    first, for this server: their rows, with their attempt and whom they act for. Not
+    those it `held` still (its lease on them lapsed): it stops them first."""
     if limit <= 0:
         return []
     cur = await conn.execute(
         "UPDATE runs SET worker = %s, lease_expires_at = now() + make_interval(secs => %s) "
         "WHERE run_id IN (SELECT run_id FROM runs WHERE status = 'pending' AND worker IS NULL "
-        "ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED) "
+        "AND run_id <> ALL(%s) ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED) "
         f"RETURNING {QUEUED_COLUMNS}",
-        (worker, lease_seconds, limit),
+        (worker, lease_seconds, held or [], limit),
     )
     return sorted(await cur.fetchall(), key=lambda row: row["created_at"])
 

@@ -327,3 +327,34 @@ async def test_a_handed_off_runs_webhook_fires_once_at_its_real_end(
     payload = sent.json
     assert (payload["run_id"], payload["status"]) == (run["run_id"], "success")
     assert payload["values"]["done"] == NAMES
+
+
+async def test_runs_waiting_their_turn_are_handed_off_too_and_run_in_order_elsewhere(
+    database: str, tmp_path: Path
+) -> None:
+    replicas = Cluster(database, tmp_path, 2)
+    with ExitStack() as stack:
+        for replica in replicas.replicas:
+            replica.start()
+            stack.callback(replica.stop)
+        first, second = (get_client(url=r.url) for r in replicas.replicas)
+        thread = (await first.threads.create())["thread_id"]
+        runs = [
+            await first.runs.create(
+                thread, "steps", input={"done": []}, context={"delay": DELAY},
+                stream_resumable=True, multitask_strategy="enqueue",
+            )
+            for _ in range(2)
+        ]  # fmt: skip
+        await asyncio.sleep(2 * DELAY)  # the first is running, the second waits its turn
+        assert replicas.stop(0) < 5
+        for run in runs:
+            done = await asyncio.wait_for(second.runs.join(thread, run["run_id"]), timeout=60)
+            assert done["done"][-len(NAMES) :] == NAMES
+        statuses = [(await second.runs.get(thread, r["run_id"]))["status"] for r in runs]
+        assert statuses == ["success", "success"]
+        # The waiting one's stored events go on after its first attempt's, once each.
+        parts = [
+            p async for p in second.runs.join_stream(thread, runs[1]["run_id"], last_event_id="0")
+        ]
+        assert len([p for p in parts if p.event == "metadata"]) == 2

@@ -89,7 +89,9 @@ class RunJob:
     started_at: float | None = None  # when it claimed its thread's turn
     attempt: int = 1  # its attempt: every write it makes is fenced by this and the server
     resuming: bool = False  # taken from the queue: resumed from its own last checkpoint
+    requeued: bool = False  # taken from the queue: its earlier attempts' events are stored
     handed_off: bool = False  # given back to the queue: another server goes on with it
+    ended: bool = False  # its end is recorded
 
     @classmethod
     def from_record(
@@ -145,8 +147,10 @@ class RunExecutor:
         checkpoints: ThreadCheckpoints = OWN_CHECKPOINTS,
         cipher: JsonCipher | None = None,
         max_attempts: int = 3,
+        max_held: int = 1000,
     ) -> None:
         self.max_attempts = max_attempts
+        self._max_held = max_held  # runs this server holds at most: it takes no more
         # Takes a queued run's row and submits it here (set once the services exist).
         self.adopter: Callable[[DictRow], Awaitable[None]] | None = None
         self.draining = False  # shutting down: not ready, and no run starts here any more
@@ -200,15 +204,16 @@ class RunExecutor:
             self._queued.clear()
             if self.draining or self.adopter is None:
                 continue
+            room = min(TAKE_AT_ONCE, self._max_held - len(self._jobs))
             try:
                 async with self._pool.connection() as conn:
                     rows = await lifecycle.take_queued(
-                        conn, self.worker, self.lease_seconds, TAKE_AT_ONCE
+                        conn, self.worker, self.lease_seconds, room, held=list(self._jobs)
                     )
                 for row in rows:
                     log.info("resuming run %s (attempt %d)", row["run_id"], row["attempt"])
                     await self.adopter(row)
-                if len(rows) == TAKE_AT_ONCE:
+                if rows and len(rows) == room:
                     self._queued.set()  # more may be waiting
             except Exception as exc:  # the database may be restarting; look again
                 log.warning("could not take queued runs: %s", exc)
@@ -292,12 +297,15 @@ class RunExecutor:
         stream = self._bus.open(job.run.run_id, keep=job.resumable)
         task = self.start(self._drive(job, stream))
         self._jobs[job.run.run_id] = (job, task)
-        task.add_done_callback(lambda _: self._forget(job.run.run_id))
+        task.add_done_callback(lambda done: self._forget(job.run.run_id, done))
         return stream
 
-    def _forget(self, run_id: uuid.UUID) -> None:
-        entry = self._jobs.pop(run_id, None)
-        if entry is not None and entry[0].started_at is not None:
+    def _forget(self, run_id: uuid.UUID, task: asyncio.Task[Any]) -> None:
+        entry = self._jobs.get(run_id)
+        if entry is None or entry[1] is not task:  # a later attempt of it is held now
+            return
+        del self._jobs[run_id]
+        if entry[0].started_at is not None:
             self._running -= 1
         self._cancel_requested.discard(run_id)
 
@@ -372,7 +380,7 @@ class RunExecutor:
             if run.run_id in self._cancel_requested:  # before it began
                 await self._cancelled(job, stream, None)
                 return
-            if job.resuming and job.resumable:
+            if job.requeued and job.resumable:
                 # Its stored events go on from where the last attempt left them.
                 stream.skip_to(await records.last_seq(self._pool, run.run_id))
             await self._publish(
@@ -385,7 +393,14 @@ class RunExecutor:
                 return
             claimed = await self._wait_for_turn(job)
             if claimed == "cancelled":
+                action = await lifecycle.cancel_action_of(self._pool, run.run_id)
+                self._cancel_actions.setdefault(run.run_id, action)
                 await self._cancelled(job, stream, None)
+                return
+            if claimed == "gone" and await lifecycle.held_elsewhere(
+                self._pool, run.run_id, self.worker
+            ):
+                job.handed_off = True  # another server took it over: it goes on there
                 return
             if claimed != "claimed":
                 # Never report a run that did not run as done (its thread's old values).
@@ -401,7 +416,9 @@ class RunExecutor:
             log.debug("run started on graph %s", job.graph.graph_id)
             await self._execute(job, stream)
         except asyncio.CancelledError:
-            if not started:
+            # Cancelled before its graph ran, or outside it (built, ending) while handed off.
+            handing = self._cancel_actions.get(run.run_id) == HAND_OFF and not job.ended
+            if not started or handing:
                 await self._cancelled(job, stream, None)
             raise
         except Exception as exc:
@@ -462,7 +479,9 @@ class RunExecutor:
         """Give the run back to the queue for another server, with nothing written of its
         end: it is resumed from its last checkpoint."""
         job.handed_off = await lifecycle.hand_off(self._pool, job.run.run_id, self.worker)
-        if job.handed_off:
+        if not job.handed_off:  # already another server's: it goes on there all the same
+            job.handed_off = await lifecycle.held_elsewhere(self._pool, job.run.run_id, self.worker)
+        elif job.handed_off:
             log.info("handed run %s off to another server", job.run.run_id)
             metrics.RUNS.labels("handed_off").inc()
 
@@ -632,7 +651,7 @@ class RunExecutor:
         if encoded is None and values is not None:
             encoded = dumps(values)
         interrupts = await self._cipher.seal("thread", "interrupts", interrupts)
-        await lifecycle.finish(
+        recorded = await lifecycle.finish(
             self._pool,
             job.run,
             status=status,
@@ -642,6 +661,10 @@ class RunExecutor:
             error=error,
             fence=(self.worker, job.attempt),
         )
+        job.ended = True
+        if not recorded and await lifecycle.held_elsewhere(self._pool, job.run.run_id, self.worker):
+            job.handed_off = True  # another server took it over: its end is that one's
+            return thread_status
         _count_end(job, status)
         return thread_status
 
@@ -673,7 +696,9 @@ class RunExecutor:
         for unsubscribe in (self._unsubscribe, self._unqueue):
             if unsubscribe is not None:
                 unsubscribe()
-        if self._tasks:  # what the executor started besides runs (cleanups, cancels)
+        for job, _ in list(self._jobs.values()):  # a second SIGTERM cut the drain short
+            self.cancel(job.run.run_id, HAND_OFF)
+        if self._tasks:  # runs handing off, and what the executor started besides
             _, pending = await asyncio.wait(set(self._tasks), timeout=HAND_OFF_SECONDS)
             for task in pending:
                 task.cancel()

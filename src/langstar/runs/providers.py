@@ -85,6 +85,7 @@ class RunsProvider(Provider):
             checkpoints=checkpoints,
             cipher=cipher,
             max_attempts=settings.runs.max_attempts,
+            max_held=settings.limits.max_queued_runs,
         )
         executor.open()
         yield executor

@@ -309,6 +309,7 @@ class RunService:
         config["metadata"] = dict(run.metadata)
         job = RunJob.from_record(run, graph, config, self._identity)
         job.attempt, job.resuming = int(row["attempt"]), row.get("started_at") is not None
+        job.requeued = True
         self.start(Admitted(job, [], run.multitask_strategy))
         return job
 
