@@ -43,13 +43,8 @@ SETTINGS = {
 
 @pytest.fixture
 def database(postgres: PostgresForTests) -> Iterator[str]:
-    from langstar.db import migrations
-    from tests.support.settings import settings_for
-
-    url = postgres.create_database("handoff")
-    migrations.upgrade(url, settings_for(url))
-    yield url
-    postgres.drop_database(url)
+    with postgres.migrated("handoff") as url:
+        yield url
 
 
 class Cluster:
@@ -68,6 +63,13 @@ class Cluster:
         self.replicas = [ServerProcess(env, folder) for _ in range(count)]
         self.database = url
         self.folder = folder
+
+    def start(self, stack: ExitStack) -> Cluster:
+        """Start every replica, each stopped when `stack` closes."""
+        for replica in self.replicas:
+            replica.start()
+            stack.callback(replica.stop)
+        return self
 
     def pid(self, index: int) -> int:
         proc = self.replicas[index].proc
@@ -105,9 +107,7 @@ def cluster(database: str, tmp_path: Path) -> Iterator[tuple[Cluster, str]]:
     """Three replicas behind nginx; yields them and nginx's URL."""
     made = Cluster(database, tmp_path, 3)
     with ExitStack() as stack:
-        for replica in made.replicas:
-            replica.start()
-            stack.callback(replica.stop)
+        made.start(stack)
         upstreams = [f"127.0.0.1:{replica.port}" for replica in made.replicas]
         url = stack.enter_context(nginx.balancer(upstreams, tmp_path / "nginx"))
         yield made, url
@@ -200,9 +200,7 @@ async def test_a_run_that_keeps_crashing_its_server_fails_naming_its_attempts(
 ) -> None:
     replicas = Cluster(database, tmp_path, 3, LANGSTAR_RUNS__MAX_ATTEMPTS="2")
     with ExitStack() as stack:
-        for replica in replicas.replicas:
-            replica.start()
-            stack.callback(replica.stop)
+        replicas.start(stack)
         sdk = get_client(url=replicas.replicas[0].url)
         thread = (await sdk.threads.create())["thread_id"]
         run = await sdk.runs.create(thread, "steps", input={"done": []}, context={"crash": 1})
@@ -239,9 +237,7 @@ async def test_a_replica_paused_past_its_lease_writes_nothing_once_another_took_
 ) -> None:
     replicas = Cluster(database, tmp_path, 2)
     with ExitStack() as stack:
-        for replica in replicas.replicas:
-            replica.start()
-            stack.callback(replica.stop)
+        replicas.start(stack)
         first, second = (get_client(url=r.url) for r in replicas.replicas)
         thread = (await first.threads.create())["thread_id"]
         run = await first.runs.create(thread, "steps", input={"done": []}, context={"delay": 1.5})
@@ -279,9 +275,7 @@ async def test_every_replica_reports_the_whole_clusters_runs_in_flight(
 ) -> None:
     replicas = Cluster(database, tmp_path, 2)
     with ExitStack() as stack:
-        for replica in replicas.replicas:
-            replica.start()
-            stack.callback(replica.stop)
+        replicas.start(stack)
         sdk = get_client(url=replicas.replicas[0].url)
         first, second = [(await sdk.threads.create())["thread_id"] for _ in range(2)]
         slow = {"input": {"done": []}, "context": {"delay": 5}}
@@ -306,9 +300,7 @@ async def test_a_handed_off_runs_webhook_fires_once_at_its_real_end(
 ) -> None:
     replicas = Cluster(database, tmp_path, 2, LANGSTAR_WEBHOOKS__ALLOW_PRIVATE="true")
     with ExitStack() as stack, webhook_receiver() as receiver:
-        for replica in replicas.replicas:
-            replica.start()
-            stack.callback(replica.stop)
+        replicas.start(stack)
         first, second = (get_client(url=r.url) for r in replicas.replicas)
         thread = (await first.threads.create())["thread_id"]
         run = await first.runs.create(
@@ -334,9 +326,7 @@ async def test_runs_waiting_their_turn_are_handed_off_too_and_run_in_order_elsew
 ) -> None:
     replicas = Cluster(database, tmp_path, 2)
     with ExitStack() as stack:
-        for replica in replicas.replicas:
-            replica.start()
-            stack.callback(replica.stop)
+        replicas.start(stack)
         first, second = (get_client(url=r.url) for r in replicas.replicas)
         thread = (await first.threads.create())["thread_id"]
         runs = [
