@@ -6,13 +6,13 @@ langstar with its default number of workers (one per CPU core), the seed pattern
 
 Workloads:
 
-- wait: throughput of `POST /threads/<fresh id>/runs/wait` on the shared one-node chat
-  graph, driven by `wrk` (installed with apt-get when missing) with the peers'
-  `wait.lua`, at each number of connections. Every server is up at once and they take
-  turns, in rounds, so that a slow minute on the machine does not fall on one of them;
-  each figure is the median round, with the rounds' range. Beside it: the server's CPU
-  per request (its whole process tree, from /proc), PostgreSQL's (when embedded) and
-  wrk's own. Each round also runs the in-process ceiling (`graph.ainvoke`, no HTTP);
+- wait: throughput of `POST /threads/<fresh id>/runs/wait` on the one-node chat graph,
+  driven by `wrk` with the peers' `wait.lua`, at each number of connections. Every
+  server is up at once and they take turns, in rounds, so that a slow minute on the
+  machine does not fall on one of them; each figure is the median round, with the
+  rounds' range. Beside it: the server's CPU per request (its whole process tree, from
+  /proc), PostgreSQL's (when embedded) and wrk's own. Each round also runs the
+  in-process ceiling (`graph.ainvoke`, no HTTP);
 - turns: conversations of 20 turns at once, their turn numbers spread evenly, turn 20's
   latency against turn 1's (httpx; its CPU is shown);
 - stream: the peers' `stream_probe.py` (time to the first `messages` event on the `fast`
@@ -28,6 +28,13 @@ py-spy flame graph of langstar serving `runs/wait`; `--readme` also writes the r
 README.md between its bench markers.
 
 Quick look at one change: `--only langstar,seed --workloads wait --connections 16`.
+
+The peers are langstar's own, in `bench/peers/` (see its `__init__.py`): the graphs every
+server serves, the seed app, `wait.lua`, the stream probe and the in-process ceiling.
+LANGSTAR_BENCH_PEERS may name another folder holding files of the same names, to measure
+against those instead. Besides the dev dependency group (`uv sync`: FastAPI for the seed
+app, `langgraph-cli[inmem]` for `langgraph dev`, matplotlib, py-spy), the wait workload
+and the flame graph need `wrk`, from Debian: `apt-get install -y wrk` (as root).
 
 Absolute numbers on a shared machine are noise; the ratios, measured in the same run, are
 the result.
@@ -62,6 +69,9 @@ from bench import cpu, report, wrk
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+PEERS = ROOT / "bench" / "peers"
+PEER_FILES = ("bench_graph.py", "stream_graph.py", "seed_app.py", "wait.lua", "stream_probe.py",
+              "inprocess_limit.py")  # fmt: skip
 README = ROOT / "README.md"
 SERVERS = ("langstar", "langstar-workers", "seed", "langgraph-dev")
 CHOICES = (*SERVERS, "ceiling")
@@ -78,18 +88,14 @@ def say(message: str) -> None:
 
 
 def peers_folder() -> Path:
-    """The shared peers: $LANGSTAR_BENCH_PEERS, else `../shared/bench-peers` beside the repo."""
-    for candidate in (
-        os.environ.get("LANGSTAR_BENCH_PEERS", ""),
-        ROOT.parent / "shared" / "bench-peers",
-        ROOT.parent.parent / "shared" / "bench-peers",
-    ):
-        if candidate and (Path(candidate) / "bench_graph.py").is_file():
-            return Path(candidate).resolve()
-    raise SystemExit(
-        "bench: cannot find the peers (bench_graph.py, seed_app.py, inprocess_limit.py); "
-        "set LANGSTAR_BENCH_PEERS to their folder"
-    )
+    """The peers' folder: `bench/peers`, or the one $LANGSTAR_BENCH_PEERS names."""
+    chosen = os.environ.get("LANGSTAR_BENCH_PEERS", "")
+    folder = Path(chosen).expanduser() if chosen else PEERS
+    missing = [name for name in PEER_FILES if not (folder / name).is_file()]
+    if missing:
+        origin = f"$LANGSTAR_BENCH_PEERS ({folder})" if chosen else str(folder)
+        raise SystemExit(f"bench: {origin} has no {', '.join(missing)}")
+    return folder.resolve()
 
 
 def free_port() -> int:
@@ -574,6 +580,8 @@ def main(argv: list[str] | None = None) -> int:
     args.peers = peers_folder()
     args.results.mkdir(parents=True, exist_ok=True)
     args.workers = has_workers_option()
+    # The wait workload and the flame graph drive langstar with wrk: missing, it stops here.
+    wrk_path = wrk.ensure_wrk() if "wait" in args.workloads or args.flame else ""
     results = header(args)
     if not args.workers and "langstar-workers" in args.servers:
         args.servers.remove("langstar-workers")
@@ -588,8 +596,7 @@ def main(argv: list[str] | None = None) -> int:
             results["postgres"] = "PostgreSQL " + ("of $DATABASE_URL" if pg is None else
                                                     "embedded, on the same cores")  # fmt: skip
             bench = Bench(args, work, admin, pg)
-            if "wait" in args.workloads or args.flame:
-                bench.wrk = wrk.ensure_wrk()
+            bench.wrk = wrk_path
             if "wait" in args.workloads:
                 wait_rounds(bench, args.servers, results)
             latency_workloads(bench, args.servers, results)

@@ -1,4 +1,4 @@
-"""`wrk` as the throughput load generator: installed when missing, run, its report read.
+"""`wrk` as the throughput load generator: found, run, its report read.
 
 A load generator written in Python needs more CPU per request than the servers measured
 here; on two cores it starves the server it measures. `wrk` (C, an event loop per thread)
@@ -11,51 +11,25 @@ import re
 import resource
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 TIMEOUT_S = 60  # wrk's own default (2 s) would count a slow answer at 64 connections as lost
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
-
-
-def say(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
+INSTALL = "apt-get install -y wrk"
 
 
 def ensure_wrk() -> str:
-    """The path of `wrk`, installing Debian's package first if it is missing."""
-    found = shutil.which("wrk")
-    if found:
-        return found
-    say("wrk is not installed: apt-get install -y wrk")
-    install = ["apt-get", "install", "-y", "-q", "wrk"]
-    env = {"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
-    try:
-        done = _quiet(install, env)
-        if done.returncode != 0:
-            say("the install failed; apt-get update, then again")
-            _quiet(["apt-get", "update", "-q"], env)
-            done = _quiet(install, env)
-    except OSError as exc:  # no apt-get on this system
-        raise SystemExit(f"bench: cannot install wrk ({exc}); install it and run again") from exc
+    """The path of `wrk`; the bench stops with the command that installs it when it is missing.
+
+    It is Debian's package: installing it needs root, which the bench does not take on
+    its own.
+    """
     found = shutil.which("wrk")
     if found is None:
-        tail = done.stdout.strip().splitlines()[-3:]
-        raise SystemExit(
-            "bench: wrk is needed for the throughput workload and could not be installed "
-            f"with apt-get ({' / '.join(tail)}); install it (e.g. `apt-get install wrk`) "
-            "and run again"
-        )
-    say(f"installed {found}")
+        raise SystemExit(f"bench: wrk is not installed; install it (as root): {INSTALL}")
     return found
-
-
-def _quiet(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False
-    )
 
 
 def children_cpu_seconds() -> float:

@@ -2,13 +2,14 @@
 
 A small configuration of the real command: the same servers, `wrk`, stream probes and
 report, for seconds instead of minutes, written to a temporary folder and a copy of the
-README.
+README. The peers are the repo's own (`bench/peers`): a clone needs nothing beside it.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,20 +17,12 @@ from pathlib import Path
 import pytest
 
 from bench import report, wrk
-from bench.__main__ import TALKS, has_workers_option, peers_folder
+from bench.__main__ import TALKS, has_workers_option
 from bench.load import TALK_ROUNDS
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLICA_RUNS = 4
 TARGETS = 14  # each stated whether or not its figures could be measured
-
-
-@pytest.fixture(scope="module")
-def peers() -> Path:
-    try:
-        return peers_folder()
-    except SystemExit as exc:
-        pytest.skip(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,7 @@ def wrk_binary() -> str:
 
 @pytest.mark.timeout(600)
 def test_the_bench_command_measures_every_server_and_states_each_target(
-    peers: Path, wrk_binary: str, tmp_path: Path
+    wrk_binary: str, tmp_path: Path
 ) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"# before\n\n{report.BEGIN}\nold figures\n{report.END}\n\n# after\n")
@@ -51,9 +44,7 @@ def test_the_bench_command_measures_every_server_and_states_each_target(
          "--connections", "1,64", "--streams", "20", "--lengths", "2,6",
          "--replica-runs", str(REPLICA_RUNS), "--results", str(tmp_path),
          "--readme", str(readme)],
-        cwd=ROOT, capture_output=True, text=True, timeout=540,
-        # As a fresh clone outside the workspace finds the peers.
-        env={**os.environ, "LANGSTAR_BENCH_PEERS": str(peers)},
+        cwd=ROOT, capture_output=True, text=True, timeout=540, env=without_peers_variable(),
     )  # fmt: skip
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads((tmp_path / "bench.json").read_text())
@@ -105,6 +96,72 @@ def test_the_bench_command_measures_every_server_and_states_each_target(
     assert written.endswith(f"![runs/wait throughput](wait.png)\n{report.END}\n\n# after\n")
     assert "old figures" not in written
     assert "Targets (ratios of this run):" in written
+
+
+def without_peers_variable() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k != "LANGSTAR_BENCH_PEERS"}
+
+
+def clean_clone(into: Path) -> Path:
+    """The files of the repo's `bench` package a clone of it holds, and nothing beside them.
+
+    Those git tracks, and those it would once committed (not the ignored ones): the repo's
+    working tree, as a clone made after committing it would have them.
+    """
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "bench"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    clone = into / "clone"
+    for name in listed:
+        if (ROOT / name).is_file():  # a tracked file deleted in the work tree is gone
+            (clone / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, clone / name)
+    return clone
+
+
+@pytest.mark.timeout(300)
+def test_the_quick_look_runs_on_a_clone_with_nothing_beside_it(
+    wrk_binary: str, tmp_path: Path
+) -> None:
+    clone = clean_clone(tmp_path)
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "langstar,seed", "--workloads", "wait",
+         "--connections", "16", "--seconds", "1", "--rounds", "1", "--no-flame",
+         "--results", str(tmp_path / "results")],
+        cwd=clone, capture_output=True, text=True, timeout=240, env=without_peers_variable(),
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads((tmp_path / "results" / "bench.json").read_text())
+    for server in ("langstar", "seed"):
+        row = results["wait"][server]["16"]
+        assert row["requests"] > 0, (server, row)
+        assert row["non_2xx"] == row["socket_errors"] == 0, (server, row)
+    assert "req/s / seed's" in out.stdout
+
+
+def test_a_peers_folder_missing_a_file_stops_the_bench_naming_it(tmp_path: Path) -> None:
+    clone = clean_clone(tmp_path)
+    (clone / "bench" / "peers" / "wait.lua").unlink()
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "seed", "--workloads", "wait"],
+        cwd=clone, capture_output=True, text=True, timeout=60, env=without_peers_variable(),
+    )  # fmt: skip
+    assert out.returncode == 1
+    peers = clone / "bench" / "peers"
+    assert out.stderr.strip().splitlines() == [f"bench: {peers} has no wait.lua"]
+
+
+def test_without_wrk_the_bench_stops_saying_how_to_install_it(tmp_path: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "seed", "--workloads", "wait"],
+        cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**without_peers_variable(), "PATH": str(tmp_path)},  # where no wrk is
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert out.stderr.strip().splitlines() == [
+        "bench: wrk is not installed; install it (as root): apt-get install -y wrk"
+    ]
 
 
 def test_wrk_report_is_read_with_its_failures() -> None:
