@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,6 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import MutableScopeHeaders
 from litestar.middleware.base import DefineMiddleware
-from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import Message, Scope
 
 from langstar import draining, loopback, metrics
@@ -52,6 +49,7 @@ from langstar.serde import encode_default
 from langstar.settings import HttpSettings, Settings, SettingsError, load_settings
 from langstar.store.controllers import StoreController
 from langstar.system.controllers import ok, system_handlers
+from langstar.system.docs import openapi_config, swagger
 from langstar.system.metrics import metrics_controller, prometheus_config
 from langstar.threads.controllers import ThreadController
 from langstar.threads.sweeper import ThreadSweeper
@@ -97,7 +95,7 @@ def create_app(settings: Settings | None = None, *overrides: Provider) -> Litest
         before_send=[allow_private_network],
         exception_handlers=exception_handlers,
         type_encoders={BaseException: encode_default},
-        openapi_config=None if settings.http.disable_meta else OPENAPI,
+        openapi_config=openapi_config(settings.http),
         debug=False,
         # Logging belongs to the process (the CLI or the host), not to the app factory.
         logging_config=None,
@@ -112,15 +110,6 @@ def logged_headers(http: HttpSettings) -> LoggedHeaders:
     return LoggedHeaders(http.logging_headers_include, http.logging_headers_exclude)
 
 
-OPENAPI = OpenAPIConfig(
-    title="langstar",
-    version=version("langstar"),
-    description="A self-hostable server for LangGraph agents.",
-    path="/docs",
-    render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
-)
-
-
 def routers(http: HttpSettings) -> list[Any]:
     """The API under `mount_prefix` (at the root without one); /ok and /metrics always
     at the root."""
@@ -133,7 +122,7 @@ def routers(http: HttpSettings) -> list[Any]:
 
 def api_routes(http: HttpSettings) -> list[Any]:
     """The API's routes, less those `[http]` turns off, as LangGraph's server does."""
-    routes: list[Any] = [ok] if http.disable_meta else list(system_handlers)
+    routes: list[Any] = [ok] if http.disable_meta else [*system_handlers, swagger]
     if not http.disable_threads:
         routes += [ThreadController, ThreadStreamController, ThreadProtocolController]
     if not http.disable_runs:
