@@ -1,47 +1,22 @@
-"""The README's generated tables: the configuration, from config/langstar.toml, the
-deliberate differences from `langgraph dev`, from tests/differential/differences.py, and
-the langgraph.json keys langstar refuses or ignores, from src/langstar/project.py.
+"""The documentation's committed generated tables: the deliberate differences from
+`langgraph dev` (docs/differences.md), from tests/differential/differences.py, and the
+langgraph.json keys langstar refuses or ignores (docs/tutorial.md), from
+src/langstar/project.py. The settings, CLI and HTTP API reference pages are made at build
+time instead (tests/support/reference.py).
 
-`uv run python -m tests.support.readme` rewrites both in place.
+`uv run python -m tests.support.readme` rewrites both tables in place.
 """
 
 from __future__ import annotations
 
-import json
-import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BEGIN, END = "<!-- config-table:begin -->", "<!-- config-table:end -->"
+DOCS = ROOT / "docs"
 DIFFERENCES = ("<!-- differences:begin -->", "<!-- differences:end -->")
 PROJECT_KEYS = ("<!-- langgraph-json-keys:begin -->", "<!-- langgraph-json-keys:end -->")
-
-
-def config_table() -> str:
-    rows = ["| key | environment variable | default | meaning |", "|---|---|---|---|"]
-    section, comment = "", []
-    for line in (ROOT / "config" / "langstar.toml").read_text().splitlines():
-        if line.startswith("# "):
-            comment.append(line[2:])
-        elif header := re.fullmatch(r"\[(\w+)\]", line):
-            section, comment = header[1], []
-        elif "=" in line:
-            key, value = (part.strip() for part in line.split("=", 1))
-            name = f"{section}.{key}" if section else key
-            env = (
-                f"LANGSTAR_{section.upper()}__{key.upper()}"
-                if section
-                else f"LANGSTAR_{key.upper()}"
-            )
-            if name == "database.url":
-                env = "DATABASE_URL"
-            meaning = " ".join(comment).replace("|", "\\|")
-            default = json.dumps(json.loads(value)) if value.startswith("[") else value
-            rows.append(f"| `{name}` | `{env}` | `{default}` | {meaning} |")
-            comment = []
-        elif not line.strip():
-            comment = []
-    return "\n".join(rows)
+# Where each table lives.
+PAGES = {DIFFERENCES: DOCS / "differences.md", PROJECT_KEYS: DOCS / "tutorial.md"}
 
 
 def differences_table() -> str:
@@ -75,24 +50,18 @@ def _form(form: str) -> str:
     return f"`{key}` ({values}" if values else f"`{key}`"
 
 
-def readme_table(markers: tuple[str, str] = (BEGIN, END)) -> str:
-    text = (ROOT / "README.md").read_text()
+def page_table(markers: tuple[str, str]) -> str:
+    text = PAGES[markers].read_text()
     return text.split(markers[0], 1)[1].split(markers[1], 1)[0].strip()
 
 
 def rewrite() -> None:
-    path = ROOT / "README.md"
-    text = path.read_text()
-    tables = (
-        ((BEGIN, END), config_table()),
-        (DIFFERENCES, differences_table()),
-        (PROJECT_KEYS, project_keys_table()),
-    )
+    tables = ((DIFFERENCES, differences_table()), (PROJECT_KEYS, project_keys_table()))
     for (begin, end), table in tables:
-        head, rest = text.split(begin, 1)
+        path = PAGES[(begin, end)]
+        head, rest = path.read_text().split(begin, 1)
         tail = rest.split(end, 1)[1]
-        text = f"{head}{begin}\n{table}\n{end}{tail}"
-    path.write_text(text)
+        path.write_text(f"{head}{begin}\n{table}\n{end}{tail}")
 
 
 if __name__ == "__main__":
