@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
+import socket
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -40,6 +42,11 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="processes serving on one port; 0: one per CPU core (server.workers)",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        help="log level (log_level); debug shows the traceback behind a start-up error",
     )
 
     db = commands.add_parser("db", help="manage the database schema (Alembic)")
@@ -107,6 +114,8 @@ def _with_flags(settings: Settings, args: argparse.Namespace) -> Settings:
 
 
 def _with_serve_flags(settings: Settings, args: argparse.Namespace) -> Settings:
+    if args.log_level is not None:
+        settings = msgspec.structs.replace(settings, log_level=args.log_level)
     server = settings.server
     if args.host is not None:
         server = msgspec.structs.replace(server, host=args.host)
@@ -142,9 +151,44 @@ def unreachable(url: str, exc: BaseException) -> str:
 
 
 def serve(settings: Settings) -> int:
+    """Serve, once what can be checked is: the project loads, the database is at head, the
+    auth mode is settled and the port is free. What stops it is one line (the traceback at
+    debug level), said once; where the API is is said once the server answers."""
+    from langstar import loopback
+    from langstar.serving import (
+        CANNOT_SERVE,
+        CannotServeError,
+        check_project,
+        checked_app,
+        listening_socket,
+        quiet_uvicorn,
+        workers_for,
+    )
+
+    quiet_uvicorn(settings.log_level)
+    # A graph that makes a client (`get_client()`) as it is imported, before the server
+    # it reaches in-process exists.
+    os.environ.setdefault(loopback.DEFER, "true")
+    workers = workers_for(settings)
+    try:
+        check_project(settings, with_app=True)
+        app = None if workers > 1 else checked_app(settings)
+        if (refused := _refused(settings)) is not None:
+            return refused
+        sock = listening_socket(settings)
+    except CannotServeError as exc:
+        log.debug("cannot serve", exc_info=exc.cause)
+        print(exc.line, file=sys.stderr)
+        return CANNOT_SERVE
+    if app is None:
+        return _serve_workers(settings, workers, sock)
+    return _serve_one(settings, app, sock)
+
+
+def _refused(settings: Settings) -> int | None:
+    """Why the database or the auth mode refuses this server, said; None when neither does."""
     from langstar.auth.authenticators import AuthConfigError, effective_mode
     from langstar.db.schema import SchemaNotAtHeadError, require_schema_at_head
-    from langstar.serving import workers_for
 
     if settings.database.url:
         try:
@@ -160,38 +204,54 @@ def serve(settings: Settings) -> int:
     except AuthConfigError as exc:
         print(f"langstar: {exc}", file=sys.stderr)
         return 2
-    workers = workers_for(settings)
-    if workers > 1:
-        return _serve_workers(settings, workers)
+    return None
+
+
+def _serve_one(settings: Settings, app: Any, sock: socket.socket) -> int:
     import uvicorn
 
-    from langstar.serving import build_app
+    from langstar.serving import FAILED_TO_START, ReportedStartup, announced_once_serving
 
-    server = uvicorn.Server(_uvicorn_config(settings, build_app(settings)))
-    _say_where(settings, workers)
-    server.run()
+    def say(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    server = uvicorn.Server(_uvicorn_config(settings, ReportedStartup(app, say)))
+    with announced_once_serving(settings, lambda: _say_where(settings, 1)):
+        try:
+            server.run(sockets=[sock])
+        except SystemExit as exc:  # uvicorn's, when the app failed to start
+            return exc.code if isinstance(exc.code, int) else FAILED_TO_START
     # uvicorn returns normally when startup failed; its `started` flag tells.
-    return 0 if server.started else 3
+    return 0 if server.started else FAILED_TO_START
 
 
-def _serve_workers(settings: Settings, workers: int) -> int:
+def _serve_workers(settings: Settings, workers: int, sock: socket.socket) -> int:
     """N processes on one port, sharing the database (and the embedded one, started here)."""
-    import os
-
     from uvicorn.config import STARTUP_FAILURE
     from uvicorn.supervisors import Multiprocess
 
-    from langstar.serving import SETTINGS_FILE_ENV, settings_file, shared_by_workers
+    from langstar.serving import (
+        FAILED_TO_START,
+        FAILURE_FILE,
+        SETTINGS_FILE_ENV,
+        announced_once_serving,
+        settings_file,
+        shared_by_workers,
+    )
 
     with shared_by_workers(settings, workers) as shared, settings_file(shared) as path:
         os.environ[SETTINGS_FILE_ENV] = str(path)
         config = _uvicorn_config(shared, "langstar.serving:worker_app", workers=workers)
-        _say_where(shared, workers)
-        supervisor = Multiprocess(config, sockets=[config.bind_socket()])
-        supervisor.run()
-    # The supervisor stops every worker when one cannot start: the app would fail again.
-    failed = any(p.process.exitcode == STARTUP_FAILURE for p in supervisor.processes)
-    return 3 if failed else 0
+        supervisor = Multiprocess(config, sockets=[sock])
+        with announced_once_serving(shared, lambda: _say_where(shared, workers)):
+            supervisor.run()
+        # The supervisor stops every worker when one cannot start: the app would fail again.
+        failed = any(p.process.exitcode == STARTUP_FAILURE for p in supervisor.processes)
+        failures = path.parent / FAILURE_FILE
+        said = failures.read_text(encoding="utf-8").splitlines() if failures.is_file() else []
+        if failed and said:
+            print(said[0], file=sys.stderr)
+    return FAILED_TO_START if failed else 0
 
 
 def _uvicorn_config(settings: Settings, app: Any, workers: int = 1) -> Any:

@@ -11,23 +11,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
+import errno
+import http.client
 import logging
 import os
+import re
 import shutil
+import socket
 import sys
 import tempfile
-from collections.abc import Iterator
+import threading
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import msgspec
 
 from langstar import logs
-from langstar.app import create_app
-from langstar.custom_routes import with_custom_routes
+from langstar.app import create_app, custom_auth_provider
+from langstar.custom_routes import project_app, with_custom_routes
 from langstar.draining import DRAIN_ON_SIGTERM
+from langstar.graphs.registry import check_graphs
+from langstar.objects import LoadError, load_object
 from langstar.project import load_env, read_project
-from langstar.settings import Settings
+from langstar.settings import ENV_PREFIX, Settings
 from langstar.tracing.setup import configure as configure_tracing
 
 log = logging.getLogger("langstar")
@@ -37,6 +47,24 @@ SETTINGS_FILE_ENV = "LANGSTAR_WORKER_SETTINGS"
 # The connections a process opens besides its pool: the notification listener, the
 # notification sender, and the run lease renewer.
 EXTRA_CONNECTIONS = 3
+
+
+# Exit codes of `langstar serve`: a setting, a langgraph.json key or what one names cannot
+# be served (nothing was started); the server failed while starting.
+CANNOT_SERVE = 2
+FAILED_TO_START = 3
+# Beside a worker's settings file: the line a worker that could not start leaves there,
+# for the parent to say once for all of them.
+FAILURE_FILE = "startup-failure.txt"
+
+
+class CannotServeError(Exception):
+    """What stops `serve` before it serves: one line to say, and the error behind it."""
+
+    def __init__(self, line: str, cause: BaseException | None = None) -> None:
+        super().__init__(line)
+        self.line = line
+        self.cause = cause
 
 
 def workers_for(settings: Settings) -> int:
@@ -57,17 +85,111 @@ def build_app(settings: Settings) -> Any:
     return app
 
 
+def checked_app(settings: Settings) -> Any:
+    """The app, or what stops `serve` from building it, as one line."""
+    try:
+        return build_app(settings)
+    except Exception as exc:
+        raise CannotServeError(f"langstar: cannot build the app: {describe(exc)}", exc) from None
+
+
 def worker_app() -> Any:
-    """A worker's app (uvicorn's factory), from the settings its parent wrote."""
+    """A worker's app (uvicorn's factory), from the settings its parent wrote.
+
+    One that cannot start leaves its reason for the parent, which says it once.
+    """
     _die_with_parent()
-    path = os.environ[SETTINGS_FILE_ENV]
-    settings = msgspec.json.decode(Path(path).read_bytes(), type=Settings)
+    path = Path(os.environ[SETTINGS_FILE_ENV])
+    settings = msgspec.json.decode(path.read_bytes(), type=Settings)
     # Before tracing reads its OTEL_* variables: the project's env file may set them.
     if settings.graphs_from:
         load_env(read_project(settings.graphs_from))
     logs.configure(settings.log_level, settings.log_format)
+    quiet_uvicorn(settings.log_level)
     configure_tracing()
-    return build_app(settings)
+
+    def leave(line: str) -> None:
+        with (path.parent / FAILURE_FILE).open("a", encoding="utf-8") as file:
+            file.write(line + "\n")
+
+    try:
+        return ReportedStartup(build_app(settings), leave)
+    except Exception as exc:
+        leave(failure_line(exc))
+        log.debug("the app could not be built", exc_info=exc)
+        raise SystemExit(FAILED_TO_START) from None  # uvicorn's "failed to start"
+
+
+def failure_line(exc: BaseException) -> str:
+    """A start-up failure as one line: what could not start (the graph), where, and why."""
+    from langstar.graphs.factory import GraphLoadError
+
+    found: BaseException | None = exc
+    while found is not None and not isinstance(found, GraphLoadError):
+        found = found.exceptions[0] if isinstance(found, BaseExceptionGroup) else _below(found)
+    detail = describe(exc)
+    if found is None:
+        return f"langstar: cannot start: {detail}"
+    what = str(found)
+    if detail in what:
+        return f"langstar: {what}"
+    root = _root(exc)
+    what = what.removesuffix(f"{type(root).__name__}: {root}").rstrip(": ")
+    return f"langstar: {what}: {detail}"
+
+
+class ReportedStartup:
+    """The app, whose failure to start is one readable line (`report`), not a traceback.
+
+    The traceback is logged at debug level.
+    """
+
+    def __init__(self, app: Any, report: Callable[[str], None]) -> None:
+        self.app = app
+        self.report = report
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def sending(message: Any) -> None:
+            nonlocal started
+            if message["type"] == "lifespan.startup.complete":
+                started = True
+            if message["type"] == "lifespan.startup.failed":
+                message = {**message, "message": ""}  # the traceback: logged below
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        except BaseException as exc:
+            if started or not isinstance(exc, Exception):
+                raise
+            log.debug("the server could not start", exc_info=exc)
+            self.report(failure_line(exc))
+            raise
+
+
+# uvicorn's lines about starting and stopping processes, which langstar's own replace:
+# shown at debug level only.
+_UVICORN_STARTUP = re.compile(
+    r"^(Started server process|Waiting for application startup|Application startup|"
+    r"Started parent process|Waiting for child process|Child process \[\d+\] failed to start|"
+    r"Stopping parent process)"
+)
+
+
+def _not_startup_chatter(record: logging.LogRecord) -> bool:
+    return _UVICORN_STARTUP.match(record.getMessage()) is None
+
+
+def quiet_uvicorn(level: str) -> None:
+    """Below debug level, leave out uvicorn's start-up lines."""
+    logger = logging.getLogger("uvicorn.error")
+    if level != "debug" and _not_startup_chatter not in logger.filters:
+        logger.addFilter(_not_startup_chatter)
 
 
 def _die_with_parent() -> None:
@@ -178,3 +300,189 @@ async def _connection_limit(url: str) -> int:
         row = await cursor.fetchone()
         assert row is not None
         return int(row[0])
+
+
+# Start-up checks: what can fail to load is loaded here, before PostgreSQL or a worker starts.
+
+
+def check_project(settings: Settings, *, with_app: bool) -> None:
+    """Load what the settings and the project name, so that what cannot load stops `serve`
+    at once with one line: the graphs, the project's auth, its app (`with_app`; a single
+    process builds it next anyway), the model, the store, the checkpointer, the encryption.
+    """
+    from langstar.graphs.factory import GraphLoadError
+
+    try:
+        check_graphs(settings)
+    except GraphLoadError as exc:
+        cause = exc.__cause__
+        line = f"langstar: {exc}: {describe(cause)}" if cause else f"langstar: {exc}"
+        raise CannotServeError(line, exc) from None
+    for verb, key, project_key, check in _checks(settings, with_app=with_app):
+        try:
+            check()
+        except Exception as exc:
+            subject = _origin(settings, key, project_key)
+            raise CannotServeError(
+                f"langstar: cannot {verb} {subject}: {describe(exc)}", exc
+            ) from None
+
+
+def _checks(
+    settings: Settings, *, with_app: bool
+) -> Iterator[tuple[str, str, str, Callable[[], object]]]:
+    """(what it does, the setting, its langgraph.json key, the check) for each thing the
+    settings name."""
+    from langstar.auth.project import load_auth
+    from langstar.db.encryption import load_encryption
+    from langstar.models.providers import build_chat_model, build_embeddings
+
+    cwd = Path.cwd()
+    auth = settings.auth
+    if auth.mode == "project" and auth.project_auth:
+        yield "load", "auth.project_auth", "auth.path", lambda: load_auth(auth.project_auth, cwd)
+    if auth.mode == "custom" and with_app:
+        yield "load", "auth.provider", "", lambda: custom_auth_provider(settings)
+    if settings.http.app and with_app:
+        yield "load", "http.app", "http.app", lambda: project_app(settings.http)
+    model = f"use {settings.model.provider!r} as"
+    yield model, "model.provider", "", lambda: build_chat_model(settings.model)
+    if settings.store.path:
+        yield "load", "store.path", "store.path", lambda: load_object(settings.store.path, cwd)
+    elif settings.store.embedding_dims:
+        yield (
+            "load",
+            "store.embedding_function",
+            "store.index",
+            lambda: build_embeddings(settings.store),
+        )
+    if settings.database.checkpointer:
+        spec = settings.database.checkpointer
+        yield "load", "database.checkpointer", "checkpointer.path", lambda: load_object(spec, cwd)
+    if settings.database.encryption:
+        base = Path(settings.graphs_from).parent
+        yield (
+            "load",
+            "database.encryption",
+            "encryption.path",
+            lambda: load_encryption(settings.database.encryption, base),
+        )
+
+
+def _origin(settings: Settings, key: str, project_key: str) -> str:
+    """How a setting was given: by the project's langgraph.json, a variable, or settings."""
+    if project_key and settings.graphs_from:
+        section, _, option = project_key.partition(".")
+        given = read_project(settings.graphs_from).config.get(section)
+        if isinstance(given, dict) and given.get(option):
+            return f"{project_key} in {Path(settings.graphs_from).expanduser().resolve()}"
+    variable = ENV_PREFIX + key.replace(".", "__").upper()
+    return f"{key} ({variable})" if variable in os.environ else key
+
+
+def describe(exc: BaseException) -> str:
+    """Why something could not load, where: `file:line: Error: message`, or the message
+    of langstar's own error when it is the whole story."""
+    root = _root(exc)
+    if isinstance(root, SyntaxError) and root.filename:
+        return f"{root.filename}:{root.lineno}: {type(root).__name__}: {root.msg}"
+    if isinstance(root, FileNotFoundError) and root.filename:
+        return f"no such file {root.filename}{_did_you_mean(str(root.filename))}"
+    module = type(root).__module__
+    if isinstance(root, LoadError) or module == "langstar" or module.startswith("langstar."):
+        return str(root)
+    where = _user_frame(root.__traceback__)
+    message = f"{type(root).__name__}: {root}"
+    return f"{where}: {message}" if where else message
+
+
+def _root(exc: BaseException) -> BaseException:
+    """The error at the bottom: through exception groups, explicit causes, and errors a
+    handler replaced (`raise ... from None`); a LoadError without a cause is the bottom."""
+    while True:
+        if isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+            exc = exc.exceptions[0]
+            continue
+        below = _below(exc)
+        if below is None:
+            return exc
+        exc = below
+
+
+def _below(exc: BaseException) -> BaseException | None:
+    below = exc.__cause__
+    if below is None and exc.__suppress_context__ and not isinstance(exc, LoadError):
+        below = exc.__context__
+    return below
+
+
+def _did_you_mean(missing: str) -> str:
+    path = Path(missing)
+    try:
+        names = [p.name for p in path.parent.iterdir() if p.suffix == path.suffix]
+    except OSError:
+        return ""
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _user_frame(tb: TracebackType | None) -> str:
+    """`file:line` of the last frame in the project's code (not Python's, not a library's,
+    not langstar's), where an import or a call raised."""
+    libraries = {sys.prefix, sys.base_prefix, str(Path(__file__).parent)}
+    found = ""
+    for frame, line in traceback.walk_tb(tb):
+        name = frame.f_code.co_filename
+        if name.startswith("<") or any(name.startswith(lib) for lib in libraries):
+            continue
+        found = f"{name}:{line}"
+    return found
+
+
+def listening_socket(settings: Settings) -> socket.socket:
+    """The server's socket, bound before anything else starts: a port already in use
+    stops `serve` with one line naming it."""
+    host, port = settings.server.host, settings.server.port
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        change = "--port or server.port (LANGSTAR_SERVER__PORT)"
+        if exc.errno == errno.EADDRINUSE:
+            line = f"port {port} on {host} is already in use: stop what holds it, or set {change}"
+        else:
+            line = f"cannot listen on {host}:{port}: {exc.strerror}; check --host and {change}"
+        raise CannotServeError(f"langstar: {line}", exc) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+@contextlib.contextmanager
+def announced_once_serving(settings: Settings, say: Callable[[], None]) -> Iterator[None]:
+    """`say` (where the API is) once the server answers /ok, and not if it never does."""
+    stop = threading.Event()
+    host = settings.server.host
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+
+    def wait_then_say() -> None:
+        while not stop.wait(0.1):
+            conn = http.client.HTTPConnection(host, settings.server.port, timeout=1)
+            try:
+                conn.request("GET", "/ok")
+                if conn.getresponse().status == 200:
+                    say()
+                    return
+            except (OSError, http.client.HTTPException):
+                pass
+            finally:
+                conn.close()
+
+    thread = threading.Thread(target=wait_then_say, name="langstar-announce", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import uuid
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -21,9 +22,12 @@ from langstar.graphs.factory import AccessContext, GraphFactory, GraphLoadError,
 from langstar.identity import Identity
 from langstar.objects import LoadError, load_object
 from langstar.project import load_env, read_project
-from langstar.settings import Settings
+from langstar.settings import ENV_PREFIX, Settings
 
 log = logging.getLogger(__name__)
+# What `check_graphs` imported, by (spec, folder): the process that checked them serves them
+# without importing their files a second time.
+_checked: dict[tuple[str, Path], Any] = {}
 # The namespace LangGraph's Agent Server uses for a graph's default assistant id.
 ASSISTANT_NAMESPACE = uuid.UUID("6ba7b821-9dad-11d1-80b4-00c04fd430c8")
 
@@ -172,6 +176,43 @@ def _add_dependencies(dependencies: object, base: Path) -> None:
             sys.path.insert(0, str(folder))
 
 
+def graph_origin(settings: Settings, name: str) -> str:
+    """Where graph `name` was configured: a langgraph.json key, a variable, or a setting."""
+    if settings.graphs_from:
+        return f"graphs.{name} in {Path(settings.graphs_from).expanduser().resolve()}"
+    variable = f"{ENV_PREFIX}GRAPHS__{name.upper()}"
+    return variable if variable in os.environ else f"graphs.{name}"
+
+
+def check_graphs(settings: Settings) -> None:
+    """Import every configured graph, so that one that cannot load stops `serve` before
+    anything starts; the error names the graph and where it was configured, and its
+    cause is the import's own error."""
+    specs, base = graph_specs(settings)
+    for name, spec in specs.items():
+        where = f"cannot load graph {name!r} ({graph_origin(settings, name)})"
+        try:
+            found = load_object(spec.target, base)
+        except LoadError as exc:
+            raise GraphLoadError(where) from exc
+        if not callable(found) and not isinstance(found, (StateGraph, Pregel)):
+            raise GraphLoadError(
+                f"{where}: {spec.target} is a {type(found).__name__}, not a graph or a "
+                "function that makes one"
+            )
+        _checked[(spec.target, base)] = found
+
+
+def _load_graph(settings: Settings, name: str, spec: GraphSpec, base: Path) -> Any:
+    if (spec.target, base) in _checked:
+        return _checked.pop((spec.target, base))
+    try:
+        return load_object(spec.target, base)
+    except LoadError as exc:
+        where = graph_origin(settings, name)
+        raise GraphLoadError(f"cannot load graph {name!r} ({where}): {exc}") from exc
+
+
 async def registered_graph(
     obj: Any,
     *,
@@ -201,7 +242,7 @@ async def registered_graph(
         raise
     except Exception as exc:
         raise GraphLoadError(
-            f"graph {name!r}: factory failed: {type(exc).__name__}: {exc}"
+            f"graph {name!r}: its factory failed: {type(exc).__name__}: {exc}"
         ) from exc
     return compiled, factory if factory.arguments.per_call else None
 
@@ -216,12 +257,8 @@ async def build_registry(
     specs, base = graph_specs(settings)
     registry = GraphRegistry()
     for name, spec in specs.items():
-        try:
-            found = load_object(spec.target, base)
-        except LoadError as exc:
-            raise GraphLoadError(str(exc)) from exc
         compiled, factory = await registered_graph(
-            found,
+            _load_graph(settings, name, spec, base),
             name=name,
             checkpointer=checkpointer,
             store=store,
