@@ -84,14 +84,21 @@ def config_defaults() -> dict[str, Any]:
 
 
 def settings_table() -> str:
-    """One row per setting: its key, environment variable, default and meaning."""
+    """One table per section, one row per setting: its key, its default, its environment
+    variable and what it does."""
     comments, defaults = config_comments(), config_defaults()
-    rows = ["| key | environment variable | default | meaning |", "|---|---|---|---|"]
+    sections: dict[str, list[str]] = {}
     for key, env, value in setting_names():
+        section, _, name = key.rpartition(".")
         shown = json.dumps(defaults.get(key, msgspec.to_builtins(value)))
         meaning = comments.get(key, "").replace("|", "\\|")
-        rows.append(f"| `{key}` | `{env}` | `{shown}` | {meaning} |")
-    return "\n".join(rows)
+        sections.setdefault(section, []).append(f"| `{name}` | `{shown}` | `{env}`<br>{meaning} |")
+    return "\n\n".join(
+        f"## {f'[{section}]' if section else 'Top level'}\n\n"
+        "| key | default | environment variable, and what it does |\n|---|---|---|\n"
+        + "\n".join(rows)
+        for section, rows in sections.items()
+    )
 
 
 def cli_reference() -> str:

@@ -79,9 +79,9 @@ def test_every_setting_is_in_the_reference_with_its_meaning() -> None:
     }
     assert in_file <= set(names), "config/langstar.toml names keys the settings tree lacks"
     filled = fill("<!-- reference:settings -->")
-    assert all(f"`{key}`" in filled for key in names)
-    assert "`LANGSTAR_SERVER__PORT` | `8123`" in filled
-    assert "`database.url` | `DATABASE_URL`" in filled
+    assert all(f"`{env}`<br>" in filled for _, env, _ in setting_names())
+    assert "| `port` | `8123` | `LANGSTAR_SERVER__PORT`<br>TCP port" in filled
+    assert '| `url` | `""` | `DATABASE_URL`<br>' in filled
 
 
 def test_the_cli_reference_shows_every_command_with_its_options() -> None:
