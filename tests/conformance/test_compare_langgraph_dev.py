@@ -2,8 +2,8 @@
 
 Observations are status codes, key sets, stream event names in order, and final
 states with generated ids and timestamps blanked. Where langstar differs on
-purpose, the difference is listed in tests/differential/differences.py (and so in the
-README).
+purpose, the difference is listed in tests/differential/differences.py (and so in
+docs/differences.md).
 """
 
 from __future__ import annotations

@@ -82,7 +82,7 @@ async def test_a_projects_auth_keeps_users_apart(servers: dict[str, str], server
     assert answer["messages"][-1]["content"] == "alice said: hello"
 
     # Bob gets nothing of Alice's, on every route, as if it did not exist. (A copy of a
-    # missing thread is 409 on langgraph dev: a difference the README lists.)
+    # missing thread is 409 on langgraph dev: a difference docs/differences.md lists.)
     copy_refused = 409 if server == "langgraph dev" else 404
     for name, call, refused in (
         ("get", lambda: bob.threads.get(tid), 404),
@@ -292,7 +292,7 @@ async def test_a_refusal_keeps_its_status_and_what_is_not_a_user_is_a_400(
             garbled = await refusal(url, authorization="Bearer garbled")
             assert garbled[:2] == (400, "token is not valid base64"), server
         # langstar also sends the exception's headers, and any status it names: langgraph
-        # dev drops the headers and answers other statuses with 500 (see the README).
+        # dev drops the headers and answers other statuses with 500 (see docs/differences.md).
         expired = await refusal(urls["langgraph dev"], authorization="Bearer old")
         assert "www-authenticate" not in expired[2]
         expired = await refusal(urls["langstar"], authorization="Bearer old")
@@ -310,6 +310,7 @@ async def test_a_failed_assert_refuses_with_403(serve_auth: Callable[[str], Any]
             unnamed = await refusal(url, metadata={"topic": "none"}, authorization="Bearer erin")
             assert unnamed[:2] == (403, "a thread needs a title"), server
         # No header at all: langgraph dev answers its authenticate handler's failed assert
-        # with a plain-text 500; langstar refuses it, as a handler's assert is (README).
+        # with a plain-text 500; langstar refuses it, as a handler's assert is
+        # (docs/differences.md).
         assert (await refusal(urls["langgraph dev"]))[0] == 500
         assert (await refusal(urls["langstar"]))[:2] == (403, "Forbidden")

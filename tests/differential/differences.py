@@ -1,6 +1,6 @@
 """Every deliberate difference between langstar and `langgraph dev`, with its reason.
 
-This list is the one source: the README's table of differences is checked against it
+This list is the one source: the table in docs/differences.md is checked against it
 (`tests/unit/test_readme.py`), and the comparison tests skip exactly the observations
 named here. A difference that is not here is a bug in one of the two servers; find out
 which before adding it.
@@ -15,7 +15,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Difference:
-    """One row of the README's table, and the observations that show it."""
+    """One row of the table in docs/differences.md, and the observations that show it."""
 
     request: str
     reference: str
@@ -425,7 +425,7 @@ class Open:
     """A difference the harness found that is neither fixed nor explained yet.
 
     Not a deliberate one: it is named here, narrowly, so the suite stays usable while it
-    is open, and the README lists it as open. `applies` tells it by both answers."""
+    is open, and docs/differences.md says it is open. `applies` tells it by both answers."""
 
     observation: str
     what: str
