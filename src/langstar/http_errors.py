@@ -18,6 +18,7 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_409_CONFLICT,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -39,6 +40,7 @@ from langstar.errors import (
     TooManyError,
     UnavailableError,
 )
+from langstar.limits import body_too_large
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +112,11 @@ def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) 
             status_code=HTTP_422_UNPROCESSABLE_ENTITY,
             media_type=MediaType.JSON,
         )
+    detail = exc.detail
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        detail = body_too_large(request.route_handler.resolve_request_max_body_size())
     return Response(
-        {"detail": exc.detail},
+        {"detail": detail},
         status_code=exc.status_code,
         headers=exc.headers,
         media_type=MediaType.JSON,

@@ -105,3 +105,12 @@ async def _bounded(
         closing = getattr(body, "aclose", None)
         if closing is not None:
             await closing()
+
+
+def body_too_large(limit: int | None) -> str:
+    """Why a body was refused with 413: the setting (and its variable) that sets the limit."""
+    size = f"{limit} bytes" if limit else "the limit"
+    return (
+        f"Request body larger than limits.max_body_bytes ({size}); raise it with "
+        "LANGSTAR_LIMITS__MAX_BODY_BYTES to accept larger ones"
+    )

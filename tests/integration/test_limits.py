@@ -79,6 +79,18 @@ async def test_bodies_messages_and_metadata_have_limits(
         assert fine.status_code == 200
 
 
+async def test_a_body_over_the_limit_is_refused_naming_the_setting_and_the_limit(
+    settings: Settings, serving: Serving
+) -> None:
+    async with serving(limited(settings, max_body_bytes=4096)) as client:
+        big = await client.post("/threads", json={"metadata": {"x": "y" * 5000}})
+    assert big.status_code == 413
+    detail = big.json()["detail"]
+    assert "limits.max_body_bytes" in detail, detail
+    assert "LANGSTAR_LIMITS__MAX_BODY_BYTES" in detail, detail
+    assert "4096" in detail, detail
+
+
 async def test_a_run_past_its_wall_clock_limit_ends_as_timeout(
     settings: Settings, serving: Serving
 ) -> None:
