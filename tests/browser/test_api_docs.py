@@ -64,9 +64,12 @@ def test_the_docs_render_the_operations_without_the_internet(
     errors: list[str] = []
     page = offline_page(browser, server, elsewhere)
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # A script or style the page's policy refused is reported here.
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     response = page.goto(docs_url(server))
     assert response is not None
     assert response.ok
+    assert "default-src 'self'" in response.headers["content-security-policy"]
     assert elsewhere == []
     search = page.locator(".opblock", has_text="/threads/search")
     expect(search.first).to_be_visible(timeout=TIMEOUT)

@@ -60,6 +60,19 @@ async def test_the_docs_page_loads_only_files_langstar_serves(
                 assert len(asset.content) > 100, link
 
 
+@prefixes
+async def test_the_docs_page_lets_the_browser_load_from_langstar_only(
+    settings: Settings, make_app: MakeApp, prefix: str
+) -> None:
+    async with asgi_client(make_app(with_prefix(settings, prefix))) as client:
+        for page in ("/docs", "/docs/swagger"):
+            policy = (await client.get(prefix + page)).headers["content-security-policy"]
+            assert "default-src 'self'" in policy
+            assert "unsafe" not in policy
+            assert not {"*", "http:", "https:"} & set(policy.replace(";", " ").split())
+            assert "http" not in policy
+
+
 async def test_the_docs_need_no_credentials_under_a_prefix(
     settings: Settings, make_app: MakeApp
 ) -> None:

@@ -7,12 +7,15 @@ and names only URLs under `<mount_prefix>/docs/`; like /ok, it needs no credenti
 
 from __future__ import annotations
 
+import re
+from base64 import b64encode
+from hashlib import sha256
 from importlib.metadata import version
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from litestar import Request, Router, get
+from litestar import MediaType, Request, Response, Router, get
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import OpenAPIRenderPlugin, SwaggerRenderPlugin
 from litestar.response import Redirect
@@ -25,6 +28,18 @@ DOCS = "/docs"
 # Swagger UI's own files, under the docs: the page's scripts, stylesheet and icon.
 ASSETS = "/assets"
 PUBLIC: dict[str, Any] = {"exclude_from_auth": True}
+
+# Only langstar's own files; of inline code, only what the page was sent with (by hash).
+POLICY = (
+    "default-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+)
+INLINE = re.compile(rb"<(script|style)(?![^>]*\bsrc=)[^>]*>(.*?)</\1>", re.DOTALL)
 
 
 def swagger_ui_files() -> Path:
@@ -62,6 +77,23 @@ class LocalSwagger(SwaggerRenderPlugin):
         return encoded.replace(b"<", b"\\u003c")
 
 
+def content_security_policy(page: bytes) -> str:
+    """The page's policy, allowing its own inline script and style and nothing else inline."""
+    allowed: dict[bytes, str] = {b"script": "", b"style": ""}
+    for tag, code in INLINE.findall(page):
+        allowed[tag] += f" 'sha256-{b64encode(sha256(code).digest()).decode()}'"
+    inline = [f"script-src 'self'{allowed[b'script']}", f"style-src 'self'{allowed[b'style']}"]
+    return "; ".join([*POLICY, *inline])
+
+
+def with_policy(response: Response[Any]) -> Response[Any]:
+    """A docs page with its policy; Swagger UI's files (file responses) pass as they are."""
+    page = response.content if isinstance(response, Response) else None
+    if isinstance(page, bytes) and response.media_type == MediaType.HTML:
+        response.headers["Content-Security-Policy"] = content_security_policy(page)
+    return response
+
+
 def openapi_config(http: HttpSettings) -> OpenAPIConfig | None:
     """The docs under the API's prefix, where the start-up log says they are; none when
     `[http] disable_meta` turns them off."""
@@ -69,7 +101,13 @@ def openapi_config(http: HttpSettings) -> OpenAPIConfig | None:
         return None
     docs = http.mount_prefix + DOCS
     assets = create_static_files_router(ASSETS, [swagger_ui_files()], name="docs-assets")
-    router = Router(docs, route_handlers=[assets], include_in_schema=False, opt=PUBLIC)
+    router = Router(
+        docs,
+        route_handlers=[assets],
+        include_in_schema=False,
+        opt=PUBLIC,
+        after_request=with_policy,
+    )
     return OpenAPIConfig(
         title="langstar",
         version=version("langstar"),
