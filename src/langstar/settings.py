@@ -25,6 +25,8 @@ DEFAULT_CONFIG = Path("config") / "langstar.toml"
 Port = Annotated[int, msgspec.Meta(ge=1, le=65535)]
 Positive = Annotated[float, msgspec.Meta(gt=0)]
 PoolSize = Annotated[int, msgspec.Meta(ge=1, le=1000)]
+# The graphs served unless a setting leaves them out (`graphs.agent = ""`).
+BUILT_IN_GRAPHS = {"agent": "langstar.agents.chat:graph"}
 
 
 class SettingsError(ValueError):
@@ -217,9 +219,7 @@ class Settings(_Section, frozen=True, forbid_unknown_fields=True, kw_only=True):
     threads: ThreadSettings = msgspec.field(default_factory=ThreadSettings)
     crons: CronSettings = msgspec.field(default_factory=CronSettings)
     webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
-    graphs: dict[str, str] = msgspec.field(
-        default_factory=lambda: {"agent": "langstar.agents.chat:graph"}
-    )
+    graphs: dict[str, str] = msgspec.field(default_factory=lambda: dict(BUILT_IN_GRAPHS))
 
     @property
     def uses_embedded_database(self) -> bool:
@@ -245,6 +245,7 @@ def load_settings(
     elif DEFAULT_CONFIG.is_file():
         data = _read_toml(DEFAULT_CONFIG, required=False)
     _apply_env(data, env)
+    _add_built_in_graphs(data)
     settings = _with_url_from_file(_convert(data))
     _check(settings)
     return settings
@@ -318,6 +319,16 @@ def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             _not_a_setting(name, [ENV_PREFIX + f.upper() for f in fields] + sorted(named))
     if env.get("DATABASE_URL"):
         data.setdefault("database", {})["url"] = env["DATABASE_URL"]
+
+
+def _add_built_in_graphs(data: dict[str, Any]) -> None:
+    """`[graphs]` (from a file or `LANGSTAR_GRAPHS__NAME`) adds to the built-in graphs; a
+    graph given as "" is left out, a built-in one too."""
+    given = data.get("graphs", {})
+    if not isinstance(given, dict):
+        raise SettingsError("graphs", "must be a table")
+    graphs = {**BUILT_IN_GRAPHS, **given}
+    data["graphs"] = {name: spec for name, spec in graphs.items() if spec != ""}
 
 
 def _env_value(name: str, value: str) -> Any:

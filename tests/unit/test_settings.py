@@ -57,6 +57,37 @@ def test_langstar_config_names_another_file(tmp_path: Path) -> None:
     assert settings.server.port == 9200  # the environment wins over the file
 
 
+BUILT_IN = "langstar.agents.chat:graph"
+
+
+def test_a_graph_from_the_environment_is_served_beside_the_built_in_agent(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a project's folder: no config/langstar.toml
+    settings = load_settings(env={"LANGSTAR_GRAPHS__ECHO": "./echo.py:graph"})
+    assert settings.graphs == {"agent": BUILT_IN, "echo": "./echo.py:graph"}
+
+
+def test_graphs_in_a_settings_file_are_served_beside_the_built_in_agent(tmp_path: Path) -> None:
+    path = tmp_path / "mine.toml"
+    path.write_text('[graphs]\necho = "./echo.py:graph"\n')
+    settings = load_settings(env={"LANGSTAR_CONFIG": str(path)})
+    assert settings.graphs == {"agent": BUILT_IN, "echo": "./echo.py:graph"}
+
+
+def test_an_empty_graph_spec_leaves_that_graph_out_the_built_in_agent_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(
+        env={"LANGSTAR_GRAPHS__AGENT": "", "LANGSTAR_GRAPHS__ECHO": "./echo.py:graph"}
+    )
+    assert settings.graphs == {"echo": "./echo.py:graph"}
+    path = tmp_path / "mine.toml"
+    path.write_text('[graphs]\nagent = ""\necho = "./echo.py:graph"\n')
+    assert load_settings(env={"LANGSTAR_CONFIG": str(path)}).graphs == {"echo": "./echo.py:graph"}
+
+
 def test_settings_are_frozen() -> None:
     settings = Settings()
     with pytest.raises(AttributeError):
