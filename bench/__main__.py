@@ -76,7 +76,7 @@ README = ROOT / "README.md"
 SERVERS = ("langstar", "langstar-workers", "seed", "langgraph-dev")
 CHOICES = (*SERVERS, "ceiling")
 WORKLOADS = ("wait", "turns", "stream", "state", "replicas")
-TALKS, TURNS = 8, report.TURNS  # the multi-turn workload: conversations at once, turns each
+TALKS = 8  # the multi-turn workload's conversations at once
 LENGTHS = (10, 100, 1000)  # checkpoints per thread, for the state workload
 FLAME = "flame-wait.svg"
 LOGS = "logs"  # each server's output, kept from the last run (not committed)
@@ -441,11 +441,12 @@ def measure(bench: Bench, server: str, url: str, pid: int, results: dict[str, An
     """Every chosen latency workload against one running server."""
     args = bench.args
     if "turns" in args.workloads:
-        say(f"{server}: {TALKS} conversations of {TURNS} turns")
-        talk = load(url, TALKS, "turns", str(TURNS))
+        turns = args.turns
+        say(f"{server}: {TALKS} conversations of {turns} turns")
+        talk = load(url, TALKS, "turns", str(turns))
         results.setdefault("turns", {})[server] = talk
-        say(f"{server}: turn 1 p50 {talk['turn_1_p50_ms']:.0f} ms, turn {TURNS} p50 "
-            f"{talk[f'turn_{TURNS}_p50_ms']:.0f} ms")  # fmt: skip
+        say(f"{server}: turn 1 p50 {talk['turn_1_p50_ms']:.0f} ms, turn {turns} p50 "
+            f"{talk[f'turn_{turns}_p50_ms']:.0f} ms")  # fmt: skip
     if server == "seed":
         return  # the seed serves runs/wait only
     if "state" in args.workloads:
@@ -514,6 +515,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add("--rounds", type=int, default=3, help="runs/wait rounds, servers taking turns (3)")
     add("--connections", default="1,16,64", help="wrk connections, comma-separated (1,16,64)")
     add("--streams", type=int, default=1000, help="concurrent slow streams (1000)")
+    add("--turns", type=int, default=report.TURNS,
+        help=f"turns per conversation in the turns workload ({report.TURNS})")  # fmt: skip
     add("--replica-runs", type=int, default=50, help="slow runs joined from another process (50)")
     add("--workloads", default=",".join(WORKLOADS),
         help="comma-separated, of " + ", ".join(WORKLOADS) + " (all)")  # fmt: skip
@@ -567,6 +570,8 @@ def _check(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
            *connections) < 1:  # fmt: skip
         parser.error("--streams, --rounds, --seconds, --replica-runs, --lengths and "
                      "--connections must be positive")  # fmt: skip
+    if args.turns < 2:
+        parser.error("--turns must be 2 or more: the last turn is compared with the first")
     if args.readme and (len(only) < len(CHOICES) or len(args.workloads) < len(WORKLOADS)):
         parser.error("--readme takes every server and workload: its figures are one run's")
     if 16 not in connections:
@@ -628,6 +633,7 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
         "rounds": args.rounds,
         "connections": args.connection_counts,
         "streams": args.streams,
+        "turns_per_conversation": args.turns,
         "lengths": args.lengths,
         "workloads": args.workloads,
     }

@@ -41,7 +41,7 @@ def test_the_bench_command_measures_every_server_and_states_each_target(
     readme.write_text(f"# before\n\n{report.BEGIN}\nold figures\n{report.END}\n\n# after\n")
     out = subprocess.run(
         [sys.executable, "-m", "bench", "--seconds", "2", "--rounds", "1",
-         "--connections", "1,64", "--streams", "20", "--lengths", "2,6",
+         "--connections", "1,64", "--streams", "20", "--lengths", "2,6", "--turns", "3",
          "--replica-runs", str(REPLICA_RUNS), "--results", str(tmp_path),
          "--readme", str(readme)],
         cwd=ROOT, capture_output=True, text=True, timeout=540, env=without_peers_variable(),
