@@ -427,16 +427,20 @@ def _did_you_mean(missing: str) -> str:
 
 
 def _user_frame(tb: TracebackType | None) -> str:
-    """`file:line` of the last frame in the project's code (not Python's, not a library's,
-    not langstar's), where an import or a call raised."""
-    libraries = {sys.prefix, sys.base_prefix, str(Path(__file__).parent)}
-    found = ""
+    """`file:line` where an import or a call raised: the last frame in the project's code,
+    else in an installed library's (never Python's own modules or langstar's)."""
+    ours = str(Path(__file__).parent)
+    libraries = (sys.prefix, sys.base_prefix)
+    project = library = ""
     for frame, line in traceback.walk_tb(tb):
         name = frame.f_code.co_filename
-        if name.startswith("<") or any(name.startswith(lib) for lib in libraries):
+        if name.startswith(("<", ours)):
             continue
-        found = f"{name}:{line}"
-    return found
+        if any(part.endswith("-packages") for part in Path(name).parts):
+            library = f"{name}:{line}"
+        elif not name.startswith(libraries):  # Python's own modules are left out
+            project = f"{name}:{line}"
+    return project or library
 
 
 def listening_socket(settings: Settings) -> socket.socket:
