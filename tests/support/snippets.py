@@ -25,6 +25,7 @@ import json
 import re
 import shlex
 import shutil
+import sys
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -228,7 +229,8 @@ def check_command(words: list[str], where: str) -> str:
         assert (ROOT / args[0]).is_file(), f"{where}: no such script: {args[0]}"
         return f"script {args[0]} exists"
     if program in DEV_TOOLS:
-        assert shutil.which(program), f"{where}: {program} is not installed"
+        installed = shutil.which(program) or (Path(sys.executable).parent / program).is_file()
+        assert installed, f"{where}: {program} is not installed"
         return f"{program} is installed"
     assert program in SHOWN_ONLY, (
         f"{where}: the tests do not know `{program}`: check it in tests/support/snippets.py, "
