@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import httpx
 import pytest
@@ -16,6 +19,7 @@ from tests.support.console import chromium, console_env, console_server
 from tests.support.server import ServerProcess
 
 TIMEOUT = 30_000
+WIDE, NARROW = 1400, 390
 
 
 @pytest.fixture(scope="module")
@@ -30,10 +34,10 @@ def browser() -> Iterator[Browser]:
         yield browser
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+@contextmanager
+def watched(browser: Browser, width: int) -> Iterator[Page]:
     """A fresh tab (own storage); any script error or policy violation fails the test."""
-    context = browser.new_context()
+    context = browser.new_context(viewport={"width": width, "height": 860})
     page = context.new_page()
     complaints: list[str] = []
 
@@ -46,6 +50,19 @@ def page(browser: Browser) -> Iterator[Page]:
     yield page
     context.close()
     assert complaints == []
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    with watched(browser, WIDE) as page:
+        yield page
+
+
+@pytest.fixture(params=[WIDE, NARROW], ids=lambda width: f"{width}px")
+def sized(browser: Browser, request: pytest.FixtureRequest) -> Iterator[Page]:
+    """The same checks on a wide screen and on a phone."""
+    with watched(browser, request.param) as page:
+        yield page
 
 
 def open_console(page: Page, url: str, assistant: str) -> None:
@@ -68,8 +85,22 @@ def say(page: Page, text: str) -> None:
 
 
 def thread_of(page: Page) -> str:
-    title = page.locator("#thread-title").text_content() or ""
-    return title.removeprefix("Thread ").strip()
+    expect(page).to_have_url(re.compile(r"#/threads/[0-9a-f-]{36}$"), timeout=TIMEOUT)
+    return page.url.rsplit("/", 1)[-1]
+
+
+def show_threads(page: Page) -> None:
+    """On a narrow screen the thread list is a drawer: open it."""
+    toggle = page.get_by_role("button", name="Threads", exact=True)
+    if toggle.is_visible():
+        toggle.click()
+    expect(page.locator("#threads")).to_be_visible()
+
+
+def replied(page: Page, said: str) -> None:
+    expect(page.locator("#messages .msg.ai").last).to_have_text(
+        f"aiNoted. You said: {said}", timeout=TIMEOUT
+    )
 
 
 def test_a_reply_streams_in_token_by_token(page: Page, server: ServerProcess) -> None:
@@ -92,7 +123,7 @@ def test_a_reply_streams_in_token_by_token(page: Page, server: ServerProcess) ->
     assert any("ai" < text < final and final.startswith(text) for text in seen[:-1]), seen
     expect(page.locator("#runs .status-success")).to_have_count(1, timeout=TIMEOUT)
     thread = thread_of(page)
-    expect(page.locator("#threads button[aria-current=true]")).to_contain_text(thread[:8])
+    expect(page.locator("#threads button[aria-current=true]")).to_contain_text(said[:30])
     expect(page.locator("#state")).to_contain_text(said)
     state = httpx.get(f"{server.url}/threads/{thread}/state", timeout=10).json()
     assert [m["content"] for m in state["values"]["messages"]] == [said, final[2:]]
@@ -209,6 +240,9 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(
     page.get_by_label("API key").fill(key)
     page.get_by_role("button", name="Use key").click()
     expect(notice).to_have_text("Using your API key.", timeout=TIMEOUT)
+    # Accepted: the form goes away, leaving a way to change the key.
+    expect(page.locator("#auth")).to_be_hidden()
+    expect(page.get_by_role("button", name="Change key")).to_be_visible()
     assert sent == [None, key + "wrong", key]
     say(page, "with a key")
     expect(page.locator("#messages .msg.ai").last).to_have_text(
@@ -216,7 +250,7 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(
     )
     # Only the key's own threads are listed; another user's is not found by its id either.
     expect(page.locator("#threads li")).to_have_count(1, timeout=TIMEOUT)
-    expect(page.locator("#threads li")).to_contain_text(thread_of(page)[:8])
+    expect(page.locator("#threads li")).to_contain_text("with a key")
     page.get_by_label("Search threads").fill(hidden.json()["thread_id"])
     expect(page.locator("#threads li")).to_have_count(0, timeout=TIMEOUT)
     page.get_by_label("Search threads").fill("")
@@ -226,11 +260,19 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(
     other_tab = context.new_page()
     other_tab.goto(f"{locked.url}/ui")
     expect(other_tab.locator("#notice")).to_contain_text("Not authorized", timeout=TIMEOUT)
+    page.get_by_role("button", name="Change key").click()
+    page.get_by_label("API key").fill(key)
     page.get_by_label("remember").check()
     page.get_by_role("button", name="Use key").click()
     expect(notice).to_have_text("Using your API key.", timeout=TIMEOUT)
+    expect(page.locator("#auth")).to_be_hidden()
     assert page.evaluate("localStorage.getItem('langstar.apiKey')") == key
     assert page.evaluate("sessionStorage.getItem('langstar.apiKey')") is None
+    # A key the server stops accepting brings the form back.
+    page.evaluate("localStorage.setItem('langstar.apiKey', 'revoked')")
+    page.reload()
+    expect(notice).to_contain_text("Not authorized", timeout=TIMEOUT)
+    expect(page.locator("#auth")).to_be_visible()
     context.close()
 
 
@@ -246,3 +288,114 @@ def test_the_console_works_under_a_mount_prefix(
             "aiNoted. You said: under a prefix", timeout=TIMEOUT
         )
         expect(page.locator("#runs .status-success")).to_have_count(1, timeout=TIMEOUT)
+
+
+def test_threads_show_their_first_message_and_last_activity_and_are_found_by_text(
+    sized: Page, server: ServerProcess
+) -> None:
+    page = sized
+    open_console(page, server.url, "agent")
+    word = uuid.uuid4().hex[:10]
+    said = f"Where the {word} otters sleep when the river floods in spring and autumn"
+    say(page, said)
+    replied(page, said)
+    thread = thread_of(page)
+    show_threads(page)
+    item = page.locator("#threads li").first
+    expect(item).to_contain_text("Where the", timeout=TIMEOUT)
+    expect(item).to_contain_text(re.compile(r"just now|\d+ (s|min) ago"))
+    expect(item.get_by_role("button")).to_have_attribute("data-id", thread)
+    expect(page.locator("#thread-title")).to_contain_text("Where the")
+    # Words inside the messages find it; the search ignores case.
+    page.get_by_label("Search threads").fill(f"{word.upper()} OTTERS")
+    expect(page.locator("#threads li")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.locator("#threads li button")).to_have_attribute("data-id", thread)
+    page.get_by_label("Search threads").fill(f"{word} no such words")
+    expect(page.locator("#threads li")).to_have_count(0, timeout=TIMEOUT)
+
+
+def test_the_address_names_the_open_thread_so_reload_and_back_reopen_it(
+    sized: Page, server: ServerProcess
+) -> None:
+    page = sized
+    open_console(page, server.url, "agent")
+    say(page, "remember this thread")
+    replied(page, "remember this thread")
+    first = thread_of(page)
+    page.reload()
+    replied(page, "remember this thread")
+    assert thread_of(page) == first
+    show_threads(page)
+    page.get_by_role("button", name="New thread", exact=True).click()
+    expect(page.locator("#messages .msg")).to_have_count(0, timeout=TIMEOUT)
+    second = thread_of(page)
+    assert second != first
+    page.go_back()
+    replied(page, "remember this thread")
+    assert thread_of(page) == first
+    page.go_forward()
+    expect(page.locator("#messages .msg")).to_have_count(0, timeout=TIMEOUT)
+    assert thread_of(page) == second
+
+
+def test_editing_a_message_makes_a_branch_and_the_switcher_moves_between_them(
+    sized: Page, server: ServerProcess
+) -> None:
+    page = sized
+    open_console(page, server.url, "agent")
+    say(page, "first try")
+    replied(page, "first try")
+    say(page, "and then")
+    replied(page, "and then")
+    asked = page.locator("#messages .msg.human").last
+    asked.get_by_role("button", name="Edit").click()
+    page.get_by_label("Edit message").fill("second try")
+    page.get_by_role("button", name="Save and run").click()
+    replied(page, "second try")
+    switcher = page.locator("#messages .msg.human").last.locator(".branches")
+    expect(switcher).to_contain_text("2 / 2")
+    expect(page.locator("#messages .msg")).to_have_count(4)
+    switcher.get_by_role("button", name="Previous branch").click()
+    replied(page, "and then")
+    expect(page.locator("#messages .msg.human").last).to_contain_text("and then")
+    expect(page.locator("#messages .msg.human").last.locator(".branches")).to_contain_text("1 / 2")
+    page.locator("#messages .msg.human").last.get_by_role("button", name="Next branch").click()
+    replied(page, "second try")
+    # The history is a tree: no list shows one step twice.
+    for steps in page.locator("#history ol, #history").all():
+        shown = steps.locator(":scope > li > .step").all_text_contents()
+        assert len(shown) == len(set(shown)), shown
+    expect(page.locator("#history ol.branch")).to_have_count(2)
+    # A message sent on the older branch continues that branch.
+    page.locator("#messages .msg.human").last.get_by_role("button", name="Previous branch").click()
+    replied(page, "and then")
+    say(page, "third")
+    replied(page, "third")
+    texts = page.locator("#messages .msg.human").all_text_contents()
+    assert [t.removeprefix("human") for t in texts][:3] == ["first try", "and then", "third"]
+
+
+def test_at_phone_width_nothing_scrolls_sideways_and_the_header_shows(
+    browser: Browser, server: ServerProcess
+) -> None:
+    with watched(browser, NARROW) as page:
+        open_console(page, server.url, "agent")
+        say(page, "a long message " * 12)
+        expect(page.locator("#messages .msg.ai")).to_have_count(1, timeout=TIMEOUT)
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW
+        header = page.locator("header h1").bounding_box()
+        assert header is not None
+        assert header["x"] >= 0
+        assert header["x"] + header["width"] <= NARROW
+        assert header["y"] >= 0
+        expect(page.locator("#threads")).to_be_hidden()
+        show_threads(page)
+        assert page.evaluate("document.documentElement.scrollWidth") <= NARROW
+
+
+def test_the_assistants_graph_is_drawn(page: Page, server: ServerProcess) -> None:
+    open_console(page, server.url, "agent")
+    graph = page.locator("#graph svg")
+    for node in ("__start__", "remember", "respond", "__end__"):
+        expect(graph.locator("g.node", has_text=node)).to_have_count(1, timeout=TIMEOUT)
+    expect(graph.locator("path.edge")).to_have_count(3)

@@ -9,16 +9,27 @@ const view = {
   messages: [], // the thread's messages, as its last values had them
   streaming: new Map(), // message id -> message being streamed in
   running: false,
+  threads: [], // the threads last listed, newest first
 };
+
+// How many threads the list loads, and so how many the search looks through.
+const THREADS_LOADED = 100;
 
 function notice(text, bad = false) {
   $("notice").textContent = text;
   $("notice").classList.toggle("bad", bad);
 }
 
+// The key form shows only while the server wants a key it does not have.
+function askForKey(ask) {
+  $("auth").hidden = !ask;
+  $("change-key").hidden = ask || !api.hasKey();
+  if (ask) $("api-key").focus();
+}
+
 function report(error) {
   if (error instanceof api.ApiError && (error.status === 401 || error.status === 403)) {
-    $("auth").hidden = false;
+    askForKey(true);
     notice(`Not authorized (${error.detail}): enter an API key.`, true);
   } else {
     notice(String(error.message ?? error), true);
@@ -42,6 +53,11 @@ function text(content) {
 
 function pretty(value) {
   return JSON.stringify(value, null, 2);
+}
+
+function shorten(words, length = 60) {
+  const flat = words.replace(/\s+/g, " ").trim();
+  return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat;
 }
 
 // Messages ----------------------------------------------------------------------------
@@ -170,6 +186,7 @@ function pendingInterrupts(state) {
 function renderState(state) {
   $("state").textContent = pretty(state);
   if (!view.running) view.messages = state.values?.messages ?? [];
+  $("thread-title").textContent = titleOf({values: state.values, metadata: {}});
   const pending = pendingInterrupts(state);
   $("interrupt").hidden = pending.length === 0;
   $("interrupt-value").textContent = pending.map((i) => pretty(i.value)).join("\n");
@@ -182,7 +199,7 @@ function renderHistory(history) {
       const step = checkpoint.metadata?.step ?? "?";
       const where = next.length ? `→ ${next.join(", ")}` : "(end)";
       const id = element("code", {textContent: checkpoint.checkpoint.checkpoint_id.slice(0, 13)});
-      const item = element("li", {}, element("span", {textContent: `step ${step}`}), id, element("span", {textContent: where}));
+      const item = element("li", {}, element("span", {className: "step", textContent: `step ${step}`}), id, element("span", {textContent: where}));
       if (next.length) {
         const again = element("button", {type: "button", className: "link", textContent: "Run again from here"});
         again.addEventListener("click", () => fork(checkpoint));
@@ -234,41 +251,103 @@ async function refresh() {
   }
 }
 
-async function openThread(id) {
+// The open thread lives in the address (#/threads/<id>), so reload and back/forward work.
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function threadInAddress() {
+  const id = location.hash.replace(/^#\/threads\//, "");
+  return UUID.test(id) ? id : null;
+}
+
+async function openThread(id, {remember = true} = {}) {
   view.thread = id;
   view.messages = [];
   view.streaming.clear();
   showError("");
-  $("thread-title").textContent = `Thread ${id}`;
+  if (remember && threadInAddress() !== id) history.pushState(null, "", `#/threads/${id}`);
+  const listed = view.threads.find((t) => t.thread_id === id);
+  $("thread-title").textContent = listed ? titleOf(listed) : "Empty thread";
   for (const button of $("threads").querySelectorAll("button")) {
     button.setAttribute("aria-current", String(button.dataset.id === id));
   }
+  document.body.classList.remove("show-threads");
+  $("toggle-threads").setAttribute("aria-expanded", "false");
+  $("interrupt").hidden = true;
+  for (const list of ["history", "state"]) $(list).replaceChildren();
+  $("runs").tBodies[0].replaceChildren();
   renderMessages();
+}
+
+async function followAddress() {
+  const id = threadInAddress();
+  if (id === view.thread || view.running) return;
+  if (id) {
+    await openThread(id, {remember: false});
+  } else {
+    view.thread = null;
+    view.messages = [];
+    $("thread-title").textContent = "New thread: send a message to start one.";
+    renderMessages();
+  }
+  await refresh();
 }
 
 // Threads and assistants --------------------------------------------------------------
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+function titleOf(thread) {
+  const named = thread.metadata?.title ?? thread.metadata?.name;
+  if (typeof named === "string" && named.trim()) return shorten(named);
+  const first = (thread.values?.messages ?? []).find((m) => kind(m) === "human");
+  return first ? shorten(text(first.content)) || "(empty message)" : "Empty thread";
+}
 
+function ago(when) {
+  const seconds = (Date.now() - Date.parse(when)) / 1000;
+  if (!Number.isFinite(seconds)) return "";
+  if (seconds < 45) return "just now";
+  if (seconds < 3600) return `${Math.round(seconds / 60)} min ago`;
+  if (seconds < 86400) return `${Math.round(seconds / 3600)} h ago`;
+  if (seconds < 7 * 86400) return `${Math.round(seconds / 86400)} d ago`;
+  return new Date(when).toLocaleDateString();
+}
+
+// Every message's text, the title and the metadata: what a search looks through.
+function searchable(thread) {
+  const messages = (thread.values?.messages ?? []).map((m) => text(m.content));
+  return [thread.thread_id, JSON.stringify(thread.metadata ?? {}), ...messages].join("\n").toLowerCase();
+}
+
+function matches(thread, wanted) {
+  const haystack = searchable(thread);
+  return wanted.toLowerCase().split(/\s+/).every((word) => haystack.includes(word));
+}
+
+function threadItem(thread) {
+  const when = element("small", {textContent: `${ago(thread.updated_at)} · ${thread.status}`});
+  when.title = new Date(thread.updated_at).toLocaleString();
+  const button = element("button", {type: "button", title: thread.thread_id}, element("span", {className: "name", textContent: titleOf(thread)}), when);
+  button.dataset.id = thread.thread_id;
+  button.setAttribute("aria-current", String(thread.thread_id === view.thread));
+  button.addEventListener("click", async () => {
+    if (thread.thread_id === view.thread) return document.body.classList.remove("show-threads");
+    await openThread(thread.thread_id);
+    await refresh();
+  });
+  return element("li", {}, button);
+}
+
+// The search API matches whole values only, so the page searches message text itself,
+// through the most recently active threads it loaded.
 async function loadThreads() {
   const wanted = $("thread-search").value.trim();
-  const query = {limit: 50, sort_by: "updated_at", sort_order: "desc"};
+  const query = {limit: THREADS_LOADED, sort_by: "updated_at", sort_order: "desc"};
   if (UUID.test(wanted)) query.ids = [wanted];
-  const threads = (await api.post("threads/search", query)).filter(
-    (t) => !wanted || UUID.test(wanted) || `${t.thread_id} ${JSON.stringify(t.metadata)}`.includes(wanted),
-  );
-  $("threads").replaceChildren(
-    ...threads.map((t) => {
-      const button = element("button", {type: "button"}, t.thread_id.slice(0, 8), element("small", {textContent: `${t.status} · ${new Date(t.updated_at).toLocaleString()}`}));
-      button.dataset.id = t.thread_id;
-      button.setAttribute("aria-current", String(t.thread_id === view.thread));
-      button.addEventListener("click", async () => {
-        await openThread(t.thread_id);
-        await refresh();
-      });
-      return element("li", {}, button);
-    }),
-  );
+  view.threads = await api.post("threads/search", query);
+  const shown = view.threads.filter((t) => !wanted || UUID.test(wanted) || matches(t, wanted));
+  $("threads").replaceChildren(...shown.map(threadItem));
+  const full = view.threads.length >= THREADS_LOADED;
+  $("threads-note").textContent = wanted && full ? `Searched the ${THREADS_LOADED} most recent threads.` : "";
 }
 
 async function loadAssistants() {
@@ -286,8 +365,11 @@ async function loadAssistants() {
 async function start() {
   try {
     await loadAssistants();
-    await loadThreads();
+    askForKey(false);
     notice(api.hasKey() ? "Using your API key." : "");
+    const id = threadInAddress();
+    if (id && id !== view.thread) await openThread(id, {remember: false});
+    await refresh();
   } catch (error) {
     report(error);
   }
@@ -296,7 +378,13 @@ async function start() {
 function useKey(event) {
   event.preventDefault();
   api.setKey($("api-key").value.trim(), $("remember").checked);
+  $("api-key").value = "";
   start();
+}
+
+function toggle(name, button) {
+  const open = document.body.classList.toggle(name);
+  button.setAttribute("aria-expanded", String(open));
 }
 
 let searching;
@@ -318,6 +406,9 @@ $("message").addEventListener("keydown", (event) => {
 });
 $("resume-form").addEventListener("submit", resume);
 $("auth").addEventListener("submit", useKey);
+$("change-key").addEventListener("click", () => askForKey(true));
+$("toggle-threads").addEventListener("click", (event) => toggle("show-threads", event.currentTarget));
+$("toggle-inspect").addEventListener("click", (event) => toggle("show-inspect", event.currentTarget));
+window.addEventListener("popstate", () => followAddress().catch(report));
 $("remember").checked = api.remembered();
-$("auth").hidden = !api.hasKey();
 start();
