@@ -66,6 +66,21 @@ def test_each_program_runs_against_langstar_serve(program: Snippet, server: Serv
     assert printed, f"{program.where} printed nothing"
 
 
+SHELL = [s for s in SNIPPETS if s.kind == "run" and s.value == "shell"]
+
+
+@pytest.mark.parametrize("block", SHELL, ids=[s.where for s in SHELL])
+def test_each_shell_block_marked_to_run_runs_against_langstar_serve(
+    block: Snippet, server: ServerProcess
+) -> None:
+    code = block.code.replace("localhost:8123", f"127.0.0.1:{server.port}")
+    result = subprocess.run(
+        ["bash", "-e", "-o", "pipefail", "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, f"{block.where}:\n{result.stderr}"
+    assert result.stdout.count("Noted. You said: My name is Ada.") == 2, result.stdout
+
+
 def write_files(page: str, folder: Path) -> None:
     for snippet in SNIPPETS:
         if snippet.page == page and snippet.kind == "file":
@@ -126,7 +141,7 @@ def test_the_custom_authenticator_example_serves(tmp_path: Path, migrated_url: s
 def test_every_python_block_is_run_by_one_of_these_tests() -> None:
     python = [s for s in SNIPPETS if s.lang == "python" and s.kind != "not-run"]
     ran = {*PROGRAMS, *PROJECT_PROGRAMS}
-    ran |= {s for s in python if s.kind == "run" or s.value == "myauth.py"}
+    ran |= {s for s in python if s.value in {"pytest", "myauth.py"}}
     ran |= {s for s in python if s.kind == "file" and s.page in PROJECT_PAGES}
     assert [s.where for s in python if s not in ran] == []
     assert ROOT.is_dir()

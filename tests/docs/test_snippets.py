@@ -55,7 +55,7 @@ def test_a_planted_broken_snippet_fails(tmp_path: Path) -> None:
 def test_the_pages_hold_each_kind_of_block_the_checker_knows() -> None:
     kinds = {(s.lang, s.kind) for s in SNIPPETS}
     assert {("python", ""), ("python", "file"), ("python", "run"), ("json", "file")} <= kinds
-    assert {("bash", ""), ("toml", ""), ("yaml", ""), ("text", "")} <= kinds
+    assert {("bash", ""), ("bash", "run"), ("toml", ""), ("yaml", ""), ("text", "")} <= kinds
 
 
 def test_every_langstar_command_the_pages_show_answers_its_help() -> None:

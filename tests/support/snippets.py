@@ -5,6 +5,7 @@ check it, so that no block goes unchecked without saying why.
   under `<!-- file: PATH -->` is a file of the page's project (written out, then served
   when the page has a `langgraph.json`); `<!-- run: pytest -->` runs as a pytest file;
   `<!-- not-run: why -->` is only compiled (top-level `await` allowed).
+- `bash` under `<!-- run: shell -->` runs with bash against a real `langstar serve`.
 - `toml`: parsed and loaded as a settings file.
 - `json`: parsed; a `langgraph.json` (a file block of that name) is applied as a project.
 - `bash`, `sh`: each command is checked (see `check_shell`): `langstar ...` parses with the
@@ -25,6 +26,7 @@ import json
 import re
 import shlex
 import shutil
+import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
@@ -185,6 +187,10 @@ def check_text(snippet: Snippet, workdir: Path) -> str:
 def check_shell(snippet: Snippet, workdir: Path) -> str:
     if snippet.kind == "not-run":
         return f"not run: {snippet.value}"
+    if snippet.kind == "run":
+        assert snippet.value == "shell", f"{snippet.where}: unknown run: {snippet.value}"
+        subprocess.run(["bash", "-n", "-c", snippet.code], check=True)
+        return "run with bash against langstar serve"
     checked = [check_command(command, snippet.where) for command in shell_commands(snippet.code)]
     return "; ".join(checked)
 
