@@ -237,20 +237,24 @@ def _serve_workers(settings: Settings, workers: int, sock: socket.socket) -> int
         announced_once_serving,
         settings_file,
         shared_by_workers,
+        stopped_when_a_worker_fails,
     )
 
     with shared_by_workers(settings, workers) as shared, settings_file(shared) as path:
         os.environ[SETTINGS_FILE_ENV] = str(path)
         config = _uvicorn_config(shared, "langstar.serving:worker_app", workers=workers)
         supervisor = Multiprocess(config, sockets=[sock])
-        with announced_once_serving(shared, lambda: _say_where(shared, workers)):
-            supervisor.run()
-        # The supervisor stops every worker when one cannot start: the app would fail again.
-        failed = any(p.process.exitcode == STARTUP_FAILURE for p in supervisor.processes)
         failures = path.parent / FAILURE_FILE
+        with (
+            announced_once_serving(shared, lambda: _say_where(shared, workers)),
+            stopped_when_a_worker_fails(failures, supervisor.should_exit),
+        ):
+            supervisor.run()
         said = failures.read_text(encoding="utf-8").splitlines() if failures.is_file() else []
-        if failed and said:
-            print(said[0], file=sys.stderr)
+    if said:  # said once, for every worker that could not start
+        print(said[0], file=sys.stderr)
+    # The supervisor stops every worker when one cannot start: the app would fail again.
+    failed = bool(said) or any(p.process.exitcode == STARTUP_FAILURE for p in supervisor.processes)
     return FAILED_TO_START if failed else 0
 
 

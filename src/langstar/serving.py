@@ -465,6 +465,26 @@ def listening_socket(settings: Settings) -> socket.socket:
 
 
 @contextlib.contextmanager
+def stopped_when_a_worker_fails(failures: Path, stop: threading.Event) -> Iterator[None]:
+    """Set `stop` as soon as a worker leaves a failure: uvicorn's supervisor would notice
+    the worker gone only after its health check times out."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(0.1):
+            if failures.is_file():
+                stop.set()
+                return
+
+    thread = threading.Thread(target=watch, name="langstar-workers-watch", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+
+
+@contextlib.contextmanager
 def announced_once_serving(settings: Settings, say: Callable[[], None]) -> Iterator[None]:
     """`say` (where the API is) once the server answers /ok, and not if it never does."""
     stop = threading.Event()

@@ -128,3 +128,22 @@ def test_two_workers_say_a_graph_failed_once(tmp_path: Path) -> None:
     refused = serve(tmp_path, "--langgraph-json", "langgraph.json", "--workers", "2")
     assert_refused(refused, "graph 'g'")
     assert refused.output.count("grpah.py") == 1, refused.output
+
+
+def test_a_graph_factory_that_raises_in_two_workers_is_said_once_naming_the_graph(
+    tmp_path: Path, migrated_url: str
+) -> None:
+    (tmp_path / "made.py").write_text('def graph(config):\n    raise RuntimeError("no key")\n')
+    refused = serve(
+        tmp_path,
+        "--workers",
+        "2",
+        "--log-level",
+        "warning",
+        DATABASE_URL=migrated_url,
+        LANGSTAR_GRAPHS__MADE="./made.py:graph",
+    )
+    assert_refused(
+        refused, "graph 'made'", f"{tmp_path / 'made.py'}:2", "RuntimeError: no key", code=3
+    )
+    assert refused.output.count("no key") == 1, refused.output
