@@ -7,7 +7,8 @@ check it, so that no block goes unchecked without saying why.
   `<!-- not-run: why -->` is only compiled (top-level `await` allowed).
 - `bash` under `<!-- run: shell -->` runs with bash against a real `langstar serve`.
 - `toml`: parsed and loaded as a settings file.
-- `json`: parsed; a `langgraph.json` (a file block of that name) is applied as a project.
+- `json`: parsed; a `langgraph.json` (a file block of that name, or any block with
+  `graphs`) is applied as a project, as `langstar serve --langgraph-json` applies it.
 - `bash`, `sh`: each command is checked (see `check_shell`): `langstar ...` parses with the
   CLI's own parser, `--help` included; a module or path it names exists.
 - `yaml`: parsed. `text`: shown only (diagrams, output).
@@ -165,7 +166,7 @@ def check_toml(snippet: Snippet, workdir: Path) -> str:
 
 def check_json(snippet: Snippet, workdir: Path) -> str:
     config = json.loads(snippet.code)
-    if not snippet.value.endswith("langgraph.json"):
+    if not snippet.value.endswith("langgraph.json") and "graphs" not in config:
         return "parsed"
     from langstar.project import apply_project
 
