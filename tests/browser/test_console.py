@@ -165,6 +165,11 @@ def test_a_run_again_from_an_earlier_checkpoint_forks_the_thread(
     row = page.locator(f"#history li:has(span:text-is('step {step}'))")
     row.get_by_role("button", name="Run again from here").click()
     expect(page.locator("#runs .status-success")).to_have_count(2, timeout=TIMEOUT)
+    # The new reply is one of two, and the first is a click away.
+    switcher = page.locator("#messages .msg.ai .branches")
+    expect(switcher).to_contain_text("2 / 2", timeout=TIMEOUT)
+    switcher.get_by_role("button", name="Previous branch").click()
+    expect(page.locator("#messages .msg.ai .branches")).to_contain_text("1 / 2")
     state = httpx.get(f"{server.url}/threads/{thread}/state", timeout=10).json()
     # The new reply grew from the chosen checkpoint, not from the end of the thread.
     after = httpx.post(
@@ -363,7 +368,7 @@ def test_editing_a_message_makes_a_branch_and_the_switcher_moves_between_them(
     replied(page, "second try")
     # The history is a tree: no list shows one step twice.
     for steps in page.locator("#history ol, #history").all():
-        shown = steps.locator(":scope > li > .step").all_text_contents()
+        shown = steps.locator(":scope > li > .row > .step").all_text_contents()
         assert len(shown) == len(set(shown)), shown
     expect(page.locator("#history ol.branch")).to_have_count(2)
     # A message sent on the older branch continues that branch.
@@ -371,8 +376,8 @@ def test_editing_a_message_makes_a_branch_and_the_switcher_moves_between_them(
     replied(page, "and then")
     say(page, "third")
     replied(page, "third")
-    texts = page.locator("#messages .msg.human").all_text_contents()
-    assert [t.removeprefix("human") for t in texts][:3] == ["first try", "and then", "third"]
+    texts = page.locator("#messages .msg.human .body").all_text_contents()
+    assert texts == ["first try", "and then", "third"]
 
 
 def test_at_phone_width_nothing_scrolls_sideways_and_the_header_shows(

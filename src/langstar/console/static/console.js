@@ -1,6 +1,8 @@
 // The console: pick an assistant, open or start a thread, chat with it as the reply
 // streams in, answer interrupts, and inspect the thread's state, history and runs.
 import * as api from "./api.js";
+import {line, messageBranches, tip, tree} from "./branches.js";
+import {drawGraph} from "./graph.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -10,7 +12,14 @@ const view = {
   streaming: new Map(), // message id -> message being streamed in
   running: false,
   threads: [], // the threads last listed, newest first
+  tree: null, // the thread's checkpoints, by parent (see branches.js)
+  latest: null, // the thread's newest checkpoint
+  head: null, // the checkpoint whose branch is shown, when not the newest
+  branches: new Map(), // message id -> its branches, on the line shown
 };
+
+// How many checkpoints the history loads: branches older than these are not offered.
+const CHECKPOINTS_LOADED = 100;
 
 // How many threads the list loads, and so how many the search looks through.
 const THREADS_LOADED = 100;
@@ -75,13 +84,83 @@ function messageItem(message) {
   const item = element("li", {className: `msg ${role}`});
   const label = role === "tool" ? `tool result${message.name ? `: ${message.name}` : ""}` : role;
   item.append(element("span", {className: "role", textContent: label}));
-  item.append(document.createTextNode(text(message.content)));
+  item.append(element("span", {className: "body", textContent: text(message.content)}));
   const calls = message.tool_calls?.length ? message.tool_calls : message.tool_call_chunks ?? [];
   for (const call of calls) {
     const args = typeof call.args === "string" ? call.args : JSON.stringify(call.args ?? {});
     item.append(element("span", {className: "call", textContent: `calls ${call.name ?? "…"}(${args})`}));
   }
+  const branches = view.running ? null : view.branches.get(message.id);
+  if (branches) item.append(messageActions(item, message, branches));
   return item;
+}
+
+function link(label, onClick, extra = {}) {
+  const button = element("button", {type: "button", className: "link", textContent: label, ...extra});
+  button.addEventListener("click", onClick);
+  return button;
+}
+
+function messageActions(item, message, branches) {
+  const actions = element("div", {className: "actions"});
+  if (branches.options.length > 1) actions.append(switcher(branches));
+  if (kind(message) === "human" && branches.from) {
+    const said = text(message.content);
+    actions.append(
+      link("Edit", () => editMessage(item, said, branches.from)),
+      link("Run again from here", () => ask(said, branches.from)),
+    );
+  }
+  return actions;
+}
+
+// "‹ 1 / 2 ›": move to the sibling branch, shown up to its newest checkpoint.
+function switcher({options, at}) {
+  const move = (by) => () => showBranch(tip(view.tree, options[at + by]));
+  const previous = link("‹", move(-1), {ariaLabel: "Previous branch", disabled: at <= 0});
+  const next = link("›", move(1), {ariaLabel: "Next branch", disabled: at >= options.length - 1});
+  const where = element("span", {textContent: `${at + 1} / ${options.length}`});
+  return element("span", {className: "branches", title: "Branches of this conversation"}, previous, where, next);
+}
+
+function editMessage(item, said, from) {
+  const box = element("textarea", {rows: 3, value: said, ariaLabel: "Edit message"});
+  const save = element("button", {type: "submit", textContent: "Save and run"});
+  const cancel = link("Cancel", () => renderMessages());
+  const form = element("form", {}, box, element("div", {}, cancel, save));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    if (box.value.trim()) ask(box.value.trim(), from);
+  });
+  item.classList.add("editing");
+  item.replaceChildren(form);
+  box.focus();
+}
+
+// Say `content` from checkpoint `from`: a new branch beside the one that said it first.
+function ask(content, from) {
+  if (view.running) return;
+  const before = view.tree?.byId.get(from)?.values?.messages ?? [];
+  view.messages = [...before, {type: "human", content, id: `local-${Date.now()}`}];
+  view.head = null;
+  renderMessages();
+  run({input: {messages: [{role: "user", content}]}, checkpoint_id: from});
+}
+
+function showBranch(head) {
+  view.head = head === view.latest ? null : head;
+  const shown = view.tree.byId.get(head);
+  view.messages = shown?.values?.messages ?? [];
+  drawThread();
+}
+
+// The messages and history of the branch shown, with each message's branches.
+function drawThread() {
+  const head = view.head ?? view.latest;
+  const path = view.tree && head ? line(view.tree, head) : [];
+  view.branches = view.tree ? messageBranches(view.tree, path) : new Map();
+  renderMessages();
+  renderHistory(new Set(path), head);
 }
 
 function renderMessages() {
@@ -125,11 +204,16 @@ async function run(body) {
   view.streaming.clear();
   try {
     if (!view.thread) await openThread((await api.post("threads", {metadata: {}})).thread_id);
+    // A message sent while an older branch is shown continues that branch.
+    const onBranch = view.head && body.checkpoint_id === undefined ? {checkpoint_id: view.head} : {};
     const request = {
       assistant_id: $("assistant").value,
       stream_mode: ["messages-tuple", "values"],
+      ...onBranch,
       ...body,
     };
+    view.head = null;
+    renderMessages();
     await api.stream(`threads/${view.thread}/runs/stream`, request, (event, data) => {
       if (event === "messages") onChunk(data);
       else if (event === "values" && Array.isArray(data?.messages)) {
@@ -172,6 +256,7 @@ function resume(event) {
 
 function fork(checkpoint) {
   view.messages = checkpoint.values?.messages ?? [];
+  view.head = null;
   renderMessages();
   run({input: null, checkpoint_id: checkpoint.checkpoint.checkpoint_id});
 }
@@ -192,22 +277,49 @@ function renderState(state) {
   $("interrupt-value").textContent = pending.map((i) => pretty(i.value)).join("\n");
 }
 
-function renderHistory(history) {
-  $("history").replaceChildren(
-    ...history.map((checkpoint) => {
-      const next = checkpoint.next ?? [];
-      const step = checkpoint.metadata?.step ?? "?";
-      const where = next.length ? `→ ${next.join(", ")}` : "(end)";
-      const id = element("code", {textContent: checkpoint.checkpoint.checkpoint_id.slice(0, 13)});
-      const item = element("li", {}, element("span", {className: "step", textContent: `step ${step}`}), id, element("span", {textContent: where}));
-      if (next.length) {
-        const again = element("button", {type: "button", className: "link", textContent: "Run again from here"});
-        again.addEventListener("click", () => fork(checkpoint));
-        item.append(again);
-      }
-      return item;
-    }),
+function historyItem(checkpoint, path, head) {
+  const id = checkpoint.checkpoint.checkpoint_id;
+  const next = checkpoint.next ?? [];
+  const where = next.length ? `→ ${next.join(", ")}` : "(end)";
+  const row = element(
+    "div",
+    {className: "row"},
+    element("span", {className: "step", textContent: `step ${checkpoint.metadata?.step ?? "?"}`}),
+    element("code", {textContent: id.slice(0, 13), title: id}),
+    element("span", {textContent: where}),
   );
+  if (next.length) row.append(link("Run again from here", () => fork(checkpoint)));
+  const classes = [path.has(id) ? "current" : "", id === head ? "head" : ""];
+  return element("li", {className: classes.join(" ").trim()}, row);
+}
+
+// One list per branch: a line of checkpoints until a fork, then a list for each child.
+function historyLine(first, path, head) {
+  const items = [];
+  for (let at = first; at; ) {
+    const item = historyItem(view.tree.byId.get(at), path, head);
+    items.push(item);
+    const kids = view.tree.kids(at);
+    if (kids.length > 1) item.append(...historyBranches(kids, path, head));
+    at = kids.length === 1 ? kids[0] : null;
+  }
+  return items;
+}
+
+function historyBranches(firsts, path, head) {
+  return firsts.map((first, index) => {
+    const label = element("li", {className: "label", textContent: `branch ${index + 1} of ${firsts.length}`});
+    return element("ol", {className: "branch"}, label, ...historyLine(first, path, head));
+  });
+}
+
+function renderHistory(path, head) {
+  const roots = view.tree?.kids(null) ?? [];
+  const items = roots.length === 1 ? historyLine(roots[0], path, head) : historyBranches(roots, path, head).map((list) => element("li", {}, list));
+  if (view.tree?.byId.size >= CHECKPOINTS_LOADED) {
+    items.unshift(element("li", {className: "label", textContent: `The newest ${CHECKPOINTS_LOADED} checkpoints:`}));
+  }
+  $("history").replaceChildren(...items);
 }
 
 function took(runInfo) {
@@ -237,15 +349,18 @@ async function refresh() {
     const id = view.thread;
     const [state, history, runs] = await Promise.all([
       api.get(`threads/${id}/state`),
-      api.post(`threads/${id}/history`, {limit: 20}),
+      api.post(`threads/${id}/history`, {limit: CHECKPOINTS_LOADED}),
       api.get(`threads/${id}/runs?limit=20`),
     ]);
     if (id !== view.thread) return;
+    view.tree = tree(history);
+    view.latest = state.checkpoint?.checkpoint_id ?? null;
+    if (!view.tree.byId.has(view.head)) view.head = null;
     renderState(state);
-    renderHistory(history);
     renderRuns(runs);
     view.streaming.clear();
-    renderMessages();
+    if (view.head && !view.running) view.messages = view.tree.byId.get(view.head).values?.messages ?? [];
+    drawThread();
   } catch (error) {
     report(error);
   }
@@ -264,6 +379,7 @@ async function openThread(id, {remember = true} = {}) {
   view.thread = id;
   view.messages = [];
   view.streaming.clear();
+  Object.assign(view, {tree: null, latest: null, head: null, branches: new Map()});
   showError("");
   if (remember && threadInAddress() !== id) history.pushState(null, "", `#/threads/${id}`);
   const listed = view.threads.find((t) => t.thread_id === id);
@@ -287,6 +403,7 @@ async function followAddress() {
   } else {
     view.thread = null;
     view.messages = [];
+    Object.assign(view, {tree: null, latest: null, head: null, branches: new Map()});
     $("thread-title").textContent = "New thread: send a message to start one.";
     renderMessages();
   }
@@ -362,10 +479,17 @@ async function loadAssistants() {
   if (match) select.value = match.assistant_id;
 }
 
+async function loadGraph() {
+  const assistant = $("assistant").value;
+  if (!assistant) return;
+  drawGraph($("graph"), await api.get(`assistants/${assistant}/graph`));
+}
+
 async function start() {
   try {
     await loadAssistants();
     askForKey(false);
+    loadGraph().catch(() => $("graph").replaceChildren());
     notice(api.hasKey() ? "Using your API key." : "");
     const id = threadInAddress();
     if (id && id !== view.thread) await openThread(id, {remember: false});
@@ -400,6 +524,7 @@ $("new-thread").addEventListener("click", async () => {
     report(error);
   }
 });
+$("assistant").addEventListener("change", () => loadGraph().catch(report));
 $("send-form").addEventListener("submit", send);
 $("message").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey) send(event);
