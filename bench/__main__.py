@@ -25,7 +25,7 @@ Workloads:
 
 Prints the tables and the targets, and writes `bench/results/bench.json`, `wait.png` and a
 py-spy flame graph of langstar serving `runs/wait`; `--readme` also writes the report into
-README.md between its bench markers.
+docs/how-to/performance.md between its bench markers.
 
 Quick look at one change: `--only langstar,seed --workloads wait --connections 16`.
 
@@ -72,7 +72,7 @@ RESULTS = ROOT / "bench" / "results"
 PEERS = ROOT / "bench" / "peers"
 PEER_FILES = ("bench_graph.py", "stream_graph.py", "seed_app.py", "wait.lua", "stream_probe.py",
               "inprocess_limit.py")  # fmt: skip
-README = ROOT / "README.md"
+REPORT_PAGE = ROOT / "docs" / "how-to" / "performance.md"
 SERVERS = ("langstar", "langstar-workers", "seed", "langgraph-dev")
 CHOICES = (*SERVERS, "ceiling")
 WORKLOADS = ("wait", "turns", "stream", "state", "replicas")
@@ -536,9 +536,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "bench/results/tmp for a run of fewer servers or workloads)",
     )
     add("--no-flame", dest="flame", action="store_false", help="skip the py-spy flame graph")
-    add("--readme", nargs="?", type=Path, const=README, default=None, metavar="PATH",
-        help="write the report into README.md (or PATH) between its bench markers; needs "
-        "every server and workload")  # fmt: skip
+    add("--readme", nargs="?", type=Path, const=REPORT_PAGE, default=None, metavar="PATH",
+        help="write the report into docs/how-to/performance.md (or PATH) between its bench "
+        "markers; needs every server and workload")  # fmt: skip
     args = parser.parse_args(argv)
     _check(parser, args)
     partial = len(args.servers) + args.ceiling < len(CHOICES) or len(args.workloads) < len(
@@ -640,15 +640,16 @@ def header(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def write(args: argparse.Namespace, results: dict[str, Any], text: str) -> None:
-    """bench.json and the chart; the README block when asked."""
+    """bench.json and the chart; the performance page's block when asked."""
     (args.results / "bench.json").write_text(json.dumps(results, indent=2) + "\n")
     written = [args.results / "bench.json"]
     if "wait" in results:
         report.chart(results, args.results / "wait.png")
         written.append(args.results / "wait.png")
     if args.readme:
-        image = os.path.relpath(args.results / "wait.png", args.readme.parent)
-        report.write_readme(args.readme, f"{text}\n\n![runs/wait throughput]({image})")
+        # The chart stays in bench/results: the docs site is built strictly from docs/ alone,
+        # so a link out of it would fail the build.
+        report.write_readme(args.readme, text)
         written.append(args.readme)
     print("\nwrote " + ", ".join(str(path) for path in written))
 

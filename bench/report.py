@@ -1,4 +1,4 @@
-"""The bench's report: its tables, its targets, the chart, and its block in README.md."""
+"""The bench's report: its tables, its targets, the chart, and its block in the docs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Take the README's picture of the console: `uv run python -m tests.support.screenshot`.
+"""Take the docs' picture of the console: `uv run python -m tests.support.screenshot`.
 
 It runs langstar on $DATABASE_URL (or on an embedded PostgreSQL in a temporary folder),
 has a short conversation in the console in Chromium, and writes docs/console.png.

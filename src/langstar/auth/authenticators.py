@@ -1,7 +1,7 @@
 """Who is calling: an Authenticator turns a request's credentials into an Identity.
 
 The built-in ones are `NoAuth`, `ApiKeyAuth` and `JwtAuth`. Anything else is a Dishka
-provider that provides `Authenticator` (see the README's "Authentication" section).
+provider that provides `Authenticator` (see docs/how-to/authentication.md).
 """
 
 from __future__ import annotations

@@ -164,7 +164,8 @@ class BlobEncryption:
                 f"under another key or context, or altered"
             ) from exc
         if isinstance(opened, DecryptResult):
-            opened = opened.plaintext  # a replacement is not written back: see the README
+            # A replacement is not written back: see docs/how-to/postgresql.md.
+            opened = opened.plaintext
         return kind.removesuffix(SUFFIX), opened
 
 
