@@ -31,6 +31,7 @@ async def test_the_page_and_its_files_carry_a_strict_policy(
         assert '<script type="module" src="ui/console.js"></script>' in page.text
         assert "<script>" not in page.text
         for name, media in (("console.js", "text/javascript"), ("api.js", "text/javascript"),
+                            ("branches.js", "text/javascript"), ("graph.js", "text/javascript"),
                             ("console.css", "text/css")):  # fmt: skip
             served = await client.get(f"/ui/{name}")
             assert served.status_code == 200, name

@@ -283,9 +283,8 @@ function historyItem(checkpoint, path, head) {
   const where = next.length ? `→ ${next.join(", ")}` : "(end)";
   const row = element(
     "div",
-    {className: "row"},
+    {className: "row", title: `checkpoint ${id}`},
     element("span", {className: "step", textContent: `step ${checkpoint.metadata?.step ?? "?"}`}),
-    element("code", {textContent: id.slice(0, 13), title: id}),
     element("span", {textContent: where}),
   );
   if (next.length) row.append(link("Run again from here", () => fork(checkpoint)));
