@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -210,17 +211,17 @@ def _refused(settings: Settings) -> int | None:
 def _serve_one(settings: Settings, app: Any, sock: socket.socket) -> int:
     import uvicorn
 
-    from langstar.serving import FAILED_TO_START, ReportedStartup, announced_once_serving
+    from langstar.serving import FAILED_TO_START, ReportedStartup
 
     def say(line: str) -> None:
         print(line, file=sys.stderr)
 
-    server = uvicorn.Server(_uvicorn_config(settings, ReportedStartup(app, say)))
-    with announced_once_serving(settings, lambda: _say_where(settings, 1)):
-        try:
-            server.run(sockets=[sock])
-        except SystemExit as exc:  # uvicorn's, when the app failed to start
-            return exc.code if isinstance(exc.code, int) else FAILED_TO_START
+    served = ReportedStartup(app, say, lambda: _say_where(settings, 1))
+    server = uvicorn.Server(_uvicorn_config(settings, served))
+    try:
+        server.run(sockets=[sock])
+    except SystemExit as exc:  # uvicorn's, when the app failed to start
+        return exc.code if isinstance(exc.code, int) else FAILED_TO_START
     # uvicorn returns normally when startup failed; its `started` flag tells.
     return 0 if server.started else FAILED_TO_START
 
@@ -234,22 +235,19 @@ def _serve_workers(settings: Settings, workers: int, sock: socket.socket) -> int
         FAILED_TO_START,
         FAILURE_FILE,
         SETTINGS_FILE_ENV,
-        announced_once_serving,
         settings_file,
         shared_by_workers,
-        stopped_when_a_worker_fails,
+        workers_watched,
     )
 
     with shared_by_workers(settings, workers) as shared, settings_file(shared) as path:
         os.environ[SETTINGS_FILE_ENV] = str(path)
         config = _uvicorn_config(shared, "langstar.serving:worker_app", workers=workers)
         supervisor = Multiprocess(config, sockets=[sock])
-        failures = path.parent / FAILURE_FILE
-        with (
-            announced_once_serving(shared, lambda: _say_where(shared, workers)),
-            stopped_when_a_worker_fails(failures, supervisor.should_exit),
-        ):
+        say = functools.partial(_say_where, shared, workers)
+        with workers_watched(path.parent, supervisor.should_exit, say):
             supervisor.run()
+        failures = path.parent / FAILURE_FILE
         said = failures.read_text(encoding="utf-8").splitlines() if failures.is_file() else []
     if said:  # said once, for every worker that could not start
         print(said[0], file=sys.stderr)

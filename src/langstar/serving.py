@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import difflib
 import errno
-import http.client
 import logging
 import os
 import re
@@ -56,6 +55,8 @@ FAILED_TO_START = 3
 # Beside a worker's settings file: the line a worker that could not start leaves there,
 # for the parent to say once for all of them.
 FAILURE_FILE = "startup-failure.txt"
+# Beside it: there once a worker has started.
+STARTED_FILE = "started"
 
 
 class CannotServeError(Exception):
@@ -112,8 +113,11 @@ def worker_app() -> Any:
         with (path.parent / FAILURE_FILE).open("a", encoding="utf-8") as file:
             file.write(line + "\n")
 
+    def started() -> None:
+        (path.parent / STARTED_FILE).touch()
+
     try:
-        return ReportedStartup(build_app(settings), leave)
+        return ReportedStartup(build_app(settings), leave, started)
     except Exception as exc:
         leave(failure_line(exc))
         log.debug("the app could not be built", exc_info=exc)
@@ -139,14 +143,15 @@ def failure_line(exc: BaseException) -> str:
 
 
 class ReportedStartup:
-    """The app, whose failure to start is one readable line (`report`), not a traceback.
+    """The app, whose failure to start is one readable line (`report`), not a traceback
+    (that is logged at debug level); `started` is called once it has started."""
 
-    The traceback is logged at debug level.
-    """
-
-    def __init__(self, app: Any, report: Callable[[str], None]) -> None:
+    def __init__(
+        self, app: Any, report: Callable[[str], None], started: Callable[[], None]
+    ) -> None:
         self.app = app
         self.report = report
+        self.started = started
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "lifespan":
@@ -158,6 +163,7 @@ class ReportedStartup:
             nonlocal started
             if message["type"] == "lifespan.startup.complete":
                 started = True
+                self.started()
             if message["type"] == "lifespan.startup.failed":
                 message = {**message, "message": ""}  # the traceback: logged below
             await send(message)
@@ -465,16 +471,21 @@ def listening_socket(settings: Settings) -> socket.socket:
 
 
 @contextlib.contextmanager
-def stopped_when_a_worker_fails(failures: Path, stop: threading.Event) -> Iterator[None]:
-    """Set `stop` as soon as a worker leaves a failure: uvicorn's supervisor would notice
-    the worker gone only after its health check times out."""
+def workers_watched(folder: Path, stop: threading.Event, say: Callable[[], None]) -> Iterator[None]:
+    """`say` (where the API is) once a worker has started; `stop` set as soon as one
+    cannot start (uvicorn's supervisor would notice it gone only after its health check
+    times out)."""
     done = threading.Event()
 
     def watch() -> None:
+        said = False
         while not done.wait(0.1):
-            if failures.is_file():
+            if (folder / FAILURE_FILE).is_file():
                 stop.set()
                 return
+            if not said and (folder / STARTED_FILE).is_file():
+                said = True
+                say()
 
     thread = threading.Thread(target=watch, name="langstar-workers-watch", daemon=True)
     thread.start()
@@ -482,31 +493,3 @@ def stopped_when_a_worker_fails(failures: Path, stop: threading.Event) -> Iterat
         yield
     finally:
         done.set()
-
-
-@contextlib.contextmanager
-def announced_once_serving(settings: Settings, say: Callable[[], None]) -> Iterator[None]:
-    """`say` (where the API is) once the server answers /ok, and not if it never does."""
-    stop = threading.Event()
-    host = settings.server.host
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-
-    def wait_then_say() -> None:
-        while not stop.wait(0.1):
-            conn = http.client.HTTPConnection(host, settings.server.port, timeout=1)
-            try:
-                conn.request("GET", "/ok")
-                if conn.getresponse().status == 200:
-                    say()
-                    return
-            except (OSError, http.client.HTTPException):
-                pass
-            finally:
-                conn.close()
-
-    thread = threading.Thread(target=wait_then_say, name="langstar-announce", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()

@@ -55,14 +55,14 @@ def serve(cwd: Path, *args: str, port: int | None = None, **env: str) -> Refused
     return Refused(done.returncode, done.stdout, time.monotonic() - started)
 
 
-def assert_refused(refused: Refused, *named: str, code: int = 2) -> None:
+def assert_refused(refused: Refused, *named: str, code: int = 2, within: float = 10) -> None:
     assert refused.code == code, refused.output
     for text in named:
         assert text in refused.output, refused.output
     assert "langstar API" not in refused.output  # no banner for a server that never served
     assert "Traceback" not in refused.output
     assert len(refused.lines) <= 3, refused.output
-    assert refused.seconds < 10, refused.output
+    assert refused.seconds < within, refused.output
 
 
 def project(folder: Path, graphs: dict[str, str], **keys: object) -> Path:
@@ -143,7 +143,7 @@ def test_a_graph_factory_that_raises_in_two_workers_is_said_once_naming_the_grap
         DATABASE_URL=migrated_url,
         LANGSTAR_GRAPHS__MADE="./made.py:graph",
     )
-    assert_refused(
-        refused, "graph 'made'", f"{tmp_path / 'made.py'}:2", "RuntimeError: no key", code=3
-    )
+    # Each worker imports the whole server before it builds the graph: allow for that.
+    where = f"{tmp_path / 'made.py'}:2"
+    assert_refused(refused, "graph 'made'", where, "RuntimeError: no key", code=3, within=30)
     assert refused.output.count("no key") == 1, refused.output
