@@ -404,3 +404,28 @@ def test_the_assistants_graph_is_drawn(page: Page, server: ServerProcess) -> Non
     for node in ("__start__", "remember", "respond", "__end__"):
         expect(graph.locator("g.node", has_text=node)).to_have_count(1, timeout=TIMEOUT)
     expect(graph.locator("path.edge")).to_have_count(3)
+
+
+def test_a_run_can_be_stopped_part_way(page: Page, server: ServerProcess) -> None:
+    open_console(page, server.url, "agent")
+    say(page, "please answer at length " * 8)
+    expect(page.locator("#messages .msg.ai")).to_have_count(1, timeout=TIMEOUT)
+    page.get_by_role("button", name="Stop").click()
+    expect(page.locator("#runs .status-interrupted")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.get_by_role("button", name="Send")).to_be_visible()
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+
+
+def test_a_thread_reopens_with_the_assistant_it_was_started_with(
+    page: Page, server: ServerProcess
+) -> None:
+    open_console(page, server.url, "tools")
+    say(page, "beavers")
+    expect(page.locator("#messages .msg.tool")).to_have_count(1, timeout=TIMEOUT)
+    thread = thread_of(page)
+    tools = page.get_by_label("Assistant").input_value()
+    page.goto(f"{server.url}/ui#/threads/{thread}")
+    expect(page.locator("#messages .msg.tool")).to_have_count(1, timeout=TIMEOUT)
+    expect(page.get_by_label("Assistant")).to_have_value(tools)
+    expect(page).to_have_url(re.compile(r"\?assistant=tools#/threads/"))
+    expect(page.locator("#graph g.node", has_text="look_up")).to_have_count(1)

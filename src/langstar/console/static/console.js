@@ -11,7 +11,9 @@ const view = {
   messages: [], // the thread's messages, as its last values had them
   streaming: new Map(), // message id -> message being streamed in
   running: false,
+  run: null, // the id of the run streaming in, once the server has named it
   threads: [], // the threads last listed, newest first
+  listedFor: "", // the thread id the list was asked for, if it was
   tree: null, // the thread's checkpoints, by parent (see branches.js)
   latest: null, // the thread's newest checkpoint
   head: null, // the checkpoint whose branch is shown, when not the newest
@@ -196,10 +198,16 @@ function showError(message) {
   $("run-error").textContent = message ? `Run failed: ${message}` : "";
 }
 
+function running(yes) {
+  view.running = yes;
+  view.run = null;
+  $("send").hidden = yes;
+  $("stop").hidden = !yes;
+}
+
 async function run(body) {
   if (view.running) return;
-  view.running = true;
-  $("send").disabled = true;
+  running(true);
   showError("");
   view.streaming.clear();
   try {
@@ -215,7 +223,8 @@ async function run(body) {
     view.head = null;
     renderMessages();
     await api.stream(`threads/${view.thread}/runs/stream`, request, (event, data) => {
-      if (event === "messages") onChunk(data);
+      if (event === "metadata" && data?.run_id) view.run = data.run_id;
+      else if (event === "messages") onChunk(data);
       else if (event === "values" && Array.isArray(data?.messages)) {
         view.messages = data.messages;
         renderMessages();
@@ -224,8 +233,7 @@ async function run(body) {
   } catch (error) {
     report(error);
   } finally {
-    view.running = false;
-    $("send").disabled = false;
+    running(false);
     await refresh();
   }
 }
@@ -238,6 +246,16 @@ function send(event) {
   view.messages = [...view.messages, {type: "human", content, id: `local-${Date.now()}`}];
   renderMessages();
   run({input: {messages: [{role: "user", content}]}});
+}
+
+// Stop the run streaming in: the server interrupts it, keeping what it has done so far.
+async function stop() {
+  if (!view.run) return;
+  try {
+    await api.post(`threads/${view.thread}/runs/${view.run}/cancel?action=interrupt`);
+  } catch (error) {
+    report(error);
+  }
 }
 
 function resume(event) {
@@ -383,6 +401,7 @@ async function openThread(id, {remember = true} = {}) {
   if (remember && threadInAddress() !== id) history.pushState(null, "", `#/threads/${id}`);
   const listed = view.threads.find((t) => t.thread_id === id);
   $("thread-title").textContent = listed ? titleOf(listed) : "Empty thread";
+  useAssistantOf(listed);
   for (const button of $("threads").querySelectorAll("button")) {
     button.setAttribute("aria-current", String(button.dataset.id === id));
   }
@@ -460,6 +479,12 @@ async function loadThreads() {
   const query = {limit: THREADS_LOADED, sort_by: "updated_at", sort_order: "desc"};
   if (UUID.test(wanted)) query.ids = [wanted];
   view.threads = await api.post("threads/search", query);
+  view.listedFor = UUID.test(wanted) ? wanted : "";
+  showThreads();
+}
+
+function showThreads() {
+  const wanted = $("thread-search").value.trim();
   const shown = view.threads.filter((t) => !wanted || UUID.test(wanted) || matches(t, wanted));
   $("threads").replaceChildren(...shown.map(threadItem));
   const full = view.threads.length >= THREADS_LOADED;
@@ -474,8 +499,24 @@ async function loadAssistants() {
   select.replaceChildren(
     ...assistants.map((a) => element("option", {value: a.assistant_id, textContent: a.name || a.graph_id})),
   );
-  const match = assistants.find((a) => a.assistant_id === chosen || a.graph_id === chosen);
+  const match = assistants.find((a) => a.assistant_id === chosen || a.name === chosen) ?? assistants.find((a) => a.graph_id === chosen);
   if (match) select.value = match.assistant_id;
+}
+
+// A thread goes on with the assistant it was started with, when that one is still here.
+function useAssistantOf(thread) {
+  const select = $("assistant");
+  const wanted = thread?.metadata?.assistant_id;
+  if (!wanted || wanted === select.value || ![...select.options].some((o) => o.value === wanted)) return;
+  select.value = wanted;
+  chooseAssistant();
+}
+
+function chooseAssistant() {
+  const address = new URL(location.href);
+  address.searchParams.set("assistant", $("assistant").selectedOptions[0]?.textContent ?? $("assistant").value);
+  history.replaceState(history.state, "", address);
+  loadGraph().catch(report);
 }
 
 async function loadGraph() {
@@ -491,7 +532,10 @@ async function start() {
     loadGraph().catch(() => $("graph").replaceChildren());
     notice(api.hasKey() ? "Using your API key." : "");
     const id = threadInAddress();
-    if (id && id !== view.thread) await openThread(id, {remember: false});
+    if (id && id !== view.thread) {
+      await loadThreads();
+      await openThread(id, {remember: false});
+    }
     await refresh();
   } catch (error) {
     report(error);
@@ -513,7 +557,10 @@ function toggle(name, button) {
 let searching;
 $("thread-search").addEventListener("input", () => {
   clearTimeout(searching);
-  searching = setTimeout(() => loadThreads().catch(report), 250);
+  // Words are looked for in the threads already loaded; an id is asked of the server.
+  const wanted = $("thread-search").value.trim();
+  if (UUID.test(wanted) || view.listedFor) searching = setTimeout(() => loadThreads().catch(report), 250);
+  else showThreads();
 });
 $("new-thread").addEventListener("click", async () => {
   try {
@@ -523,7 +570,15 @@ $("new-thread").addEventListener("click", async () => {
     report(error);
   }
 });
-$("assistant").addEventListener("change", () => loadGraph().catch(report));
+$("assistant").addEventListener("change", chooseAssistant);
+$("stop").addEventListener("click", stop);
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  for (const [name, button] of [["show-threads", "toggle-threads"], ["show-inspect", "toggle-inspect"]]) {
+    document.body.classList.remove(name);
+    $(button).setAttribute("aria-expanded", "false");
+  }
+});
 $("send-form").addEventListener("submit", send);
 $("message").addEventListener("keydown", (event) => {
   if (event.key === "Enter" && !event.shiftKey) send(event);
