@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.command == "serve":
             configure_tracing()
     except SettingsError as exc:
-        print(f"langstar: configuration error: {exc}", file=sys.stderr)
+        print(f"langstar: configuration error: {_explained(exc)}", file=sys.stderr)
         raise SystemExit(2) from None
     if args.command == "serve":
         raise SystemExit(serve(settings))
@@ -96,6 +96,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     except connection_errors() as exc:
         print(unreachable(settings.database.url, exc), file=sys.stderr)
         raise SystemExit(1) from None
+
+
+def _explained(exc: SettingsError) -> str:
+    """The key, and why, at the file and line to blame when loading something failed."""
+    from langstar.objects import LoadError
+
+    if not isinstance(exc.__cause__ or exc.__context__, LoadError):
+        return str(exc)
+    from langstar.serving import describe
+
+    return f"{exc.key}: {describe(exc)}" if exc.key else describe(exc)
 
 
 def connection_errors() -> tuple[type[BaseException], ...]:
@@ -172,7 +183,8 @@ def serve(settings: Settings) -> int:
     os.environ.setdefault(loopback.DEFER, "true")
     workers = workers_for(settings)
     try:
-        check_project(settings, with_app=True)
+        # A single process builds the app next: its own app is loaded there, once.
+        check_project(settings, with_app=workers > 1)
         app = None if workers > 1 else checked_app(settings)
         if (refused := _refused(settings)) is not None:
             return refused

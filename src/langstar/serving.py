@@ -36,7 +36,7 @@ from langstar.draining import DRAIN_ON_SIGTERM
 from langstar.graphs.registry import check_graphs
 from langstar.objects import LoadError, load_object
 from langstar.project import load_env, read_project
-from langstar.settings import ENV_PREFIX, Settings
+from langstar.settings import ENV_PREFIX, Settings, SettingsError
 from langstar.tracing.setup import configure as configure_tracing
 
 log = logging.getLogger("langstar")
@@ -87,11 +87,14 @@ def build_app(settings: Settings) -> Any:
 
 
 def checked_app(settings: Settings) -> Any:
-    """The app, or what stops `serve` from building it, as one line."""
+    """The app, or what stops `serve` from building it, as one line naming the setting
+    (`http.app`, the project's own app) when one is to blame."""
     try:
         return build_app(settings)
     except Exception as exc:
-        raise CannotServeError(f"langstar: cannot build the app: {describe(exc)}", exc) from None
+        key = exc.key if isinstance(exc, SettingsError) else ""
+        subject = f"load {_origin(settings, key, key)}" if key else "build the app"
+        raise CannotServeError(f"langstar: cannot {subject}: {describe(exc)}", exc) from None
 
 
 def worker_app() -> Any:
@@ -341,13 +344,13 @@ def _checks(
     settings name."""
     from langstar.auth.project import load_auth
     from langstar.db.encryption import load_encryption
-    from langstar.models.providers import build_chat_model, build_embeddings
+    from langstar.models.providers import build_chat_model
 
     cwd = Path.cwd()
     auth = settings.auth
     if auth.mode == "project" and auth.project_auth:
         yield "load", "auth.project_auth", "auth.path", lambda: load_auth(auth.project_auth, cwd)
-    if auth.mode == "custom" and with_app:
+    if auth.mode == "custom":
         yield "load", "auth.provider", "", lambda: custom_auth_provider(settings)
     if settings.http.app and with_app:
         yield "load", "http.app", "http.app", lambda: project_app(settings.http)
@@ -356,12 +359,7 @@ def _checks(
     if settings.store.path:
         yield "load", "store.path", "store.path", lambda: load_object(settings.store.path, cwd)
     elif settings.store.embedding_dims:
-        yield (
-            "load",
-            "store.embedding_function",
-            "store.index",
-            lambda: build_embeddings(settings.store),
-        )
+        yield _embeddings_check(settings)
     if settings.database.checkpointer:
         spec = settings.database.checkpointer
         yield "load", "database.checkpointer", "checkpointer.path", lambda: load_object(spec, cwd)
@@ -373,6 +371,17 @@ def _checks(
             "encryption.path",
             lambda: load_encryption(settings.database.encryption, base),
         )
+
+
+def _embeddings_check(settings: Settings) -> tuple[str, str, str, Callable[[], object]]:
+    """The store's embeddings: a function of the project's, or an endpoint's model."""
+    from langstar.models.providers import build_embeddings
+
+    store = settings.store
+    if store.embedding_function:
+        return "load", "store.embedding_function", "store.index", lambda: build_embeddings(store)
+    verb = f"use {store.embedding_model!r} as"
+    return verb, "store.embedding_model", "store.index", lambda: build_embeddings(store)
 
 
 def _origin(settings: Settings, key: str, project_key: str) -> str:
@@ -428,7 +437,7 @@ def _did_you_mean(missing: str) -> str:
         names = [p.name for p in path.parent.iterdir() if p.suffix == path.suffix]
     except OSError:
         return ""
-    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.75)
+    close = difflib.get_close_matches(path.name, names, n=1, cutoff=0.8)
     return f" (did you mean {close[0]}?)" if close else ""
 
 
