@@ -160,25 +160,27 @@ class ReportedStartup:
         if scope["type"] != "lifespan":
             await self.app(scope, receive, send)
             return
-        started = False
+        started = failed = False
 
         async def sending(message: Any) -> None:
-            nonlocal started
+            nonlocal started, failed
             if message["type"] == "lifespan.startup.complete":
                 started = True
                 self.started()
             if message["type"] == "lifespan.startup.failed":
+                failed = True
                 message = {**message, "message": ""}  # the traceback: logged below
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
-        except BaseException as exc:
-            if started or not isinstance(exc, Exception):
+        except Exception as exc:
+            if started:
                 raise
             log.debug("the server could not start", exc_info=exc)
             self.report(failure_line(exc))
-            raise
+            if not failed:  # else uvicorn would log the traceback itself
+                await send({"type": "lifespan.startup.failed", "message": ""})
 
 
 # uvicorn's lines about starting and stopping processes, which langstar's own replace:
