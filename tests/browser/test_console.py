@@ -98,8 +98,8 @@ def show_threads(page: Page) -> None:
 
 
 def replied(page: Page, said: str) -> None:
-    expect(page.locator("#messages .msg.ai").last).to_have_text(
-        f"aiNoted. You said: {said}", timeout=TIMEOUT
+    expect(page.locator("#messages .msg.ai .body").last).to_have_text(
+        f"Noted. You said: {said}", timeout=TIMEOUT
     )
 
 
@@ -107,7 +107,7 @@ def test_a_reply_streams_in_token_by_token(page: Page, server: ServerProcess) ->
     open_console(page, server.url, "agent")
     said = "Tell the graph that the console streams every token"
     say(page, said)
-    reply = page.locator("#messages .msg.ai").last
+    reply = page.locator("#messages .msg.ai .body").last
     seen: list[str] = []
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -117,16 +117,16 @@ def test_a_reply_streams_in_token_by_token(page: Page, server: ServerProcess) ->
         if text and text.endswith(said):
             break
         time.sleep(0.02)
-    final = f"aiNoted. You said: {said}"
+    final = f"Noted. You said: {said}"
     assert seen[-1] == final
     # Seen part way: more than nothing, less than the whole reply.
-    assert any("ai" < text < final and final.startswith(text) for text in seen[:-1]), seen
+    assert any("" < text < final and final.startswith(text) for text in seen[:-1]), seen
     expect(page.locator("#runs .status-success")).to_have_count(1, timeout=TIMEOUT)
     thread = thread_of(page)
     expect(page.locator("#threads button[aria-current=true]")).to_contain_text(said[:30])
     expect(page.locator("#state")).to_contain_text(said)
     state = httpx.get(f"{server.url}/threads/{thread}/state", timeout=10).json()
-    assert [m["content"] for m in state["values"]["messages"]] == [said, final[2:]]
+    assert [m["content"] for m in state["values"]["messages"]] == [said, final]
     # The thread is found again by searching for its id.
     page.get_by_label("Search threads").fill(thread)
     expect(page.locator("#threads li")).to_have_count(1, timeout=TIMEOUT)
@@ -142,7 +142,9 @@ def test_an_interrupt_is_shown_and_answered(page: Page, server: ServerProcess) -
     expect(page.locator("#runs tbody tr")).to_have_count(1, timeout=TIMEOUT)
     page.get_by_label("Answer").fill("yes")
     page.get_by_role("button", name="Resume").click()
-    expect(page.locator("#messages .msg.ai").last).to_have_text("aiapproved: yes", timeout=TIMEOUT)
+    expect(page.locator("#messages .msg.ai .body").last).to_have_text(
+        "approved: yes", timeout=TIMEOUT
+    )
     expect(page.locator("#interrupt")).to_be_hidden()
     expect(page.locator("#runs tbody tr")).to_have_count(2, timeout=TIMEOUT)
     state = httpx.get(f"{server.url}/threads/{thread_of(page)}/state", timeout=10).json()
@@ -170,6 +172,12 @@ def test_a_run_again_from_an_earlier_checkpoint_forks_the_thread(
     expect(switcher).to_contain_text("2 / 2", timeout=TIMEOUT)
     switcher.get_by_role("button", name="Previous branch").click()
     expect(page.locator("#messages .msg.ai .branches")).to_contain_text("1 / 2")
+    # A reply can be asked for again from the reply itself.
+    page.locator("#messages .msg.ai").get_by_role("button", name="Run again", exact=True).click()
+    expect(page.locator("#runs .status-success")).to_have_count(3, timeout=TIMEOUT)
+    expect(page.locator("#messages .msg.ai .branches")).to_contain_text("3 / 3")
+    page.locator("#messages .msg.ai").get_by_role("button", name="Previous branch").click()
+    expect(page.locator("#messages .msg.ai .branches")).to_contain_text("2 / 3")
     state = httpx.get(f"{server.url}/threads/{thread}/state", timeout=10).json()
     # The new reply grew from the chosen checkpoint, not from the end of the thread.
     after = httpx.post(
@@ -205,7 +213,9 @@ def test_tool_calls_and_their_results_are_shown(page: Page, server: ServerProces
     expect(page.locator("#messages .msg.tool")).to_have_text(
         "tool result: look_upfound 3 pages on otters"
     )
-    expect(page.locator("#messages .msg.ai").last).to_have_text("aiHere is what I found on otters.")
+    expect(page.locator("#messages .msg.ai .body").last).to_have_text(
+        "Here is what I found on otters."
+    )
 
 
 @pytest.fixture(scope="module")
@@ -250,8 +260,8 @@ def test_with_api_keys_the_page_asks_for_one_and_sends_it(
     expect(page.get_by_role("button", name="Change key")).to_be_visible()
     assert sent == [None, key + "wrong", key]
     say(page, "with a key")
-    expect(page.locator("#messages .msg.ai").last).to_have_text(
-        "aiNoted. You said: with a key", timeout=TIMEOUT
+    expect(page.locator("#messages .msg.ai .body").last).to_have_text(
+        "Noted. You said: with a key", timeout=TIMEOUT
     )
     # Only the key's own threads are listed; another user's is not found by its id either.
     expect(page.locator("#threads li")).to_have_count(1, timeout=TIMEOUT)
@@ -289,8 +299,8 @@ def test_the_console_works_under_a_mount_prefix(
         page.goto(f"{prefixed.url}/my-api/ui/")
         assert page.url == f"{prefixed.url}/my-api/ui"
         say(page, "under a prefix")
-        expect(page.locator("#messages .msg.ai").last).to_have_text(
-            "aiNoted. You said: under a prefix", timeout=TIMEOUT
+        expect(page.locator("#messages .msg.ai .body").last).to_have_text(
+            "Noted. You said: under a prefix", timeout=TIMEOUT
         )
         expect(page.locator("#runs .status-success")).to_have_count(1, timeout=TIMEOUT)
 

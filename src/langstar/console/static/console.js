@@ -93,7 +93,8 @@ function messageItem(message) {
     item.append(element("span", {className: "call", textContent: `calls ${call.name ?? "…"}(${args})`}));
   }
   const branches = view.running ? null : view.branches.get(message.id);
-  if (branches) item.append(messageActions(item, message, branches));
+  const actions = branches && messageActions(item, message, branches);
+  if (actions?.childElementCount) item.append(actions);
   return item;
 }
 
@@ -113,6 +114,8 @@ function messageActions(item, message, branches) {
       link("Run again from here", () => ask(said, branches.from)),
     );
   }
+  const before = kind(message) === "ai" ? view.tree?.byId.get(branches.before) : null;
+  if (before?.next?.length) actions.append(link("Run again", () => fork(before)));
   return actions;
 }
 
