@@ -165,7 +165,7 @@ def unreachable(url: str, exc: BaseException) -> str:
 def serve(settings: Settings) -> int:
     """Serve, once what can be checked is: the project loads, the database is at head, the
     auth mode is settled and the port is free. What stops it is one line (the traceback at
-    debug level), said once; where the API is is said once the server answers."""
+    debug level), said once; where the API is is said once the app has started."""
     from langstar import loopback
     from langstar.serving import (
         CANNOT_SERVE,
