@@ -47,9 +47,10 @@ function report(error) {
   }
 }
 
-function element(tag, props = {}, ...children) {
+function element(tag, {ariaLabel, ...props} = {}, ...children) {
   const node = document.createElement(tag);
   Object.assign(node, props);
+  if (ariaLabel) node.setAttribute("aria-label", ariaLabel);
   node.append(...children);
   return node;
 }
