@@ -439,3 +439,18 @@ def test_a_thread_reopens_with_the_assistant_it_was_started_with(
     expect(page.get_by_label("Assistant")).to_have_value(tools)
     expect(page).to_have_url(re.compile(r"\?assistant=tools#/threads/"))
     expect(page.locator("#graph g.node", has_text="look_up")).to_have_count(1)
+
+
+def test_a_reply_still_streaming_stays_in_its_own_thread(page: Page, server: ServerProcess) -> None:
+    open_console(page, server.url, "agent")
+    say(page, "keep talking for a while " * 8)
+    expect(page.locator("#messages .msg.ai")).to_have_count(1, timeout=TIMEOUT)
+    first = thread_of(page)
+    page.get_by_role("button", name="New thread", exact=True).click()
+    expect(page).not_to_have_url(re.compile(first))
+    page.wait_for_timeout(1000)
+    assert page.locator("#messages .msg").count() == 0
+    page.go_back()
+    expect(page.locator("#messages .msg.ai .body")).to_have_text(
+        "Noted. You said: " + ("keep talking for a while " * 8).strip(), timeout=TIMEOUT
+    )

@@ -11,7 +11,7 @@ const view = {
   messages: [], // the thread's messages, as its last values had them
   streaming: new Map(), // message id -> message being streamed in
   running: false,
-  run: null, // the id of the run streaming in, once the server has named it
+  run: null, // the run streaming in ({thread, id}), once the server has named it
   threads: [], // the threads last listed, newest first
   listedFor: "", // the thread id the list was asked for, if it was
   tree: null, // the thread's checkpoints, by parent (see branches.js)
@@ -226,9 +226,12 @@ async function run(body) {
     };
     view.head = null;
     renderMessages();
-    await api.stream(`threads/${view.thread}/runs/stream`, request, (event, data) => {
-      if (event === "metadata" && data?.run_id) view.run = data.run_id;
-      else if (event === "messages") onChunk(data);
+    const thread = view.thread;
+    await api.stream(`threads/${thread}/runs/stream`, request, (event, data) => {
+      if (event === "metadata" && data?.run_id) view.run = {thread, id: data.run_id};
+      // Another thread opened meanwhile: the run goes on, out of sight.
+      if (view.thread !== thread) return;
+      if (event === "messages") onChunk(data);
       else if (event === "values" && Array.isArray(data?.messages)) {
         view.messages = data.messages;
         renderMessages();
@@ -256,7 +259,7 @@ function send(event) {
 async function stop() {
   if (!view.run) return;
   try {
-    await api.post(`threads/${view.thread}/runs/${view.run}/cancel?action=interrupt`);
+    await api.post(`threads/${view.run.thread}/runs/${view.run.id}/cancel?action=interrupt`);
   } catch (error) {
     report(error);
   }
@@ -419,7 +422,7 @@ async function openThread(id, {remember = true} = {}) {
 
 async function followAddress() {
   const id = threadInAddress();
-  if (id === view.thread || view.running) return;
+  if (id === view.thread) return;
   if (id) {
     await openThread(id, {remember: false});
   } else {
