@@ -70,10 +70,14 @@ function edgePath(from, to, forward, width) {
     const mid = (sy + ty) / 2;
     return `M${sx},${sy} C${sx},${mid} ${tx},${mid} ${tx},${ty}`;
   }
-  // A loop: out of the right side, up the margin, into the target's right side.
-  const side = Math.min(width - 6, Math.max(from.x + from.w, to.x + to.w) + 28);
+  // A loop: out of the side nearer the edge of the drawing, along the margin, back in.
   const sy = from.y + BOX_HEIGHT / 2;
   const ty = to.y + BOX_HEIGHT / 2;
+  if (sx < width / 2) {
+    const side = Math.max(6, Math.min(from.x, to.x) - 28);
+    return `M${from.x},${sy} C${side},${sy} ${side},${ty} ${to.x - 2},${ty}`;
+  }
+  const side = Math.min(width - 6, Math.max(from.x + from.w, to.x + to.w) + 28);
   return `M${from.x + from.w},${sy} C${side},${sy} ${side},${ty} ${to.x + to.w + 2},${ty}`;
 }
 
