@@ -454,3 +454,21 @@ def test_a_reply_still_streaming_stays_in_its_own_thread(page: Page, server: Ser
     expect(page.locator("#messages .msg.ai .body")).to_have_text(
         "Noted. You said: " + ("keep talking for a while " * 8).strip(), timeout=TIMEOUT
     )
+
+
+def test_a_thread_can_be_given_a_title(page: Page, server: ServerProcess) -> None:
+    open_console(page, server.url, "agent")
+    say(page, "notes for the trip")
+    replied(page, "notes for the trip")
+    thread = thread_of(page)
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_label("Thread title").fill("Lisbon in May")
+    page.get_by_role("button", name="Save title").click()
+    expect(page.locator("#thread-title")).to_have_text("Lisbon in May", timeout=TIMEOUT)
+    expect(page.locator(f"#threads button[data-id='{thread}']")).to_contain_text("Lisbon in May")
+    page.reload()
+    expect(page.locator("#thread-title")).to_have_text("Lisbon in May", timeout=TIMEOUT)
+    page.get_by_label("Search threads").fill("lisbon in may")
+    expect(page.locator("#threads li button")).to_have_attribute("data-id", thread)
+    got = httpx.get(f"{server.url}/threads/{thread}", timeout=10).json()
+    assert got["metadata"]["title"] == "Lisbon in May"

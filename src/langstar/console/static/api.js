@@ -68,6 +68,10 @@ export async function post(path, body = {}) {
   return (await send("POST", path, body)).json();
 }
 
+export async function patch(path, body) {
+  return (await send("PATCH", path, body)).json();
+}
+
 // A run's events as they arrive: calls onEvent(event, data) for each SSE frame.
 export async function stream(path, body, onEvent) {
   const response = await send("POST", path, body);

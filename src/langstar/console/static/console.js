@@ -14,6 +14,7 @@ const view = {
   run: null, // the run streaming in ({thread, id}), once the server has named it
   threads: [], // the threads last listed, newest first
   listedFor: "", // the thread id the list was asked for, if it was
+  metadata: {}, // the open thread's metadata
   tree: null, // the thread's checkpoints, by parent (see branches.js)
   latest: null, // the thread's newest checkpoint
   head: null, // the checkpoint whose branch is shown, when not the newest
@@ -296,7 +297,7 @@ function pendingInterrupts(state) {
 function renderState(state) {
   $("state").textContent = pretty(state);
   if (!view.running) view.messages = state.values?.messages ?? [];
-  $("thread-title").textContent = titleOf({values: state.values, metadata: {}});
+  showTitle(titleOf({values: state.values, metadata: view.metadata}));
   const pending = pendingInterrupts(state);
   $("interrupt").hidden = pending.length === 0;
   $("interrupt-value").textContent = pending.map((i) => pretty(i.value)).join("\n");
@@ -371,12 +372,14 @@ async function refresh() {
     await loadThreads();
     if (!view.thread) return;
     const id = view.thread;
-    const [state, history, runs] = await Promise.all([
+    const [thread, state, history, runs] = await Promise.all([
+      api.get(`threads/${id}`),
       api.get(`threads/${id}/state`),
       api.post(`threads/${id}/history`, {limit: CHECKPOINTS_LOADED}),
       api.get(`threads/${id}/runs?limit=20`),
     ]);
     if (id !== view.thread) return;
+    view.metadata = thread.metadata ?? {};
     view.tree = tree(history);
     view.latest = state.checkpoint?.checkpoint_id ?? null;
     if (!view.tree.byId.has(view.head)) view.head = null;
@@ -388,6 +391,34 @@ async function refresh() {
   } catch (error) {
     report(error);
   }
+}
+
+function showTitle(title) {
+  $("thread-title").textContent = title;
+  $("thread-title").title = title;
+  $("rename").hidden = !view.thread;
+  $("rename-form").hidden = true;
+  $("thread-title").hidden = false;
+}
+
+// A thread's title is its metadata's `title`, as the thread list shows it.
+function startRename() {
+  $("rename-value").value = typeof view.metadata.title === "string" ? view.metadata.title : $("thread-title").textContent;
+  $("thread-title").hidden = true;
+  $("rename").hidden = true;
+  $("rename-form").hidden = false;
+  $("rename-value").focus();
+}
+
+async function rename(event) {
+  event.preventDefault();
+  const title = $("rename-value").value.trim();
+  try {
+    if (view.thread) await api.patch(`threads/${view.thread}`, {metadata: {title: title || null}});
+  } catch (error) {
+    report(error);
+  }
+  await refresh();
 }
 
 // The open thread lives in the address (#/threads/<id>), so reload and back/forward work.
@@ -407,7 +438,8 @@ async function openThread(id, {remember = true} = {}) {
   showError("");
   if (remember && threadInAddress() !== id) history.pushState(null, "", `#/threads/${id}`);
   const listed = view.threads.find((t) => t.thread_id === id);
-  $("thread-title").textContent = listed ? titleOf(listed) : "Empty thread";
+  view.metadata = listed?.metadata ?? {};
+  showTitle(listed ? titleOf(listed) : "Empty thread");
   useAssistantOf(listed);
   for (const button of $("threads").querySelectorAll("button")) {
     button.setAttribute("aria-current", String(button.dataset.id === id));
@@ -429,7 +461,7 @@ async function followAddress() {
     view.thread = null;
     view.messages = [];
     Object.assign(view, {tree: null, latest: null, head: null, branches: new Map()});
-    $("thread-title").textContent = "New thread: send a message to start one.";
+    showTitle("New thread: send a message to start one.");
     renderMessages();
   }
   await refresh();
@@ -579,8 +611,11 @@ $("new-thread").addEventListener("click", async () => {
 });
 $("assistant").addEventListener("change", chooseAssistant);
 $("stop").addEventListener("click", stop);
+$("rename").addEventListener("click", startRename);
+$("rename-form").addEventListener("submit", rename);
 document.addEventListener("keydown", (event) => {
   if (event.key !== "Escape") return;
+  if (!$("rename-form").hidden) showTitle($("thread-title").textContent);
   for (const [name, button] of [["show-threads", "toggle-threads"], ["show-inspect", "toggle-inspect"]]) {
     document.body.classList.remove(name);
     $(button).setAttribute("aria-expanded", "false");
