@@ -31,11 +31,18 @@ class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
     merely in use, a caller keeps waiting, for `busy_wait` seconds: a burst of clients
     is served late rather than refused. Work done for a run waits longer still, inside
     `patient()`: a checkpoint write that gave up would fail a run the client saw start.
+
+    Callers beyond `max_size` queue in front of psycopg_pool, on one semaphore: its own
+    queue (a lock, a condition and a timeout task per waiter) cost every request more
+    CPU the more requests waited, so a server with more clients than connections
+    served fewer of them.
     """
 
     busy_wait: float = 0.0
     _connecting: int = 0  # connection attempts under way
     _failures: int = 0  # attempts that failed, to connect or to be answered
+    _turns: asyncio.Semaphore | None = None  # one per connection the pool may hand out
+    _queued: int = 0  # callers waiting for a turn
 
     # The signature is the one it extends, `timeout` included.
     async def getconn(self, timeout: float | None = None) -> AsyncConnection[DictRow]:  # noqa: ASYNC109
@@ -63,18 +70,53 @@ class Pool(AsyncConnectionPool[AsyncConnection[DictRow]]):
         connection than that is reported as the database being unavailable.
         """
         deadline = time.monotonic() + timeout
+        turns = await self._turn(timeout)
         dead = 0
-        while True:
-            conn = await super().getconn(max(deadline - time.monotonic(), 0.001))
-            try:
-                await check_connection(conn)
-            except BaseException as exc:
-                await self.putconn(conn)
-                dead += 1
-                if not isinstance(exc, Exception) or dead > self.max_size:
-                    raise
-            else:
-                return conn
+        try:
+            while True:
+                conn = await super().getconn(max(deadline - time.monotonic(), 0.001))
+                try:
+                    await check_connection(conn)
+                except BaseException as exc:
+                    await super().putconn(conn)
+                    dead += 1
+                    if not isinstance(exc, Exception) or dead > self.max_size:
+                        raise
+                else:
+                    return conn
+        except BaseException:
+            turns.release()
+            raise
+
+    async def _turn(self, timeout: float) -> asyncio.Semaphore:  # noqa: ASYNC109
+        """Wait, within `timeout` seconds, until fewer than `max_size` connections are out."""
+        if self._turns is None:
+            self._turns = asyncio.Semaphore(self.max_size)
+        turns = self._turns
+        if not turns.locked():
+            await turns.acquire()  # free: it returns at once, without a timer
+            return turns
+        self._queued += 1
+        try:
+            async with asyncio.timeout(timeout):
+                await turns.acquire()
+        except TimeoutError:
+            raise PoolTimeout(f"couldn't get a connection after {timeout:.2f} sec") from None
+        finally:
+            self._queued -= 1
+        return turns
+
+    def _get_measures(self) -> dict[str, int]:
+        measures = super()._get_measures()
+        measures[self._REQUESTS_WAITING] += self._queued  # those queued in front, too
+        return measures
+
+    async def putconn(self, conn: AsyncConnection[DictRow]) -> None:
+        try:
+            await super().putconn(conn)
+        finally:
+            if self._turns is not None:
+                self._turns.release()
 
     def _connection_failures(self) -> int:
         return self._failures
