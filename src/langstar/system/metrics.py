@@ -10,9 +10,16 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.plugins.prometheus import (
+    PrometheusConfig,
+    PrometheusController,
+    PrometheusMiddleware,
+)
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from prometheus_client import Counter, Gauge, Histogram
 
 from langstar import lifecycle, metrics
 from langstar.db.pool import Pool
@@ -49,7 +56,78 @@ def prometheus_config() -> PrometheusConfig:
         group_path=True,  # the route template, not each thread's own path
         exclude_unhandled_paths=True,
         exclude=["/metrics$"],
+        middleware_class=RequestMetrics,
     )
+
+
+# A route's series, by method, route template and status: what one request updates.
+_Series = tuple[Counter, Histogram, Counter]
+
+
+class RequestMetrics(PrometheusMiddleware):
+    """Litestar's Prometheus middleware, with the same series and labels, at a fraction of
+    its CPU per request: each route's labelled series are looked up once, not per request
+    (it built a Request, four label dicts and four labelled children every time)."""
+
+    def __init__(self, app: ASGIApp, config: PrometheusConfig) -> None:
+        super().__init__(app, config)
+        self._in_progress: dict[tuple[str, str], Gauge] = {}
+        self._series: dict[tuple[str, str, int], _Series] = {}
+
+    def _labels(self, method: str, path: str, status: int) -> dict[str, str | int | float]:
+        return {"method": method, "path": path, "status_code": status,
+                "app_name": self._config.app_name}  # fmt: skip
+
+    def _gauge(self, method: str, path: str) -> Gauge:
+        key = (method, path)
+        if (found := self._in_progress.get(key)) is None:
+            labels = self._labels(method, path, 200)
+            found = self.requests_in_progress(labels).labels(*labels.values())
+            self._in_progress[key] = found
+        return found
+
+    def _of(self, method: str, path: str, status: int) -> _Series:
+        key = (method, path, status)
+        if (found := self._series.get(key)) is None:
+            labels = self._labels(method, path, status)
+            values = labels.values()
+            found = (
+                self.request_count(labels).labels(*values),
+                self.request_time(labels).labels(*values),
+                self.requests_error_count(labels).labels(*values),
+            )
+            self._series[key] = found
+        return found
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        config = self._config
+        if config.labels or config.exemplars or config.excluded_http_methods:
+            await super().__call__(scope, receive, send)
+            return
+        method = scope["method"] if scope["type"] == ScopeType.HTTP else str(scope["type"])
+        path = scope["path_template"] if config.group_path else scope["path"]
+        started = time.perf_counter()
+        answer = [200, 0.0]  # status, seconds to the last body part
+
+        async def timed_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answer[0] = message["status"]
+            elif message["type"] == "http.response.body":
+                answer[1] = time.perf_counter() - started
+            await send(message)
+
+        in_progress = self._gauge(method, path)
+        in_progress.inc()
+        try:
+            await self.app(scope, receive, timed_send)
+        finally:
+            in_progress.dec()
+            status = int(answer[0])
+            count, duration, errors = self._of(method, path, status)
+            if status >= 500:
+                errors.inc()
+            count.inc()
+            duration.observe(answer[1])
 
 
 def metrics_controller(http: HttpSettings) -> type[PrometheusController]:
