@@ -25,6 +25,18 @@ NEVER_LOGGED = frozenset(
 )
 
 
+def _given_id(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The client's own request id, if it sent a plain token (its last one, if several)."""
+    given = None
+    for name, value in headers:
+        if name == b"x-request-id":
+            given = value
+    if given is None:
+        return None
+    text = given.decode("latin-1")
+    return text if _GIVEN_ID.fullmatch(text) else None
+
+
 class LoggedHeaders:
     """Which headers an access line shows (`[http] logging_headers_*`), as `HeaderPatterns`
     choose them; credentials never."""
@@ -53,8 +65,7 @@ class AccessLog:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        given = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        request_id = given if _GIVEN_ID.fullmatch(given) else uuid.uuid4().hex
+        request_id = _given_id(scope.get("headers", ())) or uuid.uuid4().hex
         token = REQUEST_ID.set(request_id)
         answer: dict[str, Any] = {"status": 500, "headers": []}
         started = time.perf_counter()
@@ -68,7 +79,8 @@ class AccessLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self._log(scope, answer, time.perf_counter() - started)
+            if log.isEnabledFor(logging.INFO):  # off, an access line costs nothing
+                self._log(scope, answer, time.perf_counter() - started)
             REQUEST_ID.reset(token)
 
     def _log(self, scope: Scope, answer: dict[str, Any], seconds: float) -> None:
