@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import difflib
 import errno
+import gc
 import logging
 import os
 import re
@@ -145,6 +146,24 @@ def failure_line(exc: BaseException) -> str:
     return f"langstar: {what}: {detail}"
 
 
+# Young objects collected once this many more were made than freed (CPython's: 700).
+YOUNG_COLLECTION_THRESHOLD = 10_000
+
+
+def settle_heap() -> None:
+    """Once the app has started, keep what it loaded (modules, graphs, models) out of the
+    cyclic garbage collector's way, and collect young objects less often.
+
+    Collections walked that whole heap again and again: with many requests in flight,
+    each one's objects outlived a few collections and made more of them, and a serving
+    process spent a tenth to a fifth of its CPU in the collector.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, old)
+
+
 class ReportedStartup:
     """The app, whose failure to start is one readable line (`report`), not a traceback
     (that is logged at debug level); `started` is called once it has started."""
@@ -166,6 +185,7 @@ class ReportedStartup:
             nonlocal started, failed
             if message["type"] == "lifespan.startup.complete":
                 started = True
+                settle_heap()
                 self.started()
             if message["type"] == "lifespan.startup.failed":
                 failed = True
